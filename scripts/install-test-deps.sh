@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs what the browser tests need; CI runs it before the tests. Idempotent, works from any cwd.
+#   1. Debian's chromium, if no `chromium` is on PATH (apt-get, via sudo when not root)
+#   2. playwright-core in tests/browser (npm ci), unless already installed from the same lock file
+# Env: SKIP_CHROMIUM=1 skips step 1.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+root=$(pwd)
+say() { echo "install-test-deps: $*"; }
+
+# ---- 1. chromium ------------------------------------------------------------------------------
+if [[ ${SKIP_CHROMIUM:-} == 1 ]]; then
+  say "SKIP_CHROMIUM=1: not checking chromium"
+elif command -v chromium >/dev/null 2>&1; then
+  say "chromium present: $(command -v chromium) ($(chromium --version 2>/dev/null | head -1))"
+else
+  SUDO=()
+  if [[ $(id -u) -ne 0 ]]; then
+    command -v sudo >/dev/null 2>&1 || { say "not root and no sudo: cannot install chromium" >&2; exit 1; }
+    SUDO=(sudo -n)
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  say "chromium not on PATH: apt-get update && apt-get install -y chromium"
+  "${SUDO[@]}" apt-get update -q
+  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium
+  command -v chromium >/dev/null 2>&1 || { say "chromium still not on PATH after apt-get install" >&2; exit 1; }
+  say "installed $(command -v chromium) ($(chromium --version 2>/dev/null | head -1))"
+fi
+
+# ---- 2. npm packages for tests/browser -----------------------------------------------------------
+dir=$root/tests/browser
+stamp=$dir/node_modules/.policygraph-lock.sha256
+lock_sum=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+if [[ -f $dir/node_modules/playwright-core/package.json && -f $stamp && $(cat "$stamp") == "$lock_sum" ]]; then
+  say "tests/browser: playwright-core $(node -p "require('$dir/node_modules/playwright-core/package.json').version") already installed from this lock file"
+else
+  command -v npm >/dev/null 2>&1 || { say "npm not found: install Node.js >= 20 (apt-get install -y nodejs npm)" >&2; exit 1; }
+  say "tests/browser: npm ci"
+  (cd "$dir" && npm ci --no-audit --no-fund)
+  echo "$lock_sum" >"$stamp"
+  say "tests/browser: playwright-core $(node -p "require('$dir/node_modules/playwright-core/package.json').version") installed"
+fi
+say "done"

@@ -1,0 +1,65 @@
+//! Errors as clients see them: a message that names what is wrong and a stable
+//! `extensions.code`. Every failure of the API layer goes through [`ApiError`].
+
+use async_graphql::{Error, ErrorExtensions};
+
+/// The codes a client can rely on, in `errors[].extensions.code`.
+pub mod code {
+    pub const NOT_FOUND: &str = "NOT_FOUND";
+    pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
+    pub const INTERNAL: &str = "INTERNAL_SERVER_ERROR";
+    pub const PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
+    pub const VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
+    pub const TOO_COMPLEX: &str = "QUERY_TOO_COMPLEX";
+    pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
+    pub const FORBIDDEN: &str = "FORBIDDEN";
+    pub const CONFLICT: &str = "CONFLICT";
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{what} `{key}` does not exist")]
+    NotFound { what: &'static str, key: String },
+    #[error("argument `{argument}`: {message}")]
+    BadInput { argument: &'static str, message: String },
+    /// Something on our side; the details go to the log, not to the client.
+    #[error("internal error; the server log has the details (request id in the `x-request-id` header)")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn not_found(what: &'static str, key: impl Into<String>) -> Self {
+        ApiError::NotFound { what, key: key.into() }
+    }
+
+    pub fn bad_input(argument: &'static str, message: impl Into<String>) -> Self {
+        ApiError::BadInput { argument, message: message.into() }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            ApiError::NotFound { .. } => code::NOT_FOUND,
+            ApiError::BadInput { .. } => code::BAD_USER_INPUT,
+            ApiError::Internal(_) => code::INTERNAL,
+        }
+    }
+}
+
+impl ErrorExtensions for ApiError {
+    fn extend(&self) -> Error {
+        if let ApiError::Internal(detail) = self {
+            tracing::error!(detail = %detail, "internal error while resolving a query");
+        }
+        let code = self.code();
+        let argument = match self {
+            ApiError::BadInput { argument, .. } => Some(*argument),
+            _ => None,
+        };
+        Error::new(self.to_string()).extend_with(|_, e| {
+            e.set("code", code);
+            if let Some(a) = argument {
+                e.set("argument", a);
+            }
+        })
+    }
+}

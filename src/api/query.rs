@@ -1,0 +1,314 @@
+//! The read side of the schema: look-ups by global ID and slug, paged lists and search.
+
+use async_graphql::{Context, ErrorExtensions, Object, Result, SimpleObject, ID};
+
+use super::error::ApiError;
+use super::types::{
+    decode_cursor, encode_cursor, page_size, resolve_node, view, Change, Document, Entity, EntityKind, Event, Node,
+    Office, Organization, PageInfo, Person, Pillar, Place, Policy, Relation, MAX_PAGE,
+};
+use crate::domain;
+use crate::service::Service;
+
+pub struct QueryRoot;
+
+/// An edge of an `EntityConnection`.
+#[derive(SimpleObject)]
+pub struct EntityEdge {
+    /// Opaque position of this edge; pass it as `after`.
+    pub cursor: String,
+    /// The entity.
+    pub node: Entity,
+}
+
+/// A page of entities, in slug order.
+#[derive(SimpleObject)]
+pub struct EntityConnection {
+    /// The entities of this page.
+    pub edges: Vec<EntityEdge>,
+    /// Where this page is.
+    pub page_info: PageInfo,
+    /// How many entities match, across all pages.
+    pub total_count: usize,
+}
+
+/// An edge of a `ChangeConnection`.
+#[derive(SimpleObject)]
+pub struct ChangeEdge {
+    /// Opaque position; pass it as `after`.
+    pub cursor: String,
+    /// The change.
+    pub node: Change,
+}
+
+/// A page of the change feed, oldest first.
+#[derive(SimpleObject)]
+pub struct ChangeConnection {
+    /// The changes of this page.
+    pub edges: Vec<ChangeEdge>,
+    /// Where this page is.
+    pub page_info: PageInfo,
+    /// The newest change's `seq` at the time of the request: poll again with `since` set to the
+    /// last `seq` you processed.
+    pub latest_seq: u64,
+}
+
+/// Counts that describe the whole graph.
+#[derive(SimpleObject)]
+pub struct GraphStats {
+    /// Number of entities.
+    pub entities: usize,
+    /// Number of relations.
+    pub relations: usize,
+    /// The store generation the graph reflects; it advances with every committed write.
+    pub generation: u64,
+}
+
+/// The entry points for reading the graph.
+#[Object(name = "Query")]
+impl QueryRoot {
+    /// Fetches anything by its global ID. Null when the ID is well-formed but names nothing.
+    async fn node(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "A global ID, `<Type>:<key>`.")] id: ID,
+    ) -> Result<Option<Node>> {
+        let g = view(ctx).await?;
+        resolve_node(&g, &id)
+    }
+
+    /// Fetches many objects by global ID at once, in the order asked (null where an ID names
+    /// nothing). At most 100 IDs.
+    async fn nodes(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Global IDs, at most 100.")] ids: Vec<ID>,
+    ) -> Result<Vec<Option<Node>>> {
+        if ids.len() > MAX_PAGE {
+            return Err(
+                ApiError::bad_input("ids", format!("at most {MAX_PAGE} IDs per request (got {})", ids.len())).extend()
+            );
+        }
+        let g = view(ctx).await?;
+        ids.iter().map(|id| resolve_node(&g, id)).collect()
+    }
+
+    /// An entity by its slug, e.g. `iom` or `michele-klein-solomon`. An unknown slug is a
+    /// `NOT_FOUND` error.
+    async fn entity(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The entity's slug.")] slug: String,
+    ) -> Result<Option<Entity>> {
+        let g = view(ctx).await?;
+        match g.entity_by_slug(&slug) {
+            Some(e) => Ok(Some(Entity::from(e.clone()))),
+            None => Err(ApiError::not_found("entity", slug).extend()),
+        }
+    }
+
+    /// Entities in slug order, optionally of one kind, a page at a time.
+    async fn entities(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only entities of this kind.")] kind: Option<EntityKind>,
+        #[graphql(desc = "Page size, at most 100; 20 when not given.")] first: Option<i32>,
+        #[graphql(desc = "The `endCursor` of the previous page.")] after: Option<String>,
+    ) -> Result<EntityConnection> {
+        let g = view(ctx).await?;
+        let first = page_size(first)?;
+        let kind: Option<domain::EntityKind> = kind.map(Into::into);
+        let after_slug = after.as_deref().map(|c| decode_cursor(c, "after")).transpose()?;
+        let total_count = g.count_entities(kind);
+        // One more than asked tells whether a next page exists without counting the rest.
+        let mut page: Vec<_> = g.entities(kind, after_slug.as_deref()).take(first + 1).collect();
+        let has_next_page = page.len() > first;
+        page.truncate(first);
+        // Something precedes the page when the first entity of the list sorts at or before `after`.
+        let has_previous = match after_slug.as_deref() {
+            Some(a) => g.entities(kind, None).next().is_some_and(|e| e.slug.as_str() <= a),
+            None => false,
+        };
+        let edges: Vec<EntityEdge> = page
+            .into_iter()
+            .map(|e| EntityEdge { cursor: encode_cursor(e.slug.as_str()), node: Entity::from(e.clone()) })
+            .collect();
+        Ok(EntityConnection {
+            page_info: PageInfo {
+                has_next_page,
+                has_previous_page: has_previous,
+                start_cursor: edges.first().map(|e| e.cursor.clone()),
+                end_cursor: edges.last().map(|e| e.cursor.clone()),
+            },
+            edges,
+            total_count,
+        })
+    }
+
+    /// Entities whose name or an alias matches `query`, best first. Matching ignores case,
+    /// accents, hyphens and punctuation ("klein solomon" finds "Michele Klein-Solomon"). Ranking:
+    /// an exact name or alias, then one that starts with the query, then one whose words start
+    /// with the query's words, then one that contains it; names before aliases.
+    async fn search(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Words to look for.")] query: String,
+        #[graphql(desc = "Only entities of these kinds.")] kinds: Option<Vec<EntityKind>>,
+        #[graphql(desc = "How many results, at most 100; 20 when not given.")] first: Option<i32>,
+    ) -> Result<Vec<Entity>> {
+        let first = page_size(first)?;
+        if crate::graph::normalize(&query).is_empty() {
+            return Err(ApiError::bad_input("query", "needs at least one letter or digit").extend());
+        }
+        let kinds: Option<Vec<domain::EntityKind>> = kinds.map(|ks| ks.into_iter().map(Into::into).collect());
+        let g = view(ctx).await?;
+        Ok(g.search(&query, kinds.as_deref(), first).into_iter().map(|e| Entity::from(e.clone())).collect())
+    }
+
+    /// A relation by its key (the `key` field; e.g. `office_of:iom-washington:iom`). An unknown
+    /// key is a `NOT_FOUND` error.
+    async fn relation(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The relation's key.")] key: String,
+    ) -> Result<Option<Relation>> {
+        match view(ctx).await?.relation(&key) {
+            Some(r) => Ok(Some(Relation(r.clone()))),
+            None => Err(ApiError::not_found("relation", key).extend()),
+        }
+    }
+
+    /// The change feed: every committed change after `since` (a `seq`; 0 for the beginning), oldest
+    /// first, a page at a time. Services follow the graph by polling it with the last `seq` seen.
+    async fn changes(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only changes with a greater `seq`.", default = 0)] since: u64,
+        #[graphql(desc = "Page size, at most 100; 20 when not given.")] first: Option<i32>,
+        #[graphql(desc = "The `endCursor` of the previous page (overrides `since`).")] after: Option<String>,
+    ) -> Result<ChangeConnection> {
+        let n = page_size(first)?;
+        let start = match after {
+            Some(c) => decode_cursor(&c, "after")?
+                .parse::<u64>()
+                .map_err(|_| ApiError::bad_input("after", format!("`{c}` is not a change cursor")).extend())?,
+            None => since,
+        };
+        let service = ctx.data::<Service>().map_err(|_| ApiError::Internal("no service".into()).extend())?;
+        let internal = |e: crate::service::ServiceError| ApiError::Internal(e.to_string()).extend();
+        let latest_seq = service.last_seq().map_err(internal)?;
+        let mut page = service.changes_after(start, n + 1).map_err(internal)?;
+        let has_next_page = page.len() > n;
+        page.truncate(n);
+        let edges: Vec<ChangeEdge> = page
+            .into_iter()
+            .map(|e| ChangeEdge { cursor: encode_cursor(&e.seq.to_string()), node: Change(e) })
+            .collect();
+        Ok(ChangeConnection {
+            page_info: PageInfo {
+                has_next_page,
+                has_previous_page: start > 0,
+                start_cursor: edges.first().map(|e| e.cursor.clone()),
+                end_cursor: edges.last().map(|e| e.cursor.clone()),
+            },
+            edges,
+            latest_seq,
+        })
+    }
+
+    /// Counts that describe the whole graph.
+    async fn stats(&self, ctx: &Context<'_>) -> Result<GraphStats> {
+        let g = view(ctx).await?;
+        Ok(GraphStats { entities: g.entity_count(), relations: g.relation_count(), generation: g.generation() })
+    }
+
+    /// Federation: resolves a `Organization` representation by its global ID.
+    #[graphql(entity)]
+    async fn find_organization_by_id(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Organization>> {
+        let g = view(ctx).await?;
+        Ok(match resolve_node(&g, &id)? {
+            Some(Node::Organization(x)) => Some(x),
+            _ => None,
+        })
+    }
+
+    /// Federation: resolves a `Office` representation by its global ID.
+    #[graphql(entity)]
+    async fn find_office_by_id(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Office>> {
+        let g = view(ctx).await?;
+        Ok(match resolve_node(&g, &id)? {
+            Some(Node::Office(x)) => Some(x),
+            _ => None,
+        })
+    }
+
+    /// Federation: resolves a `Person` representation by its global ID.
+    #[graphql(entity)]
+    async fn find_person_by_id(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Person>> {
+        let g = view(ctx).await?;
+        Ok(match resolve_node(&g, &id)? {
+            Some(Node::Person(x)) => Some(x),
+            _ => None,
+        })
+    }
+
+    /// Federation: resolves a `Policy` representation by its global ID.
+    #[graphql(entity)]
+    async fn find_policy_by_id(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Policy>> {
+        let g = view(ctx).await?;
+        Ok(match resolve_node(&g, &id)? {
+            Some(Node::Policy(x)) => Some(x),
+            _ => None,
+        })
+    }
+
+    /// Federation: resolves a `Pillar` representation by its global ID.
+    #[graphql(entity)]
+    async fn find_pillar_by_id(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Pillar>> {
+        let g = view(ctx).await?;
+        Ok(match resolve_node(&g, &id)? {
+            Some(Node::Pillar(x)) => Some(x),
+            _ => None,
+        })
+    }
+
+    /// Federation: resolves a `Place` representation by its global ID.
+    #[graphql(entity)]
+    async fn find_place_by_id(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Place>> {
+        let g = view(ctx).await?;
+        Ok(match resolve_node(&g, &id)? {
+            Some(Node::Place(x)) => Some(x),
+            _ => None,
+        })
+    }
+
+    /// Federation: resolves a `Event` representation by its global ID.
+    #[graphql(entity)]
+    async fn find_event_by_id(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Event>> {
+        let g = view(ctx).await?;
+        Ok(match resolve_node(&g, &id)? {
+            Some(Node::Event(x)) => Some(x),
+            _ => None,
+        })
+    }
+
+    /// Federation: resolves a `Document` representation by its global ID.
+    #[graphql(entity)]
+    async fn find_document_by_id(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Document>> {
+        let g = view(ctx).await?;
+        Ok(match resolve_node(&g, &id)? {
+            Some(Node::Document(x)) => Some(x),
+            _ => None,
+        })
+    }
+
+    /// Federation: resolves a `Relation` representation by its global ID.
+    #[graphql(entity)]
+    async fn find_relation_by_id(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Relation>> {
+        let g = view(ctx).await?;
+        Ok(match resolve_node(&g, &id)? {
+            Some(Node::Relation(x)) => Some(x),
+            _ => None,
+        })
+    }
+}

@@ -1,0 +1,718 @@
+//! The GraphQL object types: one per entity kind, the `Entity` and `Node` interfaces, relations,
+//! citations and the Relay connections. Resolvers read the request's [`GraphView`]; they never
+//! touch the store.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, Enum, ErrorExtensions, Interface, Object, Result, SimpleObject, ID};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+
+use super::error::ApiError;
+use crate::domain;
+use crate::graph::{self, GraphIndex};
+use crate::service::{GraphView, Service};
+
+/// The largest `first` any list accepts; more is an error, not a silent cut.
+pub const MAX_PAGE: usize = 100;
+/// The page size when `first` is not given.
+pub const DEFAULT_PAGE: usize = 20;
+
+/// The graph this request reads.
+///
+/// A query gets one view for its whole execution (put in the request data by the HTTP layer),
+/// so it sees one consistent graph. A mutation has none (it must not hold a read guard while it
+/// writes), nor does a subscription event: those take a fresh view from the service, after the
+/// write they report has been applied.
+pub async fn view(ctx: &Context<'_>) -> Result<GraphView> {
+    if let Some(v) = ctx.data_opt::<GraphView>() {
+        return Ok(v.clone());
+    }
+    match ctx.data_opt::<Service>() {
+        Some(s) => Ok(s.read().await),
+        None => Err(ApiError::Internal("no graph view or service in the request data".into()).extend()),
+    }
+}
+
+pub fn page_size(first: Option<i32>) -> Result<usize> {
+    match first {
+        None => Ok(DEFAULT_PAGE),
+        Some(n) if n < 0 => Err(ApiError::bad_input("first", format!("must not be negative (got {n})")).extend()),
+        Some(n) if n as usize > MAX_PAGE => {
+            Err(ApiError::bad_input("first", format!("at most {MAX_PAGE} items per page (got {n})")).extend())
+        }
+        Some(n) => Ok(n as usize),
+    }
+}
+
+pub fn encode_cursor(raw: &str) -> String {
+    URL_SAFE_NO_PAD.encode(raw)
+}
+
+pub fn decode_cursor(cursor: &str, argument: &'static str) -> Result<String> {
+    URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(|| ApiError::bad_input(argument, format!("`{cursor}` is not a cursor this API gave out")).extend())
+}
+
+/// What sort of thing an entity is; each kind is one object type implementing `Entity`.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "crate::domain::EntityKind")]
+pub enum EntityKind {
+    /// An organization, government, agency, company, NGO or institute.
+    Organization,
+    /// An office of an organization (country, regional, global office, administrative centre…).
+    Office,
+    /// A person.
+    Person,
+    /// A policy instrument: executive order, strategy, program, protocol, project.
+    Policy,
+    /// A pillar, line of effort, priority area or cross-cutting theme of a policy.
+    Pillar,
+    /// A country, territory, region or city.
+    Place,
+    /// A dated happening or news item.
+    Event,
+    /// A source document that the graph cites.
+    Document,
+}
+
+/// What a relation states; direction is always `from` → `to`.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "crate::domain::RelationKind")]
+pub enum RelationKind {
+    /// Office → the organization it belongs to.
+    OfficeOf,
+    /// Office, event, organization or place → the place it is in.
+    LocatedIn,
+    /// An entity → a larger whole it is part of.
+    PartOf,
+    /// Person → office or organization; `title` as worded by the source, with dates when known.
+    HoldsRole,
+    /// State or organization → the body it is a member of.
+    MemberOf,
+    /// Organization → an organization it works with.
+    PartnersWith,
+    /// Person → the document they are the press contact for.
+    ContactFor,
+    /// Person → the policy they signed.
+    Signed,
+    /// Organization or person → the policy, decision or document it issued.
+    Issued,
+    /// Organization, office or person → the policy, program or event it launched.
+    Launched,
+    /// Policy → a policy it mandates or calls for.
+    CallsFor,
+    /// Policy → one of its pillars, with `order`.
+    HasPillar,
+    /// Organization → a policy, program or project it implements.
+    Implements,
+    /// Funder → what it funds (amounts in `quantities`).
+    Funds,
+    /// Organization → whom or what it assists.
+    Assists,
+    /// Person or organization → an event it took part in.
+    ParticipatedIn,
+    /// Organization → an event it organized or hosted.
+    Organized,
+    /// Organization → whom it consulted.
+    Consulted,
+    /// Body → a policy it ends or decided to end.
+    Terminates,
+    /// Event, policy or document → what it is about.
+    Concerns,
+    /// Organization or person → a study or document it wrote.
+    Authored,
+    /// Stance: who welcomes what.
+    Welcomes,
+    /// Stance: who supports what.
+    Supports,
+    /// Stance: who criticizes what.
+    Criticizes,
+    /// Stance: who warns about what.
+    WarnsAbout,
+    /// Stance: who congratulates whom.
+    Congratulates,
+    /// Document → an entity it names (provenance).
+    Mentions,
+}
+
+/// Which relations of an entity to list, seen from the entity.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum Direction {
+    /// Relations from this entity to others.
+    Outgoing,
+    /// Relations from others to this entity.
+    Incoming,
+    /// Both.
+    Both,
+}
+
+impl From<Direction> for graph::Direction {
+    fn from(d: Direction) -> Self {
+        match d {
+            Direction::Outgoing => graph::Direction::Outgoing,
+            Direction::Incoming => graph::Direction::Incoming,
+            Direction::Both => graph::Direction::Both,
+        }
+    }
+}
+
+/// Which kind of record a change is about.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum ChangeTarget {
+    /// An entity.
+    Entity,
+    /// A relation.
+    Relation,
+}
+
+/// One recorded change of one entity or relation: who, when, what, before and after.
+pub struct Change(pub crate::store::AuditEntry);
+
+/// One recorded change of one entity or relation: who, when, what, before and after.
+#[Object]
+impl Change {
+    /// Position in the change feed; strictly increasing. Pass it as `changes(since:)`.
+    async fn seq(&self) -> u64 {
+        self.0.seq
+    }
+    /// The store generation the change was committed in.
+    async fn generation(&self) -> u64 {
+        self.0.generation
+    }
+    /// When it was committed (RFC 3339, UTC).
+    async fn at(&self) -> &str {
+        &self.0.at
+    }
+    /// Who made it: the token's name, or `seed`.
+    async fn actor(&self) -> &str {
+        &self.0.actor
+    }
+    /// The operation: `create`/`update` for seeding, else the mutation's name.
+    async fn action(&self) -> &str {
+        &self.0.action
+    }
+    /// Whether an entity or a relation changed.
+    async fn target(&self) -> ChangeTarget {
+        match self.0.target {
+            crate::store::TargetKind::Entity => ChangeTarget::Entity,
+            crate::store::TargetKind::Relation => ChangeTarget::Relation,
+        }
+    }
+    /// The global ID of what changed (it may no longer exist).
+    async fn target_id(&self) -> ID {
+        ID(change_global_id(&self.0))
+    }
+    /// Whether the record was deleted by this change.
+    async fn deleted(&self) -> bool {
+        self.0.after.is_none()
+    }
+    /// The record before the change (null when created), as stored.
+    async fn before(&self) -> Option<async_graphql::Json<serde_json::Value>> {
+        self.0.before.clone().map(async_graphql::Json)
+    }
+    /// The record after the change (null when deleted), as stored.
+    async fn after(&self) -> Option<async_graphql::Json<serde_json::Value>> {
+        self.0.after.clone().map(async_graphql::Json)
+    }
+}
+
+/// The kind string (`person`, `holds_role`) of the record an audit entry is about.
+pub fn change_kind(e: &crate::store::AuditEntry) -> Option<&str> {
+    e.after.as_ref().or(e.before.as_ref()).and_then(|v| v.get("kind")).and_then(|k| k.as_str())
+}
+
+pub fn change_global_id(e: &crate::store::AuditEntry) -> String {
+    match e.target {
+        crate::store::TargetKind::Relation => format!("Relation:{}", e.target_id),
+        crate::store::TargetKind::Entity => {
+            let ty =
+                change_kind(e).and_then(|k| k.parse::<domain::EntityKind>().ok()).map(type_name).unwrap_or("Entity");
+            format!("{ty}:{}", e.target_id)
+        }
+    }
+}
+
+/// The recorded changes of one record, oldest first, at most `first`... newest `first` of them.
+pub async fn history_of(ctx: &Context<'_>, id: &str, first: Option<i32>) -> Result<Vec<Change>> {
+    let n = page_size(first)?;
+    let service =
+        ctx.data::<Service>().map_err(|_| ApiError::Internal("no service in the schema data".into()).extend())?;
+    let all = service.history(id).map_err(|e| ApiError::Internal(e.to_string()).extend())?;
+    let skip = all.len().saturating_sub(n);
+    Ok(all.into_iter().skip(skip).map(Change).collect())
+}
+
+/// Relay's page information.
+#[derive(SimpleObject)]
+pub struct PageInfo {
+    /// More items follow this page.
+    pub has_next_page: bool,
+    /// Items precede this page (always false for forward pagination from the start).
+    pub has_previous_page: bool,
+    /// Cursor of the first item of the page.
+    pub start_cursor: Option<String>,
+    /// Cursor of the last item of the page; pass it as `after` for the next page.
+    pub end_cursor: Option<String>,
+}
+
+/// A number a source states, with its unit and the words it was read from.
+pub struct Quantity(pub domain::Quantity);
+
+/// A number a source states, with its unit and the words it was read from.
+#[Object]
+impl Quantity {
+    /// What is counted, e.g. "asylum seekers".
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// The number.
+    async fn value(&self) -> f64 {
+        self.0.value
+    }
+    /// The unit, e.g. "people", "families", "USD".
+    async fn unit(&self) -> &str {
+        &self.0.unit
+    }
+    /// The words of the source the number is read from, verbatim.
+    async fn quote(&self) -> Option<&str> {
+        self.0.quote.as_deref()
+    }
+    /// The document that states the number.
+    async fn document(&self, ctx: &Context<'_>) -> Result<Option<Document>> {
+        let g = view(ctx).await?;
+        Ok(self.0.document.as_deref().and_then(|d| g.entity(d)).map(|e| Document(e.clone())))
+    }
+}
+
+/// Where a statement is written: the document and, where one sentence states it, that sentence.
+pub struct Citation(pub domain::Citation);
+
+/// Where a statement is written: the document and, where one sentence states it, that sentence.
+#[Object]
+impl Citation {
+    /// The source document.
+    async fn document(&self, ctx: &Context<'_>) -> Result<Document> {
+        let g = view(ctx).await?;
+        g.entity(&self.0.document)
+            .map(|e| Document(e.clone()))
+            .ok_or_else(|| ApiError::Internal(format!("citation of missing document {}", self.0.document)).extend())
+    }
+    /// The sentence or clause of the document that states it, verbatim.
+    async fn quote(&self) -> Option<&str> {
+        self.0.quote.as_deref()
+    }
+}
+
+/// A typed, directed, cited statement about two entities.
+pub struct Relation(pub Arc<domain::Relation>);
+
+/// A typed, directed, cited statement about two entities.
+#[Object]
+impl Relation {
+    /// Global ID (`Relation:<relation id>`), usable with `node(id:)`.
+    async fn id(&self) -> ID {
+        ID(format!("Relation:{}", self.0.id))
+    }
+    /// The relation's own stable key (unique among relations).
+    async fn key(&self) -> &str {
+        &self.0.id
+    }
+    /// What the relation states.
+    async fn kind(&self) -> RelationKind {
+        self.0.kind.into()
+    }
+    /// The entity the relation goes from.
+    async fn from(&self, ctx: &Context<'_>) -> Result<Entity> {
+        let g = view(ctx).await?;
+        entity_by_id(&g, &self.0.from)
+    }
+    /// The entity the relation goes to.
+    async fn to(&self, ctx: &Context<'_>) -> Result<Entity> {
+        let g = view(ctx).await?;
+        entity_by_id(&g, &self.0.to)
+    }
+    /// A role title or label, worded as the source words it.
+    async fn title(&self) -> Option<&str> {
+        self.0.title.as_deref()
+    }
+    /// Position among its siblings (e.g. a strategy's pillars in the order the text gives).
+    async fn order(&self) -> Option<i32> {
+        self.0.order
+    }
+    /// The date the relation is known to hold from: `YYYY`, `YYYY-MM` or `YYYY-MM-DD`.
+    async fn valid_from(&self) -> Option<String> {
+        self.0.valid_from.map(|d| d.to_string())
+    }
+    /// The date the relation holds until, same format.
+    async fn valid_until(&self) -> Option<String> {
+        self.0.valid_until.map(|d| d.to_string())
+    }
+    /// Numbers the source states about this relation.
+    async fn quantities(&self) -> Vec<Quantity> {
+        self.0.quantities.iter().cloned().map(Quantity).collect()
+    }
+    /// Where it is written: at least one document, with the sentence where there is one.
+    async fn citations(&self) -> Vec<Citation> {
+        self.0.citations.iter().cloned().map(Citation).collect()
+    }
+    /// Incremented on every change.
+    async fn version(&self) -> u64 {
+        self.0.version
+    }
+    /// The recorded changes of this relation, oldest first (the last `first`, 20 by default).
+    async fn history(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "How many of the latest changes, at most 100.")] first: Option<i32>,
+    ) -> Result<Vec<Change>> {
+        history_of(ctx, &self.0.id, first).await
+    }
+}
+
+/// An edge of a `RelationConnection`.
+pub struct RelationEdge {
+    pub cursor: String,
+    pub node: Relation,
+}
+
+/// An edge of a `RelationConnection`.
+#[Object]
+impl RelationEdge {
+    /// Opaque position of this edge; pass it as `after`.
+    async fn cursor(&self) -> &str {
+        &self.cursor
+    }
+    /// The relation.
+    async fn node(&self) -> &Relation {
+        &self.node
+    }
+}
+
+/// A page of an entity's relations.
+pub struct RelationConnection {
+    pub edges: Vec<RelationEdge>,
+    pub page_info: PageInfo,
+    pub total_count: usize,
+}
+
+/// A page of an entity's relations.
+#[Object]
+impl RelationConnection {
+    /// The relations of this page, in a stable order (by `order`, then kind, then key).
+    async fn edges(&self) -> &[RelationEdge] {
+        &self.edges
+    }
+    /// Where this page is.
+    async fn page_info(&self) -> &PageInfo {
+        &self.page_info
+    }
+    /// How many relations match, across all pages.
+    async fn total_count(&self) -> usize {
+        self.total_count
+    }
+}
+
+fn relation_cursor(r: &domain::Relation) -> String {
+    // The sort key, so that a page boundary survives the deletion of the relation it names.
+    encode_cursor(&format!("{}\u{1f}{}\u{1f}{}", r.order.unwrap_or(i32::MAX), r.kind.as_str(), r.id))
+}
+
+fn relation_sort_key(r: &domain::Relation) -> (i32, &'static str, &str) {
+    (r.order.unwrap_or(i32::MAX), r.kind.as_str(), r.id.as_str())
+}
+
+/// One page of an entity's relations.
+pub fn relations_page(
+    g: &GraphIndex,
+    entity_id: &str,
+    direction: Direction,
+    kinds: Option<Vec<RelationKind>>,
+    first: Option<i32>,
+    after: Option<String>,
+) -> Result<RelationConnection> {
+    let first = page_size(first)?;
+    let kinds: Option<Vec<domain::RelationKind>> = kinds.map(|ks| ks.into_iter().map(Into::into).collect());
+    let mut all = g.relations_of(entity_id, direction.into(), kinds.as_deref());
+    // The index orders by (order, kind enum, id); cursors compare by kind name, so sort by that.
+    all.sort_by(|a, b| relation_sort_key(a).cmp(&relation_sort_key(b)));
+    let total_count = all.len();
+    let start = match after {
+        None => 0,
+        Some(c) => {
+            let raw = decode_cursor(&c, "after")?;
+            let mut parts = raw.splitn(3, '\u{1f}');
+            let (Some(o), Some(k), Some(id)) = (parts.next(), parts.next(), parts.next()) else {
+                return Err(ApiError::bad_input("after", format!("`{c}` is not a relations cursor")).extend());
+            };
+            let o: i32 = o
+                .parse()
+                .map_err(|_| ApiError::bad_input("after", format!("`{c}` is not a relations cursor")).extend())?;
+            all.partition_point(|r| relation_sort_key(r) <= (o, k, id))
+        }
+    };
+    let page: Vec<_> = all[start.min(total_count)..].iter().take(first).collect();
+    let edges: Vec<RelationEdge> =
+        page.iter().map(|r| RelationEdge { cursor: relation_cursor(r), node: Relation((**r).clone()) }).collect();
+    let page_info = PageInfo {
+        has_next_page: start + edges.len() < total_count,
+        has_previous_page: start > 0,
+        start_cursor: edges.first().map(|e| e.cursor.clone()),
+        end_cursor: edges.last().map(|e| e.cursor.clone()),
+    };
+    Ok(RelationConnection { edges, page_info, total_count })
+}
+
+pub fn entity_by_id(g: &GraphIndex, id: &str) -> Result<Entity> {
+    g.entity(id)
+        .map(|e| Entity::from(e.clone()))
+        .ok_or_else(|| ApiError::Internal(format!("relation endpoint {id} missing from the index")).extend())
+}
+
+/// Generates one object type per entity kind, all with the common `Entity` fields.
+macro_rules! entity_objects {
+    ($( $(#[$doc:meta])* $ty:ident { $($extra:tt)* } )+) => {
+        $(
+            $(#[$doc])*
+            pub struct $ty(pub Arc<domain::Entity>);
+
+            $(#[$doc])*
+            #[Object]
+            impl $ty {
+                /// Global ID (`<Type>:<entity id>`), usable with `node(id:)`.
+                async fn id(&self) -> ID {
+                    ID(format!("{}:{}", stringify!($ty), self.0.id))
+                }
+                /// Human-readable unique key, e.g. `michele-klein-solomon`; use with `entity(slug:)`.
+                async fn slug(&self) -> String {
+                    self.0.slug.to_string()
+                }
+                /// The fullest name the sources give.
+                async fn name(&self) -> String {
+                    self.0.name.clone()
+                }
+                /// The entity's kind (the same as its type name).
+                async fn kind(&self) -> EntityKind {
+                    self.0.kind.into()
+                }
+                /// A finer sub-type, e.g. "country office", "executive order", "line of effort".
+                #[graphql(name = "type")]
+                async fn subtype(&self) -> Option<String> {
+                    self.0.subtype.clone()
+                }
+                /// Every other spelling the sources use; `search` finds the entity by any of them.
+                async fn aliases(&self) -> Vec<String> {
+                    self.0.aliases.clone()
+                }
+                /// One sentence, in the sources' own terms.
+                async fn summary(&self) -> Option<String> {
+                    self.0.summary.clone()
+                }
+                /// The entity's date (founded, signed, dated, published): `YYYY`, `YYYY-MM` or `YYYY-MM-DD`.
+                async fn date(&self) -> Option<String> {
+                    self.0.date.map(|d| d.to_string())
+                }
+                /// Where a period ends (e.g. a strategy's last year), same format as `date`.
+                async fn end_date(&self) -> Option<String> {
+                    self.0.end_date.map(|d| d.to_string())
+                }
+                /// A URL, only where a source gives one.
+                async fn url(&self) -> Option<String> {
+                    self.0.url.clone()
+                }
+                /// Numbers the sources state about the entity.
+                async fn quantities(&self) -> Vec<Quantity> {
+                    self.0.quantities.iter().cloned().map(Quantity).collect()
+                }
+                /// Incremented on every change.
+                async fn version(&self) -> u64 {
+                    self.0.version
+                }
+                /// The entity's relations, a page at a time, in a stable order.
+                async fn relations(
+                    &self,
+                    ctx: &Context<'_>,
+                    #[graphql(desc = "Outgoing, incoming or both (the default).", default_with = "Direction::Both")]
+                    direction: Direction,
+                    #[graphql(desc = "Only these kinds of relation.")] kinds: Option<Vec<RelationKind>>,
+                    #[graphql(desc = "Page size, at most 100; 20 when not given.")] first: Option<i32>,
+                    #[graphql(desc = "The `endCursor` of the previous page.")] after: Option<String>,
+                ) -> Result<RelationConnection> {
+                    let g = view(ctx).await?;
+                    relations_page(&g, &self.0.id, direction, kinds, first, after)
+                }
+                /// The recorded changes of this entity, oldest first (the last `first`, 20 by default).
+                async fn history(&self, ctx: &Context<'_>, #[graphql(desc = "How many of the latest changes, at most 100.")] first: Option<i32>) -> Result<Vec<Change>> {
+                    history_of(ctx, &self.0.id, first).await
+                }
+                $($extra)*
+            }
+        )+
+    };
+}
+
+entity_objects! {
+    /// An organization, government, agency, company, NGO or institute.
+    Organization {}
+    /// An office of an organization.
+    Office {}
+    /// A person.
+    Person {}
+    /// A policy instrument: executive order, strategy, program, protocol, project.
+    Policy {}
+    /// A pillar, line of effort, priority area or cross-cutting theme of a policy.
+    Pillar {}
+    /// A country, territory, region or city.
+    Place {}
+    /// A dated happening or news item.
+    Event {}
+    /// A source text that the graph cites.
+    Document {
+        /// The document's title (the same as `name`).
+        async fn title(&self) -> String {
+            self.0.name.clone()
+        }
+        /// The publication date, where known.
+        async fn published_on(&self) -> Option<String> {
+            self.0.date.map(|d| d.to_string())
+        }
+        /// The file name of the source text in the project's `seed/documents/`.
+        async fn file(&self) -> Option<String> {
+            self.0.file.clone()
+        }
+    }
+}
+
+/// Anything in the graph: organizations, offices, people, policies, pillars, places, events and
+/// documents. Each kind is its own object type.
+// The lint mistakes repeated `ty = "..."` values of different fields for duplicates.
+#[allow(clippy::duplicated_attributes)]
+#[derive(Interface)]
+#[graphql(
+    field(name = "id", ty = "ID", desc = "Global ID, usable with `node(id:)`."),
+    field(name = "slug", ty = "String", desc = "Human-readable unique key; use with `entity(slug:)`."),
+    field(name = "name", ty = "String", desc = "The fullest name the sources give."),
+    field(name = "kind", ty = "EntityKind", desc = "The entity's kind."),
+    field(
+        name = "type",
+        method = "subtype",
+        ty = "Option<String>",
+        desc = "A finer sub-type, e.g. \"country office\"."
+    ),
+    field(name = "aliases", ty = "Vec<String>", desc = "Every other spelling the sources use."),
+    field(name = "summary", ty = "Option<String>", desc = "One sentence, in the sources' own terms."),
+    field(name = "date", ty = "Option<String>", desc = "The entity's date: `YYYY`, `YYYY-MM` or `YYYY-MM-DD`."),
+    field(name = "end_date", ty = "Option<String>", desc = "Where a period ends, same format as `date`."),
+    field(name = "url", ty = "Option<String>", desc = "A URL, only where a source gives one."),
+    field(name = "quantities", ty = "Vec<Quantity>", desc = "Numbers the sources state about the entity."),
+    field(name = "version", ty = "u64", desc = "Incremented on every change."),
+    field(
+        name = "relations",
+        ty = "RelationConnection",
+        desc = "The entity's relations, a page at a time, in a stable order.",
+        arg(
+            name = "direction",
+            ty = "Direction",
+            default_with = "Direction::Both",
+            desc = "Outgoing, incoming or both (the default)."
+        ),
+        arg(name = "kinds", ty = "Option<Vec<RelationKind>>", desc = "Only these kinds of relation."),
+        arg(name = "first", ty = "Option<i32>", desc = "Page size, at most 100; 20 when not given."),
+        arg(name = "after", ty = "Option<String>", desc = "The `endCursor` of the previous page."),
+    ),
+    field(
+        name = "history",
+        ty = "Vec<Change>",
+        desc = "The recorded changes of this entity, oldest first.",
+        arg(name = "first", ty = "Option<i32>", desc = "How many of the latest changes, at most 100."),
+    )
+)]
+pub enum Entity {
+    Organization(Organization),
+    Office(Office),
+    Person(Person),
+    Policy(Policy),
+    Pillar(Pillar),
+    Place(Place),
+    Event(Event),
+    Document(Document),
+}
+
+impl From<Arc<domain::Entity>> for Entity {
+    fn from(e: Arc<domain::Entity>) -> Self {
+        match e.kind {
+            domain::EntityKind::Organization => Entity::Organization(Organization(e)),
+            domain::EntityKind::Office => Entity::Office(Office(e)),
+            domain::EntityKind::Person => Entity::Person(Person(e)),
+            domain::EntityKind::Policy => Entity::Policy(Policy(e)),
+            domain::EntityKind::Pillar => Entity::Pillar(Pillar(e)),
+            domain::EntityKind::Place => Entity::Place(Place(e)),
+            domain::EntityKind::Event => Entity::Event(Event(e)),
+            domain::EntityKind::Document => Entity::Document(Document(e)),
+        }
+    }
+}
+
+/// Relay's object identification: anything with a global ID. Every concrete type is listed so
+/// that each one implements `Node` (an interface inside an interface would not).
+#[derive(Interface)]
+#[graphql(field(name = "id", ty = "ID", desc = "Global ID: `<Type>:<key>`."))]
+pub enum Node {
+    Organization(Organization),
+    Office(Office),
+    Person(Person),
+    Policy(Policy),
+    Pillar(Pillar),
+    Place(Place),
+    Event(Event),
+    Document(Document),
+    Relation(Relation),
+}
+
+impl From<Entity> for Node {
+    fn from(e: Entity) -> Self {
+        match e {
+            Entity::Organization(x) => Node::Organization(x),
+            Entity::Office(x) => Node::Office(x),
+            Entity::Person(x) => Node::Person(x),
+            Entity::Policy(x) => Node::Policy(x),
+            Entity::Pillar(x) => Node::Pillar(x),
+            Entity::Place(x) => Node::Place(x),
+            Entity::Event(x) => Node::Event(x),
+            Entity::Document(x) => Node::Document(x),
+        }
+    }
+}
+
+/// The type name a global ID of this entity starts with.
+pub fn type_name(kind: domain::EntityKind) -> &'static str {
+    match kind {
+        domain::EntityKind::Organization => "Organization",
+        domain::EntityKind::Office => "Office",
+        domain::EntityKind::Person => "Person",
+        domain::EntityKind::Policy => "Policy",
+        domain::EntityKind::Pillar => "Pillar",
+        domain::EntityKind::Place => "Place",
+        domain::EntityKind::Event => "Event",
+        domain::EntityKind::Document => "Document",
+    }
+}
+
+/// Resolves a global ID; `Ok(None)` when it is well-formed but names nothing.
+pub fn resolve_node(g: &GraphIndex, id: &str) -> Result<Option<Node>> {
+    let Some((ty, key)) = id.split_once(':') else {
+        return Err(ApiError::bad_input("id", format!("`{id}` is not a global ID (expected `<Type>:<key>`)")).extend());
+    };
+    if ty == "Relation" {
+        return Ok(g.relation(key).map(|r| Node::Relation(Relation(r.clone()))));
+    }
+    let known = domain::EntityKind::ALL.iter().any(|k| type_name(*k) == ty);
+    if !known {
+        return Err(ApiError::bad_input("id", format!("`{id}` names an unknown type `{ty}`")).extend());
+    }
+    // The type in the ID must agree with the entity's kind, or the ID is not one we gave out.
+    Ok(g.entity(key).filter(|e| type_name(e.kind) == ty).map(|e| Node::from(Entity::from(e.clone()))))
+}

@@ -1,0 +1,250 @@
+//! The command line: `serve` (the default), `seed`, `check` and `export-schema`.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+
+use crate::http::{self, HttpConfig};
+use crate::seed;
+use crate::service::Service;
+use crate::telemetry::{self, LogFormat};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "policygraph",
+    version,
+    about = "A GraphQL API over a cited knowledge graph of migration governance",
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    /// Log format on stderr.
+    #[arg(long, global = true, env = "POLICYGRAPH_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// With no command, `policygraph` serves, taking `serve`'s options.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Serve the GraphQL API (what a bare `policygraph` does).
+    Serve(ServeArgs),
+    /// Load the seed directory into the store (idempotent: unchanged records are not rewritten).
+    Seed(SeedArgs),
+    /// Validate the seed directory and report every problem with its file, record and field.
+    Check(CheckArgs),
+    /// Write the SDL the server serves.
+    ExportSchema(ExportArgs),
+    /// Manage API tokens (the server must be stopped: the store is opened by one process at a time).
+    Token(TokenArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct TokenArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(subcommand)]
+    pub command: TokenCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenCommand {
+    /// Create a token; its secret is printed once, as the last line.
+    Create {
+        /// A name for the token (shown in the audit trail as the author of changes).
+        #[arg(long)]
+        name: String,
+        /// What the token may do.
+        #[arg(long, value_enum)]
+        role: crate::auth::Role,
+    },
+    /// List tokens (names, roles, creation times; never secrets).
+    List,
+    /// Revoke a token by name.
+    Revoke {
+        /// The token's name.
+        name: String,
+    },
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct DataArgs {
+    /// Store directory (a sled database).
+    #[arg(long, env = "POLICYGRAPH_DATA", default_value = "./data", global = true)]
+    pub data: PathBuf,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct SeedDirArg {
+    /// Seed directory.
+    #[arg(long = "seed-dir", env = "POLICYGRAPH_SEED_DIR", default_value = "seed")]
+    pub seed_dir: PathBuf,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "POLICYGRAPH_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: String,
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub seed: SeedDirArg,
+    /// HTTP worker threads (0: one per core).
+    #[arg(long, env = "POLICYGRAPH_WORKERS", default_value_t = 0)]
+    pub workers: usize,
+    /// Require a bearer token (any role) for reads too; by default reads are public.
+    #[arg(long, env = "POLICYGRAPH_PRIVATE_READS")]
+    pub private_reads: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct SeedArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub seed: SeedDirArg,
+}
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub seed: SeedDirArg,
+}
+
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// Where to write the SDL (`-` for stdout).
+    #[arg(long, default_value = "schema/schema.graphql")]
+    pub out: PathBuf,
+}
+
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    telemetry::init_logging(cli.log_format);
+    let command = cli.command.unwrap_or(Command::Serve(cli.serve));
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match command {
+            Command::Serve(args) => serve(args).await,
+            Command::Seed(args) => seed_command(args).await,
+            Command::Check(args) => check(&args.seed.seed_dir),
+            Command::ExportSchema(args) => export_schema(&args.out),
+            Command::Token(args) => token(args),
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let service =
+        Service::open(&args.data.data).with_context(|| format!("opening the store at {}", args.data.data.display()))?;
+    if service.store().is_empty() {
+        if args.seed.seed_dir.is_dir() {
+            let data = seed::load(&args.seed.seed_dir)?;
+            let report = service.seed(&data).await?;
+            tracing::info!(%report, dir = %args.seed.seed_dir.display(), "seeded an empty store");
+        } else {
+            tracing::warn!(dir = %args.seed.seed_dir.display(), "the store is empty and there is no seed directory; serving an empty graph");
+        }
+    }
+    let listener = TcpListener::bind(&args.bind).with_context(|| format!("binding {}", args.bind))?;
+    let addr = listener.local_addr()?;
+    let server = http::start(
+        listener,
+        service.clone(),
+        &HttpConfig { workers: args.workers, private_reads: args.private_reads },
+    )?;
+    {
+        let g = service.read().await;
+        tracing::info!(%addr, entities = g.entity_count(), relations = g.relation_count(), "policygraph listening; GraphiQL at http://{addr}/graphiql");
+    }
+    // actix-web stops gracefully on SIGINT and SIGTERM; then the store is flushed.
+    server.await?;
+    service.flush()?;
+    tracing::info!("stopped; store flushed");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn seed_command(args: SeedArgs) -> anyhow::Result<ExitCode> {
+    let data = seed::load(&args.seed.seed_dir)?;
+    let service = Service::open(&args.data.data)?;
+    let report = service.seed(&data).await?;
+    service.flush()?;
+    println!("{report}");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn check(dir: &Path) -> anyhow::Result<ExitCode> {
+    match seed::load(dir) {
+        Ok(data) => {
+            println!("{}: ok; {}", dir.display(), seed::summary(&data));
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(seed::SeedError::Invalid(problems)) => {
+            for p in &problems {
+                println!("{p}");
+            }
+            println!("{}: {} problem(s)", dir.display(), problems.len());
+            Ok(ExitCode::FAILURE)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn token(args: TokenArgs) -> anyhow::Result<ExitCode> {
+    let store = crate::store::Store::open(&args.data.data)
+        .with_context(|| format!("opening the store at {} (is the server running?)", args.data.data.display()))?;
+    match args.command {
+        TokenCommand::Create { name, role } => {
+            let secret = crate::auth::create_token(&store, &name, role)?;
+            println!("created token `{name}` with role {}; its secret is shown only now:", role.as_str());
+            println!("{secret}");
+        }
+        TokenCommand::List => {
+            for t in store.tokens()? {
+                println!("{}\t{}\t{}", t.name, t.role, t.created_at);
+            }
+        }
+        TokenCommand::Revoke { name } => {
+            if store.remove_token(&name)? {
+                println!("revoked token `{name}`");
+            } else {
+                eprintln!("no token named `{name}`");
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn export_schema(out: &Path) -> anyhow::Result<ExitCode> {
+    let sdl = crate::api::sdl();
+    if out == Path::new("-") {
+        print!("{sdl}");
+    } else {
+        if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(out, &sdl).with_context(|| format!("writing {}", out.display()))?;
+        eprintln!("wrote {}", out.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,579 @@
+//! Edits: the changes editors make through the API, validated against the current graph and
+//! turned into one [`WriteBatch`] each (with its audit entries). Knows the model and the index,
+//! not GraphQL and not sled.
+
+use std::collections::BTreeSet;
+
+use crate::domain::{Citation, Entity, EntityKind, PartialDate, Quantity, Relation, RelationKind, Slug};
+use crate::graph::{Direction, GraphIndex};
+use crate::store::{AuditEntry, TargetKind, WriteBatch};
+
+#[derive(Debug, thiserror::Error)]
+pub enum EditError {
+    #[error("{what} `{id}` does not exist")]
+    NotFound { what: &'static str, id: String },
+    #[error("field `{field}`: {message}")]
+    Invalid { field: String, message: String },
+    #[error("{what} `{id}` is at version {actual}, not {expected}: it changed since you read it; read it again")]
+    VersionConflict { what: &'static str, id: String, expected: u64, actual: u64 },
+    #[error("entity `{id}` still has {count} relation(s); delete them first or ask for `cascade: true`")]
+    HasRelations { id: String, count: usize },
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> EditError {
+    EditError::Invalid { field: field.into(), message: message.into() }
+}
+
+/// A new entity as an editor describes it.
+#[derive(Debug, Clone, Default)]
+pub struct NewEntity {
+    pub kind: Option<EntityKind>,
+    pub slug: String,
+    pub name: String,
+    pub subtype: Option<String>,
+    pub aliases: Vec<String>,
+    pub summary: Option<String>,
+    pub date: Option<String>,
+    pub end_date: Option<String>,
+    pub url: Option<String>,
+}
+
+/// Changes to an entity: `None` leaves a field alone; `Some(None)` clears an optional field.
+#[derive(Debug, Clone, Default)]
+pub struct EntityPatch {
+    pub slug: Option<String>,
+    pub name: Option<String>,
+    pub subtype: Option<Option<String>>,
+    pub summary: Option<Option<String>>,
+    pub date: Option<Option<String>>,
+    pub end_date: Option<Option<String>>,
+    pub url: Option<Option<String>>,
+}
+
+/// A citation as an editor gives it: the document's entity ID and the sentence.
+#[derive(Debug, Clone)]
+pub struct NewCitation {
+    pub document: String,
+    pub quote: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewQuantity {
+    pub name: String,
+    pub value: f64,
+    pub unit: String,
+    pub quote: Option<String>,
+    pub document: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewRelation {
+    pub kind: RelationKind,
+    pub from: String,
+    pub to: String,
+    pub title: Option<String>,
+    pub order: Option<i32>,
+    pub valid_from: Option<String>,
+    pub valid_until: Option<String>,
+    pub quantities: Vec<NewQuantity>,
+    pub citations: Vec<NewCitation>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RelationPatch {
+    pub title: Option<Option<String>>,
+    pub order: Option<Option<i32>>,
+    pub valid_from: Option<Option<String>>,
+    pub valid_until: Option<Option<String>>,
+    pub quantities: Option<Vec<NewQuantity>>,
+}
+
+/// One editor action. IDs are entity and relation IDs (not global IDs).
+#[derive(Debug, Clone)]
+pub enum Edit {
+    CreateEntity(NewEntity),
+    UpdateEntity { id: String, expected_version: Option<u64>, patch: EntityPatch },
+    DeleteEntity { id: String, cascade: bool },
+    AddAlias { id: String, alias: String },
+    RemoveAlias { id: String, alias: String },
+    CreateRelation(NewRelation),
+    UpdateRelation { id: String, expected_version: Option<u64>, patch: RelationPatch },
+    DeleteRelation { id: String },
+    AddCitation { id: String, citation: NewCitation },
+    RemoveCitation { id: String, document: String, quote: Option<String> },
+    MergeEntities { keep: String, remove: String },
+}
+
+impl Edit {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Edit::CreateEntity(_) => "createEntity",
+            Edit::UpdateEntity { .. } => "updateEntity",
+            Edit::DeleteEntity { .. } => "deleteEntity",
+            Edit::AddAlias { .. } => "addAlias",
+            Edit::RemoveAlias { .. } => "removeAlias",
+            Edit::CreateRelation(_) => "createRelation",
+            Edit::UpdateRelation { .. } => "updateRelation",
+            Edit::DeleteRelation { .. } => "deleteRelation",
+            Edit::AddCitation { .. } => "addCitation",
+            Edit::RemoveCitation { .. } => "removeCitation",
+            Edit::MergeEntities { .. } => "mergeEntities",
+        }
+    }
+}
+
+/// What an edit changed, by ID, for the payload and for subscribers.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    pub batch: WriteBatch,
+    /// The entity or relation the payload returns.
+    pub primary: Option<(TargetKind, String)>,
+}
+
+struct Planner<'a> {
+    g: &'a GraphIndex,
+    actor: &'a str,
+    action: &'static str,
+    batch: WriteBatch,
+}
+
+impl Planner<'_> {
+    fn record(
+        &mut self,
+        target: TargetKind,
+        id: &str,
+        before: Option<serde_json::Value>,
+        after: Option<serde_json::Value>,
+    ) {
+        self.batch.audit.push(AuditEntry {
+            seq: 0,
+            generation: 0,
+            at: String::new(),
+            actor: self.actor.into(),
+            action: self.action.into(),
+            target,
+            target_id: id.into(),
+            before,
+            after,
+        });
+    }
+
+    fn put_entity(&mut self, before: Option<&Entity>, after: Entity) {
+        self.record(TargetKind::Entity, &after.id, before.map(json), Some(json(&after)));
+        self.batch.put_entities.push(after);
+    }
+
+    fn put_relation(&mut self, before: Option<&Relation>, after: Relation) {
+        self.record(TargetKind::Relation, &after.id, before.map(json), Some(json(&after)));
+        self.batch.put_relations.push(after);
+    }
+
+    fn delete_relation(&mut self, r: &Relation) {
+        self.record(TargetKind::Relation, &r.id, Some(json(r)), None);
+        self.batch.delete_relations.push(r.id.clone());
+    }
+
+    fn delete_entity(&mut self, e: &Entity) {
+        self.record(TargetKind::Entity, &e.id, Some(json(e)), None);
+        self.batch.delete_entities.push(e.id.clone());
+    }
+
+    fn entity(&self, id: &str) -> Result<Entity, EditError> {
+        self.g.entity(id).map(|e| (**e).clone()).ok_or_else(|| EditError::NotFound { what: "entity", id: id.into() })
+    }
+
+    fn relation(&self, id: &str) -> Result<Relation, EditError> {
+        self.g
+            .relation(id)
+            .map(|r| (**r).clone())
+            .ok_or_else(|| EditError::NotFound { what: "relation", id: id.into() })
+    }
+
+    fn citation(&self, field: &str, c: NewCitation) -> Result<Citation, EditError> {
+        let doc = self
+            .g
+            .entity(&c.document)
+            .ok_or_else(|| invalid(&format!("{field}.document"), format!("no document `{}`", c.document)))?;
+        if doc.kind != EntityKind::Document {
+            return Err(invalid(
+                &format!("{field}.document"),
+                format!("`{}` is a {}, not a document", c.document, doc.kind),
+            ));
+        }
+        let quote = c.quote.map(|q| q.trim().to_string()).filter(|q| !q.is_empty());
+        Ok(Citation { document: c.document, quote })
+    }
+
+    fn quantities(
+        &self,
+        field: &str,
+        qs: Vec<NewQuantity>,
+        default_doc: Option<&str>,
+    ) -> Result<Vec<Quantity>, EditError> {
+        qs.into_iter()
+            .enumerate()
+            .map(|(i, q)| {
+                let f = format!("{field}[{i}]");
+                if !q.value.is_finite() {
+                    return Err(invalid(&format!("{f}.value"), "must be a finite number"));
+                }
+                if q.name.trim().is_empty() || q.unit.trim().is_empty() {
+                    return Err(invalid(&f, "a quantity needs a name and a unit"));
+                }
+                let document = q.document.or_else(|| default_doc.map(String::from));
+                if let Some(d) = &document {
+                    if self.g.entity(d).is_none_or(|e| e.kind != EntityKind::Document) {
+                        return Err(invalid(&format!("{f}.document"), format!("no document `{d}`")));
+                    }
+                }
+                Ok(Quantity { name: q.name, value: q.value, unit: q.unit, quote: q.quote, document })
+            })
+            .collect()
+    }
+}
+
+fn json<T: serde::Serialize>(v: &T) -> serde_json::Value {
+    serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
+}
+
+fn date(field: &str, v: Option<String>) -> Result<Option<PartialDate>, EditError> {
+    v.filter(|s| !s.trim().is_empty())
+        .map(|s| PartialDate::parse(s.trim()).map_err(|e| invalid(field, e.0)))
+        .transpose()
+}
+
+fn non_empty(field: &str, v: &str) -> Result<String, EditError> {
+    let v = v.trim();
+    if v.is_empty() {
+        return Err(invalid(field, "must not be empty"));
+    }
+    Ok(v.to_string())
+}
+
+fn check_version(what: &'static str, id: &str, expected: Option<u64>, actual: u64) -> Result<(), EditError> {
+    match expected {
+        Some(e) if e != actual => Err(EditError::VersionConflict { what, id: id.into(), expected: e, actual }),
+        _ => Ok(()),
+    }
+}
+
+fn check_dates(from_field: &str, from: Option<PartialDate>, until: Option<PartialDate>) -> Result<(), EditError> {
+    if let (Some(f), Some(u)) = (from, until) {
+        if u < f {
+            return Err(invalid(from_field, format!("{f} is after the end date {u}")));
+        }
+    }
+    Ok(())
+}
+
+/// Validates `edit` against the graph `g` and plans the write. Nothing is written here.
+pub fn plan(g: &GraphIndex, actor: &str, edit: Edit) -> Result<Plan, EditError> {
+    let mut p = Planner { g, actor, action: edit.name(), batch: WriteBatch::default() };
+    let primary = match edit {
+        Edit::CreateEntity(n) => {
+            let kind = n.kind.ok_or_else(|| invalid("kind", "required"))?;
+            let slug = Slug::parse(n.slug.trim()).map_err(|e| invalid("slug", e.0))?;
+            if let Some(owner) = g.entity_by_slug(slug.as_str()) {
+                return Err(invalid("slug", format!("`{slug}` is already the slug of entity `{}`", owner.id)));
+            }
+            // The ID is the slug at creation; it stays when the slug changes later.
+            let id = slug.to_string();
+            if g.entity(&id).is_some() {
+                return Err(invalid(
+                    "slug",
+                    format!("`{slug}` is the ID of an existing entity (slugs are never reused)"),
+                ));
+            }
+            let name = non_empty("name", &n.name)?;
+            let (date_v, end_v) = (date("date", n.date)?, date("endDate", n.end_date)?);
+            check_dates("date", date_v, end_v)?;
+            let e = Entity {
+                id: id.clone(),
+                slug,
+                kind,
+                subtype: n.subtype.filter(|s| !s.trim().is_empty()),
+                aliases: dedupe_aliases(&name, n.aliases),
+                name,
+                summary: n.summary.filter(|s| !s.trim().is_empty()),
+                date: date_v,
+                end_date: end_v,
+                url: n.url.filter(|s| !s.trim().is_empty()),
+                file: None,
+                quantities: Vec::new(),
+                version: 1,
+            };
+            p.put_entity(None, e);
+            (TargetKind::Entity, id)
+        }
+        Edit::UpdateEntity { id, expected_version, patch } => {
+            let old = p.entity(&id)?;
+            check_version("entity", &id, expected_version, old.version)?;
+            let mut e = old.clone();
+            if let Some(s) = patch.slug {
+                let slug = Slug::parse(s.trim()).map_err(|e| invalid("slug", e.0))?;
+                if let Some(owner) = g.entity_by_slug(slug.as_str()).filter(|o| o.id != id) {
+                    return Err(invalid("slug", format!("`{slug}` is already the slug of entity `{}`", owner.id)));
+                }
+                e.slug = slug;
+            }
+            if let Some(n) = patch.name {
+                e.name = non_empty("name", &n)?;
+            }
+            if let Some(v) = patch.subtype {
+                e.subtype = v.filter(|s| !s.trim().is_empty());
+            }
+            if let Some(v) = patch.summary {
+                e.summary = v.filter(|s| !s.trim().is_empty());
+            }
+            if let Some(v) = patch.date {
+                e.date = date("date", v)?;
+            }
+            if let Some(v) = patch.end_date {
+                e.end_date = date("endDate", v)?;
+            }
+            check_dates("date", e.date, e.end_date)?;
+            if let Some(v) = patch.url {
+                e.url = v.filter(|s| !s.trim().is_empty());
+            }
+            e.aliases = dedupe_aliases(&e.name, e.aliases);
+            if e != old {
+                e.version = old.version + 1;
+                p.put_entity(Some(&old), e);
+            }
+            (TargetKind::Entity, id)
+        }
+        Edit::DeleteEntity { id, cascade } => {
+            let old = p.entity(&id)?;
+            let rels: Vec<Relation> =
+                g.relations_of(&id, Direction::Both, None).into_iter().map(|r| (**r).clone()).collect();
+            if !rels.is_empty() && !cascade {
+                return Err(EditError::HasRelations { id, count: rels.len() });
+            }
+            // A document that other relations cite cannot go: their citations would dangle.
+            if old.kind == EntityKind::Document {
+                let citing = g
+                    .all_relations()
+                    .filter(|r| r.citations.iter().any(|c| c.document == id))
+                    .filter(|r| r.from != id && r.to != id)
+                    .count();
+                if citing > 0 {
+                    return Err(invalid(
+                        "id",
+                        format!("document `{id}` is cited by {citing} relation(s) of other entities"),
+                    ));
+                }
+            }
+            for r in &rels {
+                p.delete_relation(r);
+            }
+            p.delete_entity(&old);
+            (TargetKind::Entity, id)
+        }
+        Edit::AddAlias { id, alias } => {
+            let old = p.entity(&id)?;
+            let alias = non_empty("alias", &alias)?;
+            let mut e = old.clone();
+            e.aliases.push(alias);
+            e.aliases = dedupe_aliases(&e.name, e.aliases);
+            if e != old {
+                e.version += 1;
+                p.put_entity(Some(&old), e);
+            }
+            (TargetKind::Entity, id)
+        }
+        Edit::RemoveAlias { id, alias } => {
+            let old = p.entity(&id)?;
+            let mut e = old.clone();
+            e.aliases.retain(|a| a != alias.trim());
+            if e == old {
+                return Err(invalid("alias", format!("`{alias}` is not an alias of `{id}`")));
+            }
+            e.version += 1;
+            p.put_entity(Some(&old), e);
+            (TargetKind::Entity, id)
+        }
+        Edit::CreateRelation(n) => {
+            for (field, id) in [("from", &n.from), ("to", &n.to)] {
+                if g.entity(id).is_none() {
+                    return Err(invalid(field, format!("no entity `{id}`")));
+                }
+            }
+            if n.citations.is_empty() {
+                return Err(invalid("citations", "every relation needs at least one citation"));
+            }
+            let citations = n
+                .citations
+                .into_iter()
+                .enumerate()
+                .map(|(i, c)| p.citation(&format!("citations[{i}]"), c))
+                .collect::<Result<Vec<_>, _>>()?;
+            let quantities = p.quantities("quantities", n.quantities, Some(&citations[0].document))?;
+            let (vf, vu) = (date("validFrom", n.valid_from)?, date("validUntil", n.valid_until)?);
+            check_dates("validFrom", vf, vu)?;
+            let base = format!("{}:{}:{}", n.kind.as_str(), n.from, n.to);
+            let id = (1..)
+                .map(|i| if i == 1 { base.clone() } else { format!("{base}:{i}") })
+                .find(|id| g.relation(id).is_none())
+                .expect("some suffix is free");
+            let r = Relation {
+                id: id.clone(),
+                kind: n.kind,
+                from: n.from,
+                to: n.to,
+                title: n.title.filter(|s| !s.trim().is_empty()),
+                order: n.order,
+                valid_from: vf,
+                valid_until: vu,
+                quantities,
+                citations,
+                version: 1,
+            };
+            p.put_relation(None, r);
+            (TargetKind::Relation, id)
+        }
+        Edit::UpdateRelation { id, expected_version, patch } => {
+            let old = p.relation(&id)?;
+            check_version("relation", &id, expected_version, old.version)?;
+            let mut r = old.clone();
+            if let Some(v) = patch.title {
+                r.title = v.filter(|s| !s.trim().is_empty());
+            }
+            if let Some(v) = patch.order {
+                r.order = v;
+            }
+            if let Some(v) = patch.valid_from {
+                r.valid_from = date("validFrom", v)?;
+            }
+            if let Some(v) = patch.valid_until {
+                r.valid_until = date("validUntil", v)?;
+            }
+            check_dates("validFrom", r.valid_from, r.valid_until)?;
+            if let Some(qs) = patch.quantities {
+                let doc = r.citations.first().map(|c| c.document.clone());
+                r.quantities = p.quantities("quantities", qs, doc.as_deref())?;
+            }
+            if r != old {
+                r.version = old.version + 1;
+                p.put_relation(Some(&old), r);
+            }
+            (TargetKind::Relation, id)
+        }
+        Edit::DeleteRelation { id } => {
+            let old = p.relation(&id)?;
+            p.delete_relation(&old);
+            (TargetKind::Relation, id)
+        }
+        Edit::AddCitation { id, citation } => {
+            let old = p.relation(&id)?;
+            let c = p.citation("citation", citation)?;
+            let mut r = old.clone();
+            if !r.citations.contains(&c) {
+                r.citations.push(c);
+                r.version += 1;
+                p.put_relation(Some(&old), r);
+            }
+            (TargetKind::Relation, id)
+        }
+        Edit::RemoveCitation { id, document, quote } => {
+            let old = p.relation(&id)?;
+            let mut r = old.clone();
+            let quote = quote.map(|q| q.trim().to_string()).filter(|q| !q.is_empty());
+            r.citations.retain(|c| !(c.document == document && (quote.is_none() || c.quote == quote)));
+            if r.citations.len() == old.citations.len() {
+                return Err(invalid("document", format!("relation `{id}` has no such citation of `{document}`")));
+            }
+            if r.citations.is_empty() {
+                return Err(invalid(
+                    "document",
+                    "a relation must keep at least one citation; delete the relation instead",
+                ));
+            }
+            r.version += 1;
+            p.put_relation(Some(&old), r);
+            (TargetKind::Relation, id)
+        }
+        Edit::MergeEntities { keep, remove } => {
+            if keep == remove {
+                return Err(invalid("remove", "cannot merge an entity into itself"));
+            }
+            let kept = p.entity(&keep)?;
+            let removed = p.entity(&remove)?;
+            if kept.kind != removed.kind {
+                return Err(invalid(
+                    "remove",
+                    format!(
+                        "`{remove}` is a {} and `{keep}` a {}; only entities of one kind merge",
+                        removed.kind, kept.kind
+                    ),
+                ));
+            }
+            let mut e = kept.clone();
+            e.aliases.push(removed.name.clone());
+            e.aliases.extend(removed.aliases.iter().cloned());
+            e.aliases = dedupe_aliases(&e.name, e.aliases);
+            for q in &removed.quantities {
+                if !e.quantities.contains(q) {
+                    e.quantities.push(q.clone());
+                }
+            }
+            e.version += 1;
+            // Relations of `keep` by (kind, from, to, title): a moved relation that duplicates one
+            // of them adds its citations to it instead of standing twice.
+            let mut existing: Vec<Relation> =
+                g.relations_of(&keep, Direction::Both, None).into_iter().map(|r| (**r).clone()).collect();
+            for r in g.relations_of(&remove, Direction::Both, None) {
+                let old = (**r).clone();
+                let mut moved = old.clone();
+                if moved.from == remove {
+                    moved.from = keep.clone();
+                }
+                if moved.to == remove {
+                    moved.to = keep.clone();
+                }
+                if moved.from == moved.to && old.from != old.to {
+                    // A relation between the two duplicates says nothing once they are one.
+                    p.delete_relation(&old);
+                    continue;
+                }
+                let same = |x: &Relation| {
+                    x.kind == moved.kind && x.from == moved.from && x.to == moved.to && x.title == moved.title
+                };
+                if let Some(target) = existing.iter_mut().find(|x| same(x)) {
+                    let before = target.clone();
+                    for c in &moved.citations {
+                        if !target.citations.contains(c) {
+                            target.citations.push(c.clone());
+                        }
+                    }
+                    p.delete_relation(&old);
+                    if *target != before {
+                        target.version += 1;
+                        let after = target.clone();
+                        // Several moved relations may fold into one: keep only its last state.
+                        p.batch.put_relations.retain(|x| x.id != after.id);
+                        p.put_relation(Some(&before), after);
+                    }
+                } else {
+                    // The moved relation keeps its ID: IDs are keys, not descriptions.
+                    moved.version += 1;
+                    existing.push(moved.clone());
+                    p.put_relation(Some(&old), moved);
+                }
+            }
+            p.put_entity(Some(&kept), e);
+            p.delete_entity(&removed);
+            (TargetKind::Entity, keep)
+        }
+    };
+    Ok(Plan { batch: p.batch, primary: Some(primary) })
+}
+
+/// Aliases without duplicates, blanks or the name itself, in first-seen order.
+fn dedupe_aliases(name: &str, aliases: Vec<String>) -> Vec<String> {
+    let mut seen = BTreeSet::new();
+    aliases
+        .into_iter()
+        .map(|a| a.trim().to_string())
+        .filter(|a| !a.is_empty() && a != name && seen.insert(a.clone()))
+        .collect()
+}

@@ -1,0 +1,436 @@
+//! The graph index: a petgraph `StableDiGraph` of entities and relations held in memory, derived
+//! from the store and answering every read.
+//!
+//! **Invariant:** `NodeIndex` and `EdgeIndex` never leave this module. petgraph reuses a freed
+//! slot for the next node, so an index is not an identity; callers speak entity and relation IDs
+//! and get `Arc`s of the model back.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use petgraph::stable_graph::{EdgeIndex, NodeIndex, StableDiGraph};
+use petgraph::visit::EdgeRef;
+use petgraph::Direction as PgDirection;
+use unicode_normalization::UnicodeNormalization;
+
+use crate::domain::{Entity, EntityKind, Relation, RelationKind};
+
+#[derive(Debug, thiserror::Error)]
+pub enum GraphError {
+    #[error("relation `{relation}` points at entity `{entity}`, which does not exist")]
+    DanglingRelation { relation: String, entity: String },
+}
+
+/// Which relations of an entity to list, seen from that entity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Outgoing,
+    Incoming,
+    Both,
+}
+
+/// One entity's search keys, normalized once at insert time.
+struct SearchKeys {
+    /// Name first, then aliases; each a normalized string (see [`normalize`]).
+    keys: Vec<String>,
+}
+
+#[derive(Default)]
+pub struct GraphIndex {
+    graph: StableDiGraph<Arc<Entity>, Arc<Relation>>,
+    by_id: HashMap<String, NodeIndex>,
+    by_slug: HashMap<String, NodeIndex>,
+    relations: HashMap<String, EdgeIndex>,
+    /// Per kind, slug → node: the stable order of `entities(kind)` pages.
+    by_kind: HashMap<EntityKind, BTreeMap<String, NodeIndex>>,
+    all_by_slug: BTreeMap<String, NodeIndex>,
+    search: HashMap<NodeIndex, SearchKeys>,
+    generation: u64,
+}
+
+impl GraphIndex {
+    /// Builds the index from complete lists of entities and relations (as read from the store).
+    pub fn build(
+        entities: impl IntoIterator<Item = Entity>,
+        relations: impl IntoIterator<Item = Relation>,
+        generation: u64,
+    ) -> Result<GraphIndex, GraphError> {
+        let mut index = GraphIndex { generation, ..GraphIndex::default() };
+        for e in entities {
+            index.upsert_entity(e);
+        }
+        for r in relations {
+            index.upsert_relation(r)?;
+        }
+        Ok(index)
+    }
+
+    /// The store generation this index reflects.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    pub fn set_generation(&mut self, generation: u64) {
+        self.generation = generation;
+    }
+
+    pub fn entity_count(&self) -> usize {
+        self.graph.node_count()
+    }
+
+    pub fn relation_count(&self) -> usize {
+        self.graph.edge_count()
+    }
+
+    pub fn upsert_entity(&mut self, entity: Entity) {
+        let entity = Arc::new(entity);
+        let keys =
+            SearchKeys { keys: std::iter::once(&entity.name).chain(&entity.aliases).map(|s| normalize(s)).collect() };
+        let node = match self.by_id.get(&entity.id) {
+            Some(&node) => {
+                let old = self.graph[node].clone();
+                self.by_slug.remove(old.slug.as_str());
+                self.all_by_slug.remove(old.slug.as_str());
+                if let Some(m) = self.by_kind.get_mut(&old.kind) {
+                    m.remove(old.slug.as_str());
+                }
+                self.graph[node] = entity.clone();
+                node
+            }
+            None => {
+                let node = self.graph.add_node(entity.clone());
+                self.by_id.insert(entity.id.clone(), node);
+                node
+            }
+        };
+        self.by_slug.insert(entity.slug.to_string(), node);
+        self.all_by_slug.insert(entity.slug.to_string(), node);
+        self.by_kind.entry(entity.kind).or_default().insert(entity.slug.to_string(), node);
+        self.search.insert(node, keys);
+    }
+
+    /// Removes an entity and every relation that touches it.
+    pub fn remove_entity(&mut self, id: &str) -> Option<Arc<Entity>> {
+        let node = self.by_id.remove(id)?;
+        let edges: Vec<EdgeIndex> = self
+            .graph
+            .edges_directed(node, PgDirection::Outgoing)
+            .chain(self.graph.edges_directed(node, PgDirection::Incoming))
+            .map(|e| e.id())
+            .collect();
+        for e in edges {
+            if let Some(r) = self.graph.remove_edge(e) {
+                self.relations.remove(&r.id);
+            }
+        }
+        let entity = self.graph.remove_node(node)?;
+        self.by_slug.remove(entity.slug.as_str());
+        self.all_by_slug.remove(entity.slug.as_str());
+        if let Some(m) = self.by_kind.get_mut(&entity.kind) {
+            m.remove(entity.slug.as_str());
+        }
+        self.search.remove(&node);
+        Some(entity)
+    }
+
+    pub fn upsert_relation(&mut self, relation: Relation) -> Result<(), GraphError> {
+        let endpoint = |id: &str| {
+            self.by_id
+                .get(id)
+                .copied()
+                .ok_or_else(|| GraphError::DanglingRelation { relation: relation.id.clone(), entity: id.to_owned() })
+        };
+        let (from, to) = (endpoint(&relation.from)?, endpoint(&relation.to)?);
+        if let Some(old) = self.relations.remove(&relation.id) {
+            self.graph.remove_edge(old);
+        }
+        let id = relation.id.clone();
+        let edge = self.graph.add_edge(from, to, Arc::new(relation));
+        self.relations.insert(id, edge);
+        Ok(())
+    }
+
+    pub fn remove_relation(&mut self, id: &str) -> Option<Arc<Relation>> {
+        let edge = self.relations.remove(id)?;
+        self.graph.remove_edge(edge)
+    }
+
+    /// Whether two indexes hold the same entities and relations (by value), whatever their
+    /// internal node numbering. Used to prove that the index agrees with the store.
+    pub fn same_content(&self, other: &GraphIndex) -> bool {
+        self.by_id.len() == other.by_id.len()
+            && self.relations.len() == other.relations.len()
+            && self.by_id.keys().all(|id| self.entity(id).map(|e| &**e) == other.entity(id).map(|e| &**e))
+            && self.relations.keys().all(|id| self.relation(id).map(|r| &**r) == other.relation(id).map(|r| &**r))
+    }
+
+    /// Every relation, in no particular order.
+    pub fn all_relations(&self) -> impl Iterator<Item = &Arc<Relation>> + '_ {
+        self.graph.edge_weights()
+    }
+
+    pub fn entity(&self, id: &str) -> Option<&Arc<Entity>> {
+        self.by_id.get(id).map(|&n| &self.graph[n])
+    }
+
+    pub fn entity_by_slug(&self, slug: &str) -> Option<&Arc<Entity>> {
+        self.by_slug.get(slug).map(|&n| &self.graph[n])
+    }
+
+    pub fn relation(&self, id: &str) -> Option<&Arc<Relation>> {
+        self.relations.get(id).map(|&e| &self.graph[e])
+    }
+
+    /// Entities in slug order, optionally of one kind, starting after `after` (a slug).
+    pub fn entities<'a>(
+        &'a self,
+        kind: Option<EntityKind>,
+        after: Option<&str>,
+    ) -> Box<dyn Iterator<Item = &'a Arc<Entity>> + 'a> {
+        use std::ops::Bound::{Excluded, Unbounded};
+        let map = match kind {
+            Some(k) => match self.by_kind.get(&k) {
+                Some(m) => m,
+                None => return Box::new(std::iter::empty()),
+            },
+            None => &self.all_by_slug,
+        };
+        let lower = match after {
+            Some(a) => Excluded(a.to_owned()),
+            None => Unbounded,
+        };
+        Box::new(map.range((lower, Unbounded)).map(move |(_, &n)| &self.graph[n]))
+    }
+
+    pub fn count_entities(&self, kind: Option<EntityKind>) -> usize {
+        match kind {
+            Some(k) => self.by_kind.get(&k).map_or(0, |m| m.len()),
+            None => self.all_by_slug.len(),
+        }
+    }
+
+    /// The relations of an entity, in a stable order: by `order` (unordered last), then kind, then
+    /// relation ID. Empty when the entity does not exist.
+    pub fn relations_of(
+        &self,
+        entity_id: &str,
+        direction: Direction,
+        kinds: Option<&[RelationKind]>,
+    ) -> Vec<&Arc<Relation>> {
+        let Some(&node) = self.by_id.get(entity_id) else { return Vec::new() };
+        let dirs: &[PgDirection] = match direction {
+            Direction::Outgoing => &[PgDirection::Outgoing],
+            Direction::Incoming => &[PgDirection::Incoming],
+            Direction::Both => &[PgDirection::Outgoing, PgDirection::Incoming],
+        };
+        let mut out: Vec<&Arc<Relation>> = Vec::new();
+        for &d in dirs {
+            for e in self.graph.edges_directed(node, d) {
+                let r = e.weight();
+                // A self-loop shows up in both directions; list it once.
+                if direction == Direction::Both && d == PgDirection::Incoming && e.source() == e.target() {
+                    continue;
+                }
+                if kinds.is_none_or(|ks| ks.contains(&r.kind)) {
+                    out.push(r);
+                }
+            }
+        }
+        out.sort_by(|a, b| {
+            (a.order.unwrap_or(i32::MAX), a.kind, &a.id).cmp(&(b.order.unwrap_or(i32::MAX), b.kind, &b.id))
+        });
+        out
+    }
+
+    /// Entities whose name or an alias matches `query`, best first.
+    ///
+    /// Matching ignores case, accents, punctuation and hyphens. Ranking: whole name or alias equal
+    /// to the query; then one that starts with it; then one whose words all start with the query's
+    /// words; then one that contains it. Ties go to the name (over an alias), then the shorter key,
+    /// then the slug.
+    pub fn search(&self, query: &str, kinds: Option<&[EntityKind]>, limit: usize) -> Vec<&Arc<Entity>> {
+        let q = normalize(query);
+        if q.is_empty() || limit == 0 {
+            return Vec::new();
+        }
+        let q_compact: String = q.split(' ').collect();
+        let q_words: Vec<&str> = q.split(' ').collect();
+        let mut hits: Vec<(u32, usize, &str, NodeIndex)> = Vec::new();
+        for (&node, keys) in &self.search {
+            let entity = &self.graph[node];
+            if kinds.is_some_and(|ks| !ks.contains(&entity.kind)) {
+                continue;
+            }
+            let mut best: Option<(u32, usize)> = None;
+            for (i, key) in keys.keys.iter().enumerate() {
+                let score = score(key, &q, &q_compact, &q_words);
+                if score == 0 {
+                    continue;
+                }
+                // Higher score wins; the name (i == 0) beats an alias at the same score.
+                let rank = score * 2 + u32::from(i == 0);
+                if best.is_none_or(|(b, _)| rank > b) {
+                    best = Some((rank, key.len()));
+                }
+            }
+            if let Some((rank, len)) = best {
+                hits.push((rank, len, entity.slug.as_str(), node));
+            }
+        }
+        hits.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(b.2)));
+        hits.into_iter().take(limit).map(|(_, _, _, n)| &self.graph[n]).collect()
+    }
+}
+
+fn score(key: &str, q: &str, q_compact: &str, q_words: &[&str]) -> u32 {
+    let key_compact: String = key.split(' ').collect();
+    if key == q || key_compact == q_compact {
+        return 4;
+    }
+    if key.starts_with(q) || key_compact.starts_with(q_compact) {
+        return 3;
+    }
+    let key_words: Vec<&str> = key.split(' ').collect();
+    if q_words.iter().all(|qw| key_words.iter().any(|kw| kw.starts_with(qw))) {
+        return 2;
+    }
+    if key.contains(q) || key_compact.contains(q_compact) {
+        return 1;
+    }
+    0
+}
+
+/// Folds text for matching: decomposes and drops accents, lowercases, turns every run of
+/// non-alphanumeric characters (hyphens, apostrophes, punctuation, spaces) into one space.
+pub fn normalize(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut pending_space = false;
+    for c in s.nfkd() {
+        if unicode_normalization::char::is_combining_mark(c) {
+            continue;
+        }
+        if c.is_alphanumeric() {
+            if pending_space && !out.is_empty() {
+                out.push(' ');
+            }
+            pending_space = false;
+            out.extend(c.to_lowercase());
+        } else {
+            pending_space = true;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Citation, Slug};
+
+    fn entity(slug: &str, kind: EntityKind, name: &str, aliases: &[&str]) -> Entity {
+        Entity {
+            id: slug.into(),
+            slug: Slug::parse(slug).unwrap(),
+            kind,
+            subtype: None,
+            name: name.into(),
+            aliases: aliases.iter().map(|s| s.to_string()).collect(),
+            summary: None,
+            date: None,
+            end_date: None,
+            url: None,
+            file: None,
+            quantities: vec![],
+            version: 1,
+        }
+    }
+
+    fn relation(id: &str, kind: RelationKind, from: &str, to: &str) -> Relation {
+        Relation {
+            id: id.into(),
+            kind,
+            from: from.into(),
+            to: to.into(),
+            title: None,
+            order: None,
+            valid_from: None,
+            valid_until: None,
+            quantities: vec![],
+            citations: vec![Citation { document: "doc".into(), quote: None }],
+            version: 1,
+        }
+    }
+
+    fn sample() -> GraphIndex {
+        GraphIndex::build(
+            vec![
+                entity("iom", EntityKind::Organization, "International Organization for Migration", &["IOM"]),
+                entity("michele-klein-solomon", EntityKind::Person, "Michele Klein-Solomon", &["Klein Solomon"]),
+                entity("cesia-chavarria", EntityKind::Person, "Cesia Chavarría", &[]),
+                entity("doc", EntityKind::Document, "A press release", &[]),
+            ],
+            vec![
+                relation("r1", RelationKind::HoldsRole, "michele-klein-solomon", "iom"),
+                relation("r2", RelationKind::Mentions, "doc", "iom"),
+                relation("r3", RelationKind::Mentions, "doc", "michele-klein-solomon"),
+            ],
+            1,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn normalize_folds_case_accents_and_punctuation() {
+        assert_eq!(normalize("Cesia Chavarría"), "cesia chavarria");
+        assert_eq!(normalize("  Klein-Solomon "), "klein solomon");
+        assert_eq!(normalize("Dall’Oglio"), "dall oglio");
+        assert_eq!(normalize("Türkiye"), "turkiye");
+    }
+
+    #[test]
+    fn search_finds_any_spelling_best_first() {
+        let g = sample();
+        let slugs = |q: &str| g.search(q, None, 10).iter().map(|e| e.slug.to_string()).collect::<Vec<_>>();
+        assert_eq!(slugs("klein solomon"), ["michele-klein-solomon"]);
+        assert_eq!(slugs("KLEINSOLOMON"), ["michele-klein-solomon"]);
+        assert_eq!(slugs("chavarria"), ["cesia-chavarria"]);
+        assert_eq!(slugs("iom")[0], "iom");
+        assert!(slugs("nobody").is_empty());
+        assert!(g.search("iom", Some(&[EntityKind::Person]), 10).is_empty());
+    }
+
+    #[test]
+    fn relations_by_direction_and_kind() {
+        let g = sample();
+        assert_eq!(g.relations_of("iom", Direction::Incoming, None).len(), 2);
+        assert_eq!(g.relations_of("iom", Direction::Outgoing, None).len(), 0);
+        assert_eq!(g.relations_of("iom", Direction::Both, Some(&[RelationKind::HoldsRole])).len(), 1);
+    }
+
+    #[test]
+    fn removing_an_entity_removes_its_relations_and_keeps_other_ids_valid() {
+        let mut g = sample();
+        g.remove_entity("michele-klein-solomon").unwrap();
+        assert!(g.relation("r1").is_none() && g.relation("r3").is_none());
+        assert_eq!(g.relation("r2").unwrap().to, "iom");
+        // The freed slot is reused by the next node; lookups by ID must not be confused by it.
+        g.upsert_entity(entity("new", EntityKind::Place, "Somewhere", &[]));
+        assert_eq!(g.entity("new").unwrap().name, "Somewhere");
+        assert_eq!(g.entity("iom").unwrap().slug.as_str(), "iom");
+        assert!(g.entity_by_slug("michele-klein-solomon").is_none());
+        assert_eq!(g.count_entities(Some(EntityKind::Person)), 1);
+    }
+
+    #[test]
+    fn dangling_relations_are_refused() {
+        let mut g = sample();
+        assert!(g.upsert_relation(relation("r9", RelationKind::Funds, "iom", "ghost")).is_err());
+    }
+
+    #[test]
+    fn entities_page_in_slug_order_after_a_cursor() {
+        let g = sample();
+        let page: Vec<_> = g.entities(None, Some("doc")).map(|e| e.slug.to_string()).collect();
+        assert_eq!(page, ["iom", "michele-klein-solomon"]);
+    }
+}

@@ -1,0 +1,15 @@
+//! policygraph: a GraphQL API over a cited knowledge graph of international migration
+//! governance. See `ARCHITECTURE.md` for the map of modules.
+
+pub mod api;
+pub mod auth;
+pub mod cli;
+pub mod domain;
+pub mod edit;
+pub mod graph;
+pub mod graphiql;
+pub mod http;
+pub mod seed;
+pub mod service;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,652 @@
+//! The seed loader: reads and validates `seed/` (format in `seed/README.md`) and applies it to
+//! the store.
+//!
+//! Loading is all-or-nothing: every problem in every file is collected and reported with its
+//! file, record and field, and nothing is written unless there are none. Applying is
+//! idempotent: records equal to what the store holds are not rewritten, so a second run commits
+//! nothing.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::domain::{Citation, Entity, EntityKind, PartialDate, Quantity, Relation, RelationKind, Slug};
+use crate::store::{AuditEntry, Store, StoreError, TargetKind, WriteBatch};
+
+/// One thing wrong with the seed data, located as precisely as possible.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub file: String,
+    pub record: Option<String>,
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file)?;
+        if let Some(r) = &self.record {
+            write!(f, ": {r}")?;
+        }
+        if let Some(field) = &self.field {
+            write!(f, ": field `{field}`")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SeedError {
+    #[error("the seed data has {} problem(s); nothing was written:\n{}", .0.len(), .0.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<Problem>),
+    #[error("cannot read the seed directory {path}: {source}")]
+    Io { path: String, source: std::io::Error },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Validated seed content, ready to apply.
+#[derive(Debug, Clone)]
+pub struct SeedData {
+    pub entities: Vec<Entity>,
+    pub relations: Vec<Relation>,
+}
+
+/// What applying a seed changed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SeedReport {
+    pub entities_added: usize,
+    pub entities_updated: usize,
+    pub relations_added: usize,
+    pub relations_updated: usize,
+    pub unchanged: usize,
+    /// Records edited through the API since the seed wrote them: left as the editor left them.
+    pub kept_edits: usize,
+    /// Records the seed wrote and an editor deleted: not brought back.
+    pub kept_deletions: usize,
+}
+
+impl SeedReport {
+    pub fn changed(&self) -> bool {
+        self.entities_added + self.entities_updated + self.relations_added + self.relations_updated > 0
+    }
+}
+
+impl fmt::Display for SeedReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} entities added, {} updated; {} relations added, {} updated; {} records unchanged; \
+             {} edited and {} deleted through the API left as they are",
+            self.entities_added,
+            self.entities_updated,
+            self.relations_added,
+            self.relations_updated,
+            self.unchanged,
+            self.kept_edits,
+            self.kept_deletions
+        )
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EntityFile {
+    #[serde(default)]
+    entity: Vec<EntityRecord>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RelationFile {
+    #[serde(default)]
+    relation: Vec<RelationRecord>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EntityRecord {
+    slug: Option<String>,
+    kind: Option<String>,
+    name: Option<String>,
+    #[serde(rename = "type")]
+    subtype: Option<String>,
+    #[serde(default)]
+    aliases: Vec<String>,
+    summary: Option<String>,
+    date: Option<String>,
+    end_date: Option<String>,
+    url: Option<String>,
+    file: Option<String>,
+    #[serde(default)]
+    quantities: Vec<QuantityRecord>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RelationRecord {
+    id: Option<String>,
+    kind: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    title: Option<String>,
+    order: Option<i32>,
+    valid_from: Option<String>,
+    valid_until: Option<String>,
+    #[serde(default)]
+    quantities: Vec<QuantityRecord>,
+    #[serde(default)]
+    citations: Vec<CitationRecord>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QuantityRecord {
+    name: String,
+    value: f64,
+    unit: String,
+    quote: Option<String>,
+    document: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CitationRecord {
+    document: String,
+    quote: Option<String>,
+}
+
+/// Collapses every run of whitespace to one space, so that a quote copied across a line break
+/// still matches its document.
+pub fn collapse_whitespace(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn toml_files(dir: &Path) -> Result<Vec<PathBuf>, SeedError> {
+    let io = |source| SeedError::Io { path: dir.display().to_string(), source };
+    let mut files = Vec::new();
+    if !dir.exists() {
+        return Ok(files);
+    }
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let path = entry.map_err(io)?.path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Reads and validates the seed directory. Returns every problem found, not just the first.
+pub fn load(dir: &Path) -> Result<SeedData, SeedError> {
+    if !dir.is_dir() {
+        return Err(SeedError::Io {
+            path: dir.display().to_string(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "not a directory"),
+        });
+    }
+    let rel = |p: &Path| p.strip_prefix(dir).unwrap_or(p).display().to_string();
+    let mut problems = Vec::new();
+
+    let mut entity_records: Vec<(String, usize, EntityRecord)> = Vec::new();
+    for path in toml_files(&dir.join("entities"))? {
+        let file = rel(&path);
+        match read_toml::<EntityFile>(&path) {
+            Ok(f) => entity_records.extend(f.entity.into_iter().enumerate().map(|(i, r)| (file.clone(), i + 1, r))),
+            Err(message) => problems.push(Problem { file, record: None, field: None, message }),
+        }
+    }
+    let mut relation_records: Vec<(String, usize, RelationRecord)> = Vec::new();
+    for path in toml_files(&dir.join("relations"))? {
+        let file = rel(&path);
+        match read_toml::<RelationFile>(&path) {
+            Ok(f) => relation_records.extend(f.relation.into_iter().enumerate().map(|(i, r)| (file.clone(), i + 1, r))),
+            Err(message) => problems.push(Problem { file, record: None, field: None, message }),
+        }
+    }
+
+    // Documents first: citations resolve file names to document entities.
+    let mut documents: HashMap<String, (String, String)> = HashMap::new(); // file → (entity id, normalized text)
+    let mut entities = Vec::new();
+    let mut slugs_seen: HashMap<String, String> = HashMap::new();
+    let mut pending_quantities: Vec<(usize, String, String, Vec<QuantityRecord>)> = Vec::new();
+
+    for (file, n, r) in entity_records {
+        let record = format!("entity #{n}{}", r.slug.as_deref().map(|s| format!(" `{s}`")).unwrap_or_default());
+        let mut p = |field: &str, message: String| {
+            problems.push(Problem {
+                file: file.clone(),
+                record: Some(record.clone()),
+                field: Some(field.into()),
+                message,
+            })
+        };
+        let slug = match r.slug.as_deref().map(Slug::parse) {
+            None => {
+                p("slug", "missing".into());
+                None
+            }
+            Some(Err(e)) => {
+                p("slug", e.0);
+                None
+            }
+            Some(Ok(s)) => {
+                if let Some(first) = slugs_seen.insert(s.to_string(), format!("{file}, entity #{n}")) {
+                    p("slug", format!("duplicate slug `{s}` (first used in {first})"));
+                }
+                Some(s)
+            }
+        };
+        let kind = match r.kind.as_deref().map(str::parse::<EntityKind>) {
+            None => {
+                p("kind", "missing".into());
+                None
+            }
+            Some(Err(e)) => {
+                p("kind", e.0);
+                None
+            }
+            Some(Ok(k)) => Some(k),
+        };
+        let name = match r.name.as_deref().map(str::trim) {
+            Some(n) if !n.is_empty() => Some(n.to_owned()),
+            _ => {
+                p("name", "missing or empty".into());
+                None
+            }
+        };
+        let date = parse_date(r.date.as_deref(), "date", &mut p);
+        let end_date = parse_date(r.end_date.as_deref(), "end_date", &mut p);
+        for (i, a) in r.aliases.iter().enumerate() {
+            if a.trim().is_empty() {
+                p(&format!("aliases[{i}]"), "empty alias".into());
+            }
+        }
+        if let Some(url) = &r.url {
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                p("url", format!("`{url}` is not an http(s) URL"));
+            }
+        }
+        match (kind, &r.file) {
+            (Some(EntityKind::Document), None) => p("file", "required for a document: the file in documents/".into()),
+            (Some(EntityKind::Document), Some(f)) => {
+                let path = dir.join("documents").join(f);
+                if f.contains('/') || f.contains("..") {
+                    p("file", format!("`{f}` must be a plain file name in documents/"));
+                } else {
+                    match std::fs::read_to_string(&path) {
+                        Ok(text) => {
+                            if let Some(slug) = &slug {
+                                if documents.insert(f.clone(), (slug.to_string(), collapse_whitespace(&text))).is_some()
+                                {
+                                    p("file", format!("`{f}` is already the file of another document"));
+                                }
+                            }
+                        }
+                        Err(e) => p("file", format!("cannot read documents/{f}: {e}")),
+                    }
+                }
+            }
+            (Some(_), Some(_)) => p("file", "only documents have a file".into()),
+            _ => {}
+        }
+        if let (Some(slug), Some(kind), Some(name)) = (slug, kind, name) {
+            let idx = entities.len();
+            if !r.quantities.is_empty() {
+                pending_quantities.push((idx, file.clone(), record.clone(), r.quantities));
+            }
+            entities.push(Entity {
+                id: slug.to_string(),
+                slug,
+                kind,
+                subtype: r.subtype.filter(|s| !s.trim().is_empty()),
+                name,
+                aliases: r.aliases,
+                summary: r.summary.filter(|s| !s.trim().is_empty()),
+                date,
+                end_date,
+                url: r.url,
+                file: r.file,
+                quantities: Vec::new(),
+                version: 1,
+            });
+        }
+    }
+
+    for (idx, file, record, quantities) in pending_quantities {
+        let mut out = Vec::new();
+        for (i, q) in quantities.into_iter().enumerate() {
+            let field = format!("quantities[{i}]");
+            let doc = q.document.clone();
+            match doc.as_deref() {
+                None => problems.push(Problem {
+                    file: file.clone(),
+                    record: Some(record.clone()),
+                    field: Some(format!("{field}.document")),
+                    message: "required for an entity's quantities: the file the number is read from".into(),
+                }),
+                Some(doc) => {
+                    if let Some(q) = check_quantity(q, doc, &documents, &file, &record, &field, &mut problems) {
+                        out.push(q);
+                    }
+                }
+            }
+        }
+        entities[idx].quantities = out;
+    }
+
+    let mut relations = Vec::new();
+    let mut relation_ids: HashMap<String, String> = HashMap::new();
+    for (file, n, r) in relation_records {
+        let record = format!(
+            "relation #{n}{}",
+            match (&r.id, &r.kind, &r.from, &r.to) {
+                (Some(id), ..) => format!(" `{id}`"),
+                (None, Some(k), Some(f), Some(t)) => format!(" ({f} {k} {t})"),
+                _ => String::new(),
+            }
+        );
+        let mut local = Vec::new();
+        let mut p = |field: &str, message: String| {
+            local.push(Problem { file: file.clone(), record: Some(record.clone()), field: Some(field.into()), message })
+        };
+        let kind = match r.kind.as_deref().map(str::parse::<RelationKind>) {
+            None => {
+                p("kind", "missing".into());
+                None
+            }
+            Some(Err(e)) => {
+                p("kind", e.0);
+                None
+            }
+            Some(Ok(k)) => Some(k),
+        };
+        let mut endpoint = |field: &str, value: &Option<String>| match value {
+            None => {
+                p(field, "missing".into());
+                None
+            }
+            Some(s) if !slugs_seen.contains_key(s) => {
+                p(field, format!("no entity has the slug `{s}`"));
+                None
+            }
+            Some(s) => Some(s.clone()),
+        };
+        let from = endpoint("from", &r.from);
+        let to = endpoint("to", &r.to);
+        let valid_from = parse_date(r.valid_from.as_deref(), "valid_from", &mut p);
+        let valid_until = parse_date(r.valid_until.as_deref(), "valid_until", &mut p);
+        if let (Some(a), Some(b)) = (valid_from, valid_until) {
+            if b < a {
+                p("valid_until", format!("{b} is before valid_from {a}"));
+            }
+        }
+        if r.citations.is_empty() {
+            p("citations", "every relation needs at least one citation".into());
+        }
+        let mut citations = Vec::new();
+        for (i, c) in r.citations.iter().enumerate() {
+            match documents.get(&c.document) {
+                None => {
+                    p(&format!("citations[{i}].document"), format!("no document entity has the file `{}`", c.document))
+                }
+                Some((doc_id, text)) => {
+                    if let Some(q) = &c.quote {
+                        if q.trim().is_empty() || !text.contains(&collapse_whitespace(q)) {
+                            p(&format!("citations[{i}].quote"), format!("not found verbatim in {}: {q:?}", c.document));
+                        }
+                    }
+                    citations.push(Citation { document: doc_id.clone(), quote: c.quote.clone() });
+                }
+            }
+        }
+        let id = match (&r.id, kind, &from, &to) {
+            (Some(id), ..) => {
+                let ok = !id.is_empty()
+                    && id.len() <= 200
+                    && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':' | '.'));
+                if !ok {
+                    p("id", format!("`{id}` is not a valid ID (letters, digits, - _ : . only)"));
+                }
+                Some(id.clone())
+            }
+            (None, Some(k), Some(f), Some(t)) => Some(format!("{k}:{f}:{t}")),
+            _ => None,
+        };
+        if let Some(id) = &id {
+            if let Some(first) = relation_ids.insert(id.clone(), format!("{file}, relation #{n}")) {
+                p(
+                    "id",
+                    format!(
+                        "duplicate relation ID `{id}` (also {first}); give each of them an explicit, distinct `id`"
+                    ),
+                );
+            }
+        }
+        let default_doc = r.citations.first().map(|c| c.document.clone());
+        let mut quantities = Vec::new();
+        for (i, q) in r.quantities.into_iter().enumerate() {
+            let field = format!("quantities[{i}]");
+            let doc = q.document.clone().or_else(|| default_doc.clone()).unwrap_or_default();
+            if let Some(q) = check_quantity(q, &doc, &documents, &file, &record, &field, &mut local) {
+                quantities.push(q);
+            }
+        }
+        let clean = local.is_empty();
+        problems.extend(local);
+        if let (true, Some(id), Some(kind), Some(from), Some(to)) = (clean, id, kind, from, to) {
+            relations.push(Relation {
+                id,
+                kind,
+                from,
+                to,
+                title: r.title.filter(|s| !s.trim().is_empty()),
+                order: r.order,
+                valid_from,
+                valid_until,
+                quantities,
+                citations,
+                version: 1,
+            });
+        }
+    }
+
+    if problems.is_empty() {
+        Ok(SeedData { entities, relations })
+    } else {
+        Err(SeedError::Invalid(problems))
+    }
+}
+
+fn read_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read: {e}"))?;
+    toml::from_str(&text).map_err(|e| e.to_string().trim_end().replace('\n', "\n    "))
+}
+
+fn parse_date(value: Option<&str>, field: &str, p: &mut impl FnMut(&str, String)) -> Option<PartialDate> {
+    match value.map(PartialDate::parse) {
+        None => None,
+        Some(Ok(d)) => Some(d),
+        Some(Err(e)) => {
+            p(field, e.0);
+            None
+        }
+    }
+}
+
+fn check_quantity(
+    q: QuantityRecord,
+    doc: &str,
+    documents: &HashMap<String, (String, String)>,
+    file: &str,
+    record: &str,
+    field: &str,
+    problems: &mut Vec<Problem>,
+) -> Option<Quantity> {
+    let mut p = |sub: &str, message: String| {
+        problems.push(Problem {
+            file: file.into(),
+            record: Some(record.into()),
+            field: Some(format!("{field}.{sub}")),
+            message,
+        })
+    };
+    if !q.value.is_finite() {
+        p("value", "must be a finite number".into());
+    }
+    if q.name.trim().is_empty() || q.unit.trim().is_empty() {
+        p("name", "a quantity needs a name and a unit".into());
+    }
+    let Some((doc_id, text)) = documents.get(doc) else {
+        p("document", format!("no document entity has the file `{doc}`"));
+        return None;
+    };
+    if let Some(quote) = &q.quote {
+        if !text.contains(&collapse_whitespace(quote)) {
+            p("quote", format!("not found verbatim in {doc}: {quote:?}"));
+        }
+    }
+    Some(Quantity { name: q.name, value: q.value, unit: q.unit, quote: q.quote, document: Some(doc_id.clone()) })
+}
+
+/// Writes the seed into the store, touching only records that differ from what it holds.
+///
+/// The seed adds and corrects; it never deletes, and it never overrides an editor. For every
+/// record it remembers the digest of what it wrote (the `seeded` tree), so on a later run:
+/// - a record the store lacks and the seed never wrote is added;
+/// - a record the seed wrote and that still is exactly what it wrote is updated to the new seed;
+/// - a record whose content differs from what the seed last wrote was edited through the API and
+///   is left alone, and so is a record the seed wrote that an editor deleted (or merged away).
+pub async fn apply(store: &Store, data: &SeedData) -> Result<SeedReport, SeedError> {
+    let mut report = SeedReport::default();
+    let mut batch = WriteBatch::default();
+    let audit =
+        |target: TargetKind, id: &str, action: &str, before: Option<serde_json::Value>, after: serde_json::Value| {
+            AuditEntry {
+                seq: 0,
+                generation: 0,
+                at: String::new(),
+                actor: "seed".into(),
+                action: action.into(),
+                target,
+                target_id: id.into(),
+                before,
+                after: Some(after),
+            }
+        };
+    for e in &data.entities {
+        let new_digest = digest(&Entity { version: 0, ..e.clone() });
+        match (store.entity(&e.id)?, store.seeded_digest(&e.id)?) {
+            (None, None) => {
+                report.entities_added += 1;
+                batch.audit.push(audit(TargetKind::Entity, &e.id, "create", None, to_json(e)));
+                batch.put_entities.push(e.clone());
+                batch.seeded.push((e.id.clone(), new_digest));
+            }
+            (None, Some(_)) => report.kept_deletions += 1,
+            (Some(old), last_seeded) => {
+                let current = digest(&Entity { version: 0, ..old.clone() });
+                if current == new_digest {
+                    report.unchanged += 1;
+                    if last_seeded.as_deref() != Some(&new_digest[..]) {
+                        batch.seeded.push((e.id.clone(), new_digest));
+                    }
+                } else if last_seeded.as_deref() == Some(&current[..]) {
+                    report.entities_updated += 1;
+                    let new = Entity { version: old.version + 1, ..e.clone() };
+                    batch.audit.push(audit(TargetKind::Entity, &e.id, "update", Some(to_json(&old)), to_json(&new)));
+                    batch.put_entities.push(new);
+                    batch.seeded.push((e.id.clone(), new_digest));
+                } else {
+                    report.kept_edits += 1;
+                }
+            }
+        }
+    }
+    for r in &data.relations {
+        let new_digest = digest(&Relation { version: 0, ..r.clone() });
+        match (store.relation(&r.id)?, store.seeded_digest(&r.id)?) {
+            (None, None) => {
+                report.relations_added += 1;
+                batch.audit.push(audit(TargetKind::Relation, &r.id, "create", None, to_json(r)));
+                batch.put_relations.push(r.clone());
+                batch.seeded.push((r.id.clone(), new_digest));
+            }
+            (None, Some(_)) => report.kept_deletions += 1,
+            (Some(old), last_seeded) => {
+                let current = digest(&Relation { version: 0, ..old.clone() });
+                if current == new_digest {
+                    report.unchanged += 1;
+                    if last_seeded.as_deref() != Some(&new_digest[..]) {
+                        batch.seeded.push((r.id.clone(), new_digest));
+                    }
+                } else if last_seeded.as_deref() == Some(&current[..]) {
+                    report.relations_updated += 1;
+                    let new = Relation { version: old.version + 1, ..r.clone() };
+                    batch.audit.push(audit(TargetKind::Relation, &r.id, "update", Some(to_json(&old)), to_json(&new)));
+                    batch.put_relations.push(new);
+                    batch.seeded.push((r.id.clone(), new_digest));
+                } else {
+                    report.kept_edits += 1;
+                }
+            }
+        }
+    }
+    // A relation whose endpoint an editor deleted cannot be added back without it.
+    let will_exist = |id: &str| -> Result<bool, StoreError> {
+        Ok(store.entity(id)?.is_some() || batch.put_entities.iter().any(|e| e.id == id))
+    };
+    let mut dropped = Vec::new();
+    for (i, r) in batch.put_relations.iter().enumerate() {
+        if !will_exist(&r.from)? || !will_exist(&r.to)? {
+            dropped.push(i);
+        }
+    }
+    for i in dropped.into_iter().rev() {
+        let r = batch.put_relations.remove(i);
+        batch.audit.retain(|a| a.target_id != r.id);
+        batch.seeded.retain(|(id, _)| id != &r.id);
+        report.relations_added = report.relations_added.saturating_sub(1);
+        report.kept_deletions += 1;
+    }
+    if !batch.is_empty() {
+        store.commit(&batch).await?;
+    }
+    Ok(report)
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> serde_json::Value {
+    serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
+}
+
+/// SHA-256 of a record's JSON: what "the same content" means for provenance.
+pub fn digest<T: serde::Serialize>(v: &T) -> Vec<u8> {
+    use sha2::Digest;
+    sha2::Sha256::digest(serde_json::to_vec(v).unwrap_or_default()).to_vec()
+}
+
+/// Counts of entities per kind and relations per kind, for `check`'s summary.
+pub fn summary(data: &SeedData) -> String {
+    let mut ek: BTreeMap<&str, usize> = BTreeMap::new();
+    for e in &data.entities {
+        *ek.entry(e.kind.as_str()).or_default() += 1;
+    }
+    let mut rk: BTreeMap<&str, usize> = BTreeMap::new();
+    for r in &data.relations {
+        *rk.entry(r.kind.as_str()).or_default() += 1;
+    }
+    let fmt = |m: BTreeMap<&str, usize>| m.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ");
+    let docs: HashSet<&str> =
+        data.relations.iter().flat_map(|r| r.citations.iter().map(|c| c.document.as_str())).collect();
+    format!(
+        "{} entities ({}); {} relations ({}); citing {} documents",
+        data.entities.len(),
+        fmt(ek),
+        data.relations.len(),
+        fmt(rk),
+        docs.len()
+    )
+}

@@ -1,0 +1,199 @@
+//! The service: the store and the in-memory graph index, kept in step.
+//!
+//! sled is the truth; the index is derived from it at start and changed only after a write has
+//! committed. Readers hold a read guard on the index for a whole request, so a request sees one
+//! consistent graph; a writer takes the write lock only to apply an already-committed batch.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use tokio::sync::{broadcast, Mutex, OwnedRwLockReadGuard, RwLock};
+
+use crate::auth::{self, AuthError, Caller};
+use crate::edit::{self, Edit, EditError};
+use crate::graph::{GraphError, GraphIndex};
+use crate::seed::{self, SeedData, SeedError, SeedReport};
+use crate::store::{AuditEntry, Store, StoreError, TargetKind, WriteBatch};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the store is inconsistent: {0}")]
+    Graph(#[from] GraphError),
+    #[error(transparent)]
+    Seed(#[from] SeedError),
+    #[error(transparent)]
+    Edit(#[from] EditError),
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+}
+
+/// One committed change of one record, as subscribers and the change feed see it.
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub entry: AuditEntry,
+}
+
+/// The result of an edit: the generation it was committed in and the record to return.
+#[derive(Debug, Clone)]
+pub struct Applied {
+    pub generation: u64,
+    pub primary: Option<(TargetKind, String)>,
+    pub changes: Vec<Arc<Change>>,
+}
+
+/// A consistent view of the graph, held for the length of one request.
+pub type GraphView = Arc<OwnedRwLockReadGuard<GraphIndex>>;
+
+#[derive(Clone)]
+pub struct Service {
+    store: Store,
+    index: Arc<RwLock<GraphIndex>>,
+    /// Serializes writers so that the index applies batches in commit order.
+    writer: Arc<Mutex<()>>,
+    changes: broadcast::Sender<Arc<Change>>,
+}
+
+impl Service {
+    /// Opens the store in `dir` and builds the index from it.
+    pub fn open(dir: &Path) -> Result<Service, ServiceError> {
+        let store = Store::open(dir)?;
+        let index = load_index(&store)?;
+        // Subscribers that fall more than this far behind miss events (and are told so).
+        let (changes, _) = broadcast::channel(4096);
+        Ok(Service { store, index: Arc::new(RwLock::new(index)), writer: Arc::new(Mutex::new(())), changes })
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// A read view of the graph; writes wait until it is dropped.
+    pub async fn read(&self) -> GraphView {
+        Arc::new(self.index.clone().read_owned().await)
+    }
+
+    /// Applies validated seed data (adding and correcting, never deleting), then brings the index
+    /// up to date with what was committed.
+    pub async fn seed(&self, data: &SeedData) -> Result<SeedReport, ServiceError> {
+        let _writer = self.writer.lock().await;
+        let seq_before = self.store.last_seq()?;
+        let report = seed::apply(&self.store, data).await?;
+        if report.changed() {
+            // A seed touches many records at once; rebuilding is simpler than replaying and it
+            // happens once at start or on an explicit `seed`.
+            let fresh = load_index(&self.store)?;
+            *self.index.write().await = fresh;
+            self.publish_since(seq_before)?;
+        }
+        Ok(report)
+    }
+
+    /// Validates and commits one edit, then applies it to the index and tells subscribers.
+    ///
+    /// Writers are serialized; the plan is made against the index, which equals the store while
+    /// the writer lock is held. The index changes only after the commit is durable, under its
+    /// write lock, so a reader sees the graph before or after an edit, never half of it.
+    pub async fn edit(&self, actor: &str, edit: Edit) -> Result<Applied, ServiceError> {
+        let _writer = self.writer.lock().await;
+        let plan = {
+            let g = self.index.read().await;
+            edit::plan(&g, actor, edit)?
+        };
+        if plan.batch.is_empty() {
+            let generation = self.index.read().await.generation();
+            return Ok(Applied { generation, primary: plan.primary, changes: Vec::new() });
+        }
+        let seq_before = self.store.last_seq()?;
+        let generation = self.store.commit(&plan.batch).await?;
+        {
+            let mut g = self.index.write().await;
+            if let Err(e) = apply_batch(&mut g, &plan.batch) {
+                // Cannot happen for a batch planned against this index; if it does, the store
+                // (already committed) is the truth and the index is rebuilt from it.
+                tracing::error!(error = %e, "index disagreed with a committed batch; rebuilding it");
+                *g = load_index(&self.store)?;
+            }
+            g.set_generation(generation);
+        }
+        let changes = self.publish_since(seq_before)?;
+        Ok(Applied { generation, primary: plan.primary, changes })
+    }
+
+    fn publish_since(&self, seq_before: u64) -> Result<Vec<Arc<Change>>, ServiceError> {
+        let mut out = Vec::new();
+        let mut after = seq_before;
+        loop {
+            let page = self.store.changes_after(after, 1024)?;
+            let Some(last) = page.last() else { break };
+            after = last.seq;
+            for entry in page {
+                let change = Arc::new(Change { entry });
+                // No subscriber is not an error.
+                let _ = self.changes.send(change.clone());
+                out.push(change);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every committed change from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Change>> {
+        self.changes.subscribe()
+    }
+
+    /// The recorded changes of one entity or relation, oldest first.
+    pub fn history(&self, id: &str) -> Result<Vec<AuditEntry>, ServiceError> {
+        Ok(self.store.history(id)?)
+    }
+
+    /// The change feed after `seq`, oldest first.
+    pub fn changes_after(&self, seq: u64, limit: usize) -> Result<Vec<AuditEntry>, ServiceError> {
+        Ok(self.store.changes_after(seq, limit)?)
+    }
+
+    /// The newest change's `seq`.
+    pub fn last_seq(&self) -> Result<u64, ServiceError> {
+        Ok(self.store.last_seq()?)
+    }
+
+    /// The caller a bearer token belongs to.
+    pub fn authenticate(&self, secret: &str) -> Result<Option<Caller>, ServiceError> {
+        Ok(auth::authenticate(&self.store, secret)?)
+    }
+
+    /// Whether the index holds exactly what the store holds (used by tests and `check --store`).
+    pub async fn index_matches_store(&self) -> Result<bool, ServiceError> {
+        let fresh = load_index(&self.store)?;
+        let index = self.index.read().await;
+        Ok(fresh.same_content(&index))
+    }
+
+    pub fn flush(&self) -> Result<(), ServiceError> {
+        self.store.flush()?;
+        Ok(())
+    }
+}
+
+fn apply_batch(g: &mut GraphIndex, batch: &WriteBatch) -> Result<(), GraphError> {
+    for id in &batch.delete_relations {
+        g.remove_relation(id);
+    }
+    for id in &batch.delete_entities {
+        g.remove_entity(id);
+    }
+    for e in &batch.put_entities {
+        g.upsert_entity(e.clone());
+    }
+    for r in &batch.put_relations {
+        g.upsert_relation(r.clone())?;
+    }
+    Ok(())
+}
+
+fn load_index(store: &Store) -> Result<GraphIndex, ServiceError> {
+    let entities = store.entities().collect::<Result<Vec<_>, _>>()?;
+    let relations = store.relations().collect::<Result<Vec<_>, _>>()?;
+    Ok(GraphIndex::build(entities, relations, store.generation()?)?)
+}

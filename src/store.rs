@@ -1,0 +1,387 @@
+//! The store: sled, the source of truth.
+//!
+//! Owns the on-disk layout (trees, keys, value encoding, format version) and the write path:
+//! every write is one serializable sled transaction across all the trees it touches, flushed to
+//! the log before the call returns. It knows nothing about the graph index or GraphQL.
+//!
+//! Layout (format version 1):
+//! - `meta`: `format_version` → u32 BE; `generation` → u64 BE (advanced by every commit);
+//!   `seed_digest` → the digest of the last seed applied.
+//! - `entities`: entity ID → encoded [`Entity`].
+//! - `relations`: relation ID → encoded [`Relation`].
+//! - `slugs`: slug → entity ID (a unique index).
+//! - `audit`: sequence number (u64 BE) → encoded [`AuditEntry`]; one per changed record.
+//! - `audit_by_target`: target ID, 0x00, sequence number (u64 BE) → empty; the history index.
+//! - `tokens`: token name → encoded [`TokenRecord`] (only the SHA-256 of the secret).
+//! - `seeded`: record ID → SHA-256 of the record as the seed last wrote it; how a re-seed tells
+//!   records edited through the API (which it leaves alone) from untouched ones.
+//!
+//! Values are one version byte followed by JSON, so a later format can be read side by side.
+
+use std::path::Path;
+
+use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
+
+use crate::domain::{Entity, Relation};
+
+pub const FORMAT_VERSION: u32 = 1;
+const VALUE_V1: u8 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the store at {path}: {source}")]
+    Open { path: String, source: sled::Error },
+    #[error(
+        "the store at {path} has format version {found}, but this build of policygraph reads version {expected}; \
+         export it with the matching version or start from an empty directory"
+    )]
+    FormatVersion { path: String, found: u32, expected: u32 },
+    #[error("the store is damaged: {0}")]
+    Corrupt(String),
+    #[error("slug `{slug}` is already used by entity `{owner}`")]
+    SlugTaken { slug: String, owner: String },
+    #[error("a token named `{0}` already exists")]
+    TokenExists(String),
+    #[error("storage error: {0}")]
+    Sled(#[from] sled::Error),
+}
+
+/// What an audit entry is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TargetKind {
+    Entity,
+    Relation,
+}
+
+/// One recorded change of one record: who, when, what, before and after.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct AuditEntry {
+    /// Position in the global change feed; assigned at commit, strictly increasing.
+    #[serde(default)]
+    pub seq: u64,
+    /// The store generation the change was committed in (several entries share one).
+    #[serde(default)]
+    pub generation: u64,
+    /// RFC 3339 UTC time of the commit.
+    pub at: String,
+    /// The token name of the editor, or `seed`.
+    pub actor: String,
+    /// `create`, `update` or `delete`, or a mutation name for compound changes.
+    pub action: String,
+    pub target: TargetKind,
+    pub target_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<serde_json::Value>,
+}
+
+/// A stored API token: its name, role and the SHA-256 of its secret (never the secret).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TokenRecord {
+    pub name: String,
+    pub role: String,
+    /// Hex SHA-256 of the secret.
+    pub sha256: String,
+    pub created_at: String,
+}
+
+/// A set of changes committed together or not at all.
+#[derive(Debug, Default, Clone)]
+pub struct WriteBatch {
+    pub put_entities: Vec<Entity>,
+    pub put_relations: Vec<Relation>,
+    pub delete_entities: Vec<String>,
+    pub delete_relations: Vec<String>,
+    pub meta: Vec<(String, Vec<u8>)>,
+    /// Recorded with the changes, in the same transaction; `seq` and `generation` are assigned.
+    pub audit: Vec<AuditEntry>,
+    /// Seed provenance: record ID → digest of the seed's version of it.
+    pub seeded: Vec<(String, Vec<u8>)>,
+}
+
+impl WriteBatch {
+    pub fn is_empty(&self) -> bool {
+        self.put_entities.is_empty()
+            && self.put_relations.is_empty()
+            && self.delete_entities.is_empty()
+            && self.delete_relations.is_empty()
+            && self.meta.is_empty()
+            && self.audit.is_empty()
+            && self.seeded.is_empty()
+    }
+}
+
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    meta: sled::Tree,
+    entities: sled::Tree,
+    relations: sled::Tree,
+    slugs: sled::Tree,
+    audit: sled::Tree,
+    audit_by_target: sled::Tree,
+    tokens: sled::Tree,
+    seeded: sled::Tree,
+}
+
+impl Store {
+    /// Opens (or creates) the store in `dir`, refusing a store written in another format.
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        let path = dir.display().to_string();
+        let db = sled::Config::new()
+            .path(dir)
+            // sled defaults to a 1 GiB page cache; the graph index holds the hot data already.
+            .cache_capacity(128 * 1024 * 1024)
+            .open()
+            .map_err(|source| StoreError::Open { path: path.clone(), source })?;
+        let meta = db.open_tree("meta")?;
+        match meta.get("format_version")? {
+            Some(v) => {
+                let found = u32::from_be_bytes(
+                    v.as_ref().try_into().map_err(|_| StoreError::Corrupt("format_version is not 4 bytes".into()))?,
+                );
+                if found != FORMAT_VERSION {
+                    return Err(StoreError::FormatVersion { path, found, expected: FORMAT_VERSION });
+                }
+            }
+            None => {
+                // No version: either a new directory, or data we did not write (another program's
+                // sled database, or a store from before versioning) that we must not reinterpret.
+                let mut has_data = !db.is_empty();
+                for name in db.tree_names() {
+                    if name.as_ref() != b"__sled__default" && name.as_ref() != b"meta" {
+                        has_data |= !db.open_tree(name)?.is_empty();
+                    }
+                }
+                if has_data {
+                    return Err(StoreError::FormatVersion { path, found: 0, expected: FORMAT_VERSION });
+                }
+                meta.insert("format_version", &FORMAT_VERSION.to_be_bytes())?;
+                db.flush()?;
+            }
+        }
+        Ok(Store {
+            entities: db.open_tree("entities")?,
+            relations: db.open_tree("relations")?,
+            slugs: db.open_tree("slugs")?,
+            audit: db.open_tree("audit")?,
+            audit_by_target: db.open_tree("audit_by_target")?,
+            tokens: db.open_tree("tokens")?,
+            seeded: db.open_tree("seeded")?,
+            meta,
+            db,
+        })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entities.is_empty() && self.relations.is_empty()
+    }
+
+    pub fn generation(&self) -> Result<u64, StoreError> {
+        Ok(self.meta.get("generation")?.map(|v| decode_u64(&v)).transpose()?.unwrap_or(0))
+    }
+
+    pub fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.meta.get(key)?.map(|v| v.to_vec()))
+    }
+
+    pub fn entity(&self, id: &str) -> Result<Option<Entity>, StoreError> {
+        self.entities.get(id)?.map(|v| decode(&v)).transpose()
+    }
+
+    pub fn relation(&self, id: &str) -> Result<Option<Relation>, StoreError> {
+        self.relations.get(id)?.map(|v| decode(&v)).transpose()
+    }
+
+    pub fn entities(&self) -> impl Iterator<Item = Result<Entity, StoreError>> + '_ {
+        self.entities.iter().map(|r| decode(&r?.1))
+    }
+
+    pub fn relations(&self) -> impl Iterator<Item = Result<Relation, StoreError>> + '_ {
+        self.relations.iter().map(|r| decode(&r?.1))
+    }
+
+    /// Commits `batch` atomically and durably; returns the new generation.
+    ///
+    /// Slug uniqueness is enforced inside the transaction, so two concurrent writers cannot both
+    /// take a slug. The flush happens after the commit (sled deadlocks if a transaction flushes).
+    pub async fn commit(&self, batch: &WriteBatch) -> Result<u64, StoreError> {
+        let result = self.commit_unflushed(batch);
+        let generation = result?;
+        self.db.flush_async().await?;
+        Ok(generation)
+    }
+
+    /// Commits without waiting for the flush; the caller must flush before acknowledging.
+    fn commit_unflushed(&self, batch: &WriteBatch) -> Result<u64, StoreError> {
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let encoded_entities: Vec<(&Entity, Vec<u8>)> = batch.put_entities.iter().map(|e| (e, encode(e))).collect();
+        let encoded_relations: Vec<(&Relation, Vec<u8>)> = batch.put_relations.iter().map(|r| (r, encode(r))).collect();
+
+        let trees = (
+            &self.meta,
+            &self.entities,
+            &self.relations,
+            &self.slugs,
+            &self.audit,
+            &self.audit_by_target,
+            &self.seeded,
+        );
+        let result = trees.transaction(|(meta, entities, relations, slugs, audit, audit_by_target, seeded)| {
+            for id in &batch.delete_relations {
+                relations.remove(id.as_bytes())?;
+            }
+            for id in &batch.delete_entities {
+                if let Some(old) = entities.remove(id.as_bytes())? {
+                    let old: Entity = decode(&old).map_err(ConflictableTransactionError::Abort)?;
+                    slugs.remove(old.slug.as_str().as_bytes())?;
+                }
+            }
+            for (e, bytes) in &encoded_entities {
+                if let Some(old) = entities.insert(e.id.as_bytes(), bytes.as_slice())? {
+                    let old: Entity = decode(&old).map_err(ConflictableTransactionError::Abort)?;
+                    if old.slug != e.slug {
+                        slugs.remove(old.slug.as_str().as_bytes())?;
+                    }
+                }
+                if let Some(owner) = slugs.insert(e.slug.as_str().as_bytes(), e.id.as_bytes())? {
+                    if owner.as_ref() != e.id.as_bytes() {
+                        return Err(ConflictableTransactionError::Abort(StoreError::SlugTaken {
+                            slug: e.slug.to_string(),
+                            owner: String::from_utf8_lossy(&owner).into_owned(),
+                        }));
+                    }
+                }
+            }
+            for (r, bytes) in &encoded_relations {
+                relations.insert(r.id.as_bytes(), bytes.as_slice())?;
+            }
+            for (k, v) in &batch.meta {
+                meta.insert(k.as_bytes(), v.as_slice())?;
+            }
+            let generation = match meta.get("generation")? {
+                Some(v) => decode_u64(&v).map_err(ConflictableTransactionError::Abort)?,
+                None => 0,
+            } + 1;
+            meta.insert("generation", &generation.to_be_bytes())?;
+            let mut seq = match meta.get("audit_seq")? {
+                Some(v) => decode_u64(&v).map_err(ConflictableTransactionError::Abort)?,
+                None => 0,
+            };
+            for entry in &batch.audit {
+                seq += 1;
+                let mut entry = entry.clone();
+                entry.seq = seq;
+                entry.generation = generation;
+                if entry.at.is_empty() {
+                    entry.at = now.clone();
+                }
+                audit.insert(&seq.to_be_bytes(), encode(&entry))?;
+                audit_by_target.insert(history_key(&entry.target_id, seq), &[])?;
+            }
+            meta.insert("audit_seq", &seq.to_be_bytes())?;
+            for (id, digest) in &batch.seeded {
+                seeded.insert(id.as_bytes(), digest.as_slice())?;
+            }
+            Ok(generation)
+        });
+        match result {
+            Ok(g) => Ok(g),
+            Err(TransactionError::Abort(e)) => Err(e),
+            Err(TransactionError::Storage(e)) => Err(e.into()),
+        }
+    }
+
+    /// The change feed: entries with `seq` greater than `after`, oldest first, at most `limit`.
+    pub fn changes_after(&self, after: u64, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
+        let start = after.saturating_add(1).to_be_bytes();
+        self.audit.range(start..).take(limit).map(|r| decode(&r?.1)).collect()
+    }
+
+    /// The last assigned audit sequence number (0 when nothing was recorded).
+    pub fn last_seq(&self) -> Result<u64, StoreError> {
+        Ok(self.meta.get("audit_seq")?.map(|v| decode_u64(&v)).transpose()?.unwrap_or(0))
+    }
+
+    /// The changes of one entity or relation, oldest first.
+    pub fn history(&self, target_id: &str) -> Result<Vec<AuditEntry>, StoreError> {
+        let mut prefix = target_id.as_bytes().to_vec();
+        prefix.push(0);
+        let mut out = Vec::new();
+        for key in self.audit_by_target.scan_prefix(&prefix).keys() {
+            let key = key?;
+            let seq = &key[prefix.len()..];
+            if let Some(v) = self.audit.get(seq)? {
+                out.push(decode(&v)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The digest of a record as the seed last wrote it, if the seed ever wrote it.
+    pub fn seeded_digest(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.seeded.get(id.as_bytes())?.map(|v| v.to_vec()))
+    }
+
+    pub fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        self.tokens.iter().map(|r| decode(&r?.1)).collect()
+    }
+
+    /// Adds a token; refuses a name already in use.
+    pub fn add_token(&self, token: &TokenRecord) -> Result<(), StoreError> {
+        let done = self.tokens.compare_and_swap(token.name.as_bytes(), None as Option<&[u8]>, Some(encode(token)))?;
+        if done.is_err() {
+            return Err(StoreError::TokenExists(token.name.clone()));
+        }
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Removes a token; `false` if there was none of that name.
+    pub fn remove_token(&self, name: &str) -> Result<bool, StoreError> {
+        let existed = self.tokens.remove(name.as_bytes())?.is_some();
+        self.db.flush()?;
+        Ok(existed)
+    }
+
+    /// Flushes everything written so far; called at shutdown.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    pub fn was_recovered(&self) -> bool {
+        self.db.was_recovered()
+    }
+}
+
+fn encode<T: serde::Serialize>(value: &T) -> Vec<u8> {
+    let mut out = vec![VALUE_V1];
+    // Serializing our own plain structs to a Vec cannot fail.
+    serde_json::to_writer(&mut out, value).expect("model values serialize");
+    out
+}
+
+fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
+    match bytes.split_first() {
+        Some((&VALUE_V1, body)) => {
+            serde_json::from_slice(body).map_err(|e| StoreError::Corrupt(format!("undecodable record: {e}")))
+        }
+        Some((v, _)) => Err(StoreError::Corrupt(format!("record in unknown value version {v}"))),
+        None => Err(StoreError::Corrupt("empty record".into())),
+    }
+}
+
+fn history_key(target_id: &str, seq: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(target_id.len() + 9);
+    k.extend_from_slice(target_id.as_bytes());
+    k.push(0);
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+fn decode_u64(bytes: &[u8]) -> Result<u64, StoreError> {
+    Ok(u64::from_be_bytes(bytes.try_into().map_err(|_| StoreError::Corrupt("counter is not 8 bytes".into()))?))
+}

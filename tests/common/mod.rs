@@ -1,0 +1,108 @@
+//! Test harness: the real actix app on a free port over a temporary sled store.
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+
+use policygraph::http::{self, HttpConfig};
+use policygraph::seed;
+use policygraph::service::Service;
+use serde_json::{json, Value};
+
+pub fn repo_path(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+/// The small hand-made graph in `tests/fixtures/mini`.
+pub fn mini_seed() -> PathBuf {
+    repo_path("tests/fixtures/mini")
+}
+
+pub struct TestServer {
+    pub url: String,
+    pub service: Service,
+    handle: actix_web::dev::ServerHandle,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    pub client: reqwest::Client,
+}
+
+impl TestServer {
+    /// Opens (or reuses) the store in `data`, seeds it from `seed_dir` when empty, and serves.
+    pub async fn start(data: &Path, seed_dir: Option<&Path>) -> TestServer {
+        let service = Service::open(data).expect("open store");
+        if let Some(dir) = seed_dir {
+            if service.store().is_empty() {
+                let d = seed::load(dir).expect("seed loads");
+                service.seed(&d).await.expect("seed applies");
+            }
+        }
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = http::start(listener, service.clone(), &HttpConfig { workers: 1, ..Default::default() }).unwrap();
+        let handle = server.handle();
+        let task = tokio::spawn(server);
+        TestServer { url: format!("http://127.0.0.1:{port}"), service, handle, task, client: reqwest::Client::new() }
+    }
+
+    /// Stops the server gracefully and flushes the store, as SIGTERM does.
+    pub async fn stop(self) {
+        self.handle.stop(true).await;
+        let _ = self.task.await;
+        self.service.flush().unwrap();
+    }
+
+    pub fn graphql_url(&self) -> String {
+        format!("{}/graphql", self.url)
+    }
+
+    /// POSTs a query and returns the JSON body (whatever the status).
+    pub async fn query(&self, query: &str, variables: Value) -> Value {
+        self.client
+            .post(self.graphql_url())
+            .header("content-type", "application/json")
+            .header("accept", "application/graphql-response+json")
+            .body(json!({ "query": query, "variables": variables }).to_string())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// POSTs a query with a bearer token and returns the JSON body (whatever the status).
+    pub async fn query_as(&self, token: &str, query: &str, variables: Value) -> Value {
+        self.client
+            .post(self.graphql_url())
+            .header("content-type", "application/json")
+            .header("accept", "application/graphql-response+json")
+            .bearer_auth(token)
+            .body(json!({ "query": query, "variables": variables }).to_string())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Creates a token in the server's store.
+    pub fn token(&self, name: &str, role: policygraph::auth::Role) -> String {
+        policygraph::auth::create_token(self.service.store(), name, role).unwrap()
+    }
+
+    /// POSTs a query that must succeed; returns `data`.
+    pub async fn data(&self, query: &str, variables: Value) -> Value {
+        let body = self.query(query, variables).await;
+        assert!(body.get("errors").is_none(), "unexpected errors: {body:#}");
+        body["data"].clone()
+    }
+}
+
+/// The `extensions.code` of each error of a response.
+pub fn error_codes(body: &Value) -> Vec<String> {
+    body["errors"]
+        .as_array()
+        .map(|es| es.iter().map(|e| e["extensions"]["code"].as_str().unwrap_or("<none>").to_string()).collect())
+        .unwrap_or_default()
+}

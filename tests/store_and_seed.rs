@@ -1,0 +1,189 @@
+//! The store is the truth: restarts keep everything, the index equals the store, seeding is
+//! idempotent, bad seed data is refused whole, and a store of another format is refused.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+
+use common::{mini_seed, TestServer};
+use policygraph::seed::{self, SeedError};
+use policygraph::service::Service;
+use policygraph::store::{Store, StoreError};
+use serde_json::json;
+
+const ALL: &str = "{ stats { entities relations generation } entities(first: 100) { edges { node { slug name relations(first: 20) { edges { node { key title } } } } } } }";
+
+#[tokio::test]
+async fn a_restart_keeps_every_entity_and_relation() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = TestServer::start(dir.path(), Some(&mini_seed())).await;
+    let before = s.data(ALL, json!({})).await;
+    assert!(s.service.index_matches_store().await.unwrap());
+    s.stop().await;
+
+    // No seed directory the second time: everything must come from the store.
+    let s = TestServer::start(dir.path(), None).await;
+    let after = s.data(ALL, json!({})).await;
+    assert_eq!(before, after);
+    assert_eq!(after["stats"]["entities"], 11);
+    assert!(s.service.index_matches_store().await.unwrap());
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn seeding_twice_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let service = Service::open(dir.path()).unwrap();
+    let data = seed::load(&mini_seed()).unwrap();
+    let first = service.seed(&data).await.unwrap();
+    assert_eq!((first.entities_added, first.relations_added), (11, 10));
+    let generation = service.store().generation().unwrap();
+    let second = service.seed(&data).await.unwrap();
+    assert!(!second.changed(), "{second}");
+    assert_eq!(second.unchanged, 21);
+    assert_eq!(service.store().generation().unwrap(), generation, "no write at all");
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for e in fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()));
+        } else {
+            fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+/// A copy of the mini seed with one file's text replaced.
+fn broken_seed(file: &str, from: &str, to: &str) -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    copy_dir(&mini_seed(), d.path());
+    let p = d.path().join(file);
+    let text = fs::read_to_string(&p).unwrap();
+    assert!(text.contains(from), "fixture changed: {from:?} not in {file}");
+    fs::write(&p, text.replacen(from, to, 1)).unwrap();
+    d
+}
+
+fn problems(dir: &Path) -> Vec<String> {
+    match seed::load(dir) {
+        Err(SeedError::Invalid(ps)) => ps.iter().map(|p| p.to_string()).collect(),
+        Err(e) => panic!("unexpected error {e}"),
+        Ok(_) => panic!("bad seed accepted"),
+    }
+}
+
+#[test]
+fn bad_seed_data_is_reported_with_file_record_and_field() {
+    let cases = [
+        (
+            "relations/note.toml",
+            r#"to = "open-borders-order""#,
+            r#"to = "no-such-thing""#,
+            ["relations/note.toml", "exo welcomes no-such-thing", "to", "no-such-thing"],
+        ),
+        (
+            "entities/all.toml",
+            r#"kind = "person""#,
+            r#"kind = "alien""#,
+            ["entities/all.toml", "ana-nunez-perez", "kind", "alien"],
+        ),
+        (
+            "entities/all.toml",
+            r#"date = "1951""#,
+            r#"date = "04/02/2021""#,
+            ["entities/all.toml", "exo", "date", "04/02/2021"],
+        ),
+        (
+            "relations/note.toml",
+            "said Ana Núñez-Pérez",
+            "said Ana Nunez",
+            ["relations/note.toml", "ana-nunez-perez holds_role exo", "quote", "not found"],
+        ),
+        (
+            "entities/all.toml",
+            r#"slug = "bo-chen""#,
+            r#"slug = "exo""#,
+            ["entities/all.toml", "exo", "slug", "duplicate"],
+        ),
+        (
+            "relations/note.toml",
+            r#"citations = [{ document = "note.txt", quote = "The Order calls for a Regional Strategy" }]"#,
+            "citations = []",
+            ["relations/note.toml", "open-borders-order calls_for regional-strategy", "citations", ""],
+        ),
+        (
+            "entities/all.toml",
+            r#"name = "Geneva""#,
+            "name = \"Geneva\"\ncolour = \"blue\"",
+            ["entities/all.toml", "colour", "", ""],
+        ),
+    ];
+    for (file, from, to, expect) in cases {
+        let d = broken_seed(file, from, to);
+        let ps = problems(d.path());
+        let joined = ps.join("\n");
+        eprintln!("{to:?} →\n{joined}");
+        for e in expect {
+            assert!(
+                joined.to_lowercase().contains(&e.to_lowercase()),
+                "problem for {to:?} should mention {e:?}; got:\n{joined}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn bad_seed_writes_nothing() {
+    let d = broken_seed("relations/note.toml", r#"to = "open-borders-order""#, r#"to = "no-such-thing""#);
+    let store_dir = tempfile::tempdir().unwrap();
+    assert!(seed::load(d.path()).is_err());
+    // The CLI path: load fails before the store is touched; the store stays empty.
+    let service = Service::open(store_dir.path()).unwrap();
+    assert!(service.store().is_empty());
+}
+
+#[test]
+fn check_command_exits_non_zero_and_names_the_problem() {
+    let d = broken_seed("entities/all.toml", r#"kind = "person""#, r#"kind = "alien""#);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_policygraph"))
+        .args(["check", "--seed-dir"])
+        .arg(d.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("entities/all.toml") && text.contains("alien"), "{text}");
+    let ok = std::process::Command::new(env!("CARGO_BIN_EXE_policygraph"))
+        .args(["check", "--seed-dir"])
+        .arg(mini_seed())
+        .output()
+        .unwrap();
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stdout));
+}
+
+#[test]
+fn a_store_of_another_format_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = sled::open(dir.path()).unwrap();
+        db.open_tree("meta").unwrap().insert("format_version", &99u32.to_be_bytes()).unwrap();
+        db.flush().unwrap();
+    }
+    match Store::open(dir.path()) {
+        Err(e @ StoreError::FormatVersion { found: 99, .. }) => assert!(e.to_string().contains("version 99")),
+        Err(e) => panic!("wrong error: {e}"),
+        Ok(_) => panic!("opened a store of another format"),
+    }
+    // A sled database we did not write (no version, but data) is refused too.
+    let other = tempfile::tempdir().unwrap();
+    {
+        let db = sled::open(other.path()).unwrap();
+        db.insert("something", "else").unwrap();
+        db.flush().unwrap();
+    }
+    assert!(matches!(Store::open(other.path()), Err(StoreError::FormatVersion { found: 0, .. })));
+}
