@@ -149,7 +149,7 @@ impl Walker<'_> {
     fn factor(&self, f: &async_graphql::parser::types::Field) -> u64 {
         let field = f.name.node.as_str();
         let arg = |name: &str| f.get_argument(name).map(|v| &v.node);
-        if let Some(v) = arg("first") {
+        if let Some(v) = arg("first").or_else(|| arg("limit")) {
             if let Some(n) = self.resolve(v).and_then(|v| match v {
                 ConstValue::Number(n) => n.as_u64(),
                 _ => None,
@@ -164,7 +164,11 @@ impl Walker<'_> {
             }
         }
         match field {
-            "relations" | "entities" | "search" => DEFAULT_PAGE as u64,
+            "relations" | "entities" | "search" | "changes" | "timeline" | "ranking" | "connections" => {
+                DEFAULT_PAGE as u64
+            }
+            "paths" => 10,
+            "neighborhood" => 40,
             _ => 1,
         }
     }

@@ -4,6 +4,7 @@
 //! request data by the HTTP layer; this layer never touches the store.
 
 pub mod error;
+pub mod explore;
 pub mod limits;
 pub mod mutation;
 pub mod query;
@@ -19,13 +20,18 @@ pub use subscription::SubscriptionRoot;
 
 use crate::service::Service;
 
-pub type PolicySchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
+/// The query root: look-ups and lists, and the exploring of connections.
+#[derive(async_graphql::MergedObject, Default)]
+#[graphql(name = "Query")]
+pub struct Query(QueryRoot, explore::ExploreQuery);
+
+pub type PolicySchema = Schema<Query, MutationRoot, SubscriptionRoot>;
 
 /// Builds the schema with its limits over `service` (none: for exporting the SDL). Depth and
 /// cost limits are sized so that GraphiQL's introspection query passes (a test holds them to
 /// that).
 pub fn build_schema(service: Option<Service>) -> PolicySchema {
-    let mut builder = Schema::build(QueryRoot, MutationRoot, SubscriptionRoot);
+    let mut builder = Schema::build(Query::default(), MutationRoot, SubscriptionRoot);
     if let Some(s) = service {
         builder = builder.data(s);
     }

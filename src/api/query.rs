@@ -10,6 +10,7 @@ use super::types::{
 use crate::domain;
 use crate::service::Service;
 
+#[derive(Default)]
 pub struct QueryRoot;
 
 /// An edge of an `EntityConnection`.
@@ -65,7 +66,7 @@ pub struct GraphStats {
 }
 
 /// The entry points for reading the graph.
-#[Object(name = "Query")]
+#[Object(name = "QueryRoot")]
 impl QueryRoot {
     /// Fetches anything by its global ID. Null when the ID is well-formed but names nothing.
     async fn node(

@@ -544,6 +544,17 @@ macro_rules! entity_objects {
                     let g = view(ctx).await?;
                     relations_page(&g, &self.0.id, direction, kinds, first, after)
                 }
+                /// Number of relations, not counting `mentions` (provenance).
+                async fn degree(&self, ctx: &Context<'_>) -> Result<usize> {
+                    let g = view(ctx).await?;
+                    Ok(g.rankings().degree.get(&self.0.id).copied().unwrap_or(0))
+                }
+                /// PageRank over relations in both directions, not counting `mentions`; all
+                /// entities' ranks sum to 1.
+                async fn page_rank(&self, ctx: &Context<'_>) -> Result<f64> {
+                    let g = view(ctx).await?;
+                    Ok(g.rankings().pagerank.get(&self.0.id).copied().unwrap_or(0.0))
+                }
                 /// The recorded changes of this entity, oldest first (the last `first`, 20 by default).
                 async fn history(&self, ctx: &Context<'_>, #[graphql(desc = "How many of the latest changes, at most 100.")] first: Option<i32>) -> Result<Vec<Change>> {
                     history_of(ctx, &self.0.id, first).await
@@ -622,6 +633,12 @@ entity_objects! {
         arg(name = "kinds", ty = "Option<Vec<RelationKind>>", desc = "Only these kinds of relation."),
         arg(name = "first", ty = "Option<i32>", desc = "Page size, at most 100; 20 when not given."),
         arg(name = "after", ty = "Option<String>", desc = "The `endCursor` of the previous page."),
+    ),
+    field(name = "degree", ty = "usize", desc = "Number of relations, not counting `mentions`."),
+    field(
+        name = "page_rank",
+        ty = "f64",
+        desc = "PageRank over relations in both directions, not counting `mentions`."
     ),
     field(
         name = "history",

@@ -5,6 +5,8 @@
 //! slot for the next node, so an index is not an identity; callers speak entity and relation IDs
 //! and get `Arc`s of the model back.
 
+pub mod algo;
+
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -46,6 +48,9 @@ pub struct GraphIndex {
     all_by_slug: BTreeMap<String, NodeIndex>,
     search: HashMap<NodeIndex, SearchKeys>,
     generation: u64,
+    /// Degree and PageRank, computed on first use after a change (readers share the index
+    /// behind a read lock, hence the interior mutability).
+    rankings: std::sync::Mutex<Option<Arc<algo::Rankings>>>,
 }
 
 impl GraphIndex {
@@ -63,6 +68,21 @@ impl GraphIndex {
             index.upsert_relation(r)?;
         }
         Ok(index)
+    }
+
+    fn invalidate_rankings(&mut self) {
+        *self.rankings.get_mut().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    /// Degree and PageRank of every entity, current with the graph.
+    pub fn rankings(&self) -> Arc<algo::Rankings> {
+        let mut cached = self.rankings.lock().unwrap_or_else(|e| e.into_inner());
+        cached.get_or_insert_with(|| Arc::new(algo::rankings(self))).clone()
+    }
+
+    /// The node of an entity, for the algorithms.
+    pub fn node(&self, id: &str) -> Option<NodeIndex> {
+        self.by_id.get(id).copied()
     }
 
     /// The store generation this index reflects.
@@ -83,6 +103,7 @@ impl GraphIndex {
     }
 
     pub fn upsert_entity(&mut self, entity: Entity) {
+        self.invalidate_rankings();
         let entity = Arc::new(entity);
         let keys =
             SearchKeys { keys: std::iter::once(&entity.name).chain(&entity.aliases).map(|s| normalize(s)).collect() };
@@ -111,6 +132,7 @@ impl GraphIndex {
 
     /// Removes an entity and every relation that touches it.
     pub fn remove_entity(&mut self, id: &str) -> Option<Arc<Entity>> {
+        self.invalidate_rankings();
         let node = self.by_id.remove(id)?;
         let edges: Vec<EdgeIndex> = self
             .graph
@@ -134,6 +156,7 @@ impl GraphIndex {
     }
 
     pub fn upsert_relation(&mut self, relation: Relation) -> Result<(), GraphError> {
+        self.invalidate_rankings();
         let endpoint = |id: &str| {
             self.by_id
                 .get(id)
@@ -151,6 +174,7 @@ impl GraphIndex {
     }
 
     pub fn remove_relation(&mut self, id: &str) -> Option<Arc<Relation>> {
+        self.invalidate_rankings();
         let edge = self.relations.remove(id)?;
         self.graph.remove_edge(edge)
     }

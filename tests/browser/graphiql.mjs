@@ -114,6 +114,9 @@ try {
     }, o.query);
     if (!check(inEditor === o.query, 'query put into the editor', inEditor === o.query ? null : `editor holds: ${clip(inEditor)}`)) throw new Error('stop');
 
+    // GraphiQL reads the operation name from the editor after a debounce; clicking before it has
+    // seen the new text would send the previous tab's operation name.
+    await page.waitForTimeout(700);
     await page.locator('.graphiql-execute-button').first().click();
     check(true, 'run button clicked (.graphiql-execute-button)');
 

@@ -1,0 +1,754 @@
+//! Graph algorithms on the index: paths (fewest hops and hub-avoiding), all simple paths,
+//! common neighbours, neighbourhoods with cut-off counts, timelines, degree and PageRank.
+//!
+//! petgraph's single-source algorithms return costs without paths (`dijkstra`), run on the
+//! whole graph, or (`page_rank`) misbehave on a `StableGraph` with holes, so the searches here
+//! are written once over the index's own adjacency, with the filters the API needs.
+
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+
+use petgraph::stable_graph::{EdgeIndex, NodeIndex};
+use petgraph::visit::{EdgeRef, IntoEdgeReferences};
+use petgraph::Direction as PgDirection;
+
+use super::GraphIndex;
+use crate::domain::{Entity, EntityKind, PartialDate, Relation, RelationKind};
+
+/// Which steps a search may take.
+#[derive(Debug, Clone, Default)]
+pub struct StepFilter {
+    /// Only relations of these kinds (all when `None`).
+    pub relation_kinds: Option<Vec<RelationKind>>,
+    /// Never pass through entities of these kinds (the endpoints themselves are always allowed).
+    pub exclude_entity_kinds: Vec<EntityKind>,
+    /// Documents and `mentions` are provenance, not connections: left out unless asked for.
+    pub include_provenance: bool,
+    /// Follow relations only from `from` to `to`.
+    pub directed: bool,
+}
+
+/// How paths are ranked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathRanking {
+    /// Fewest relations first.
+    FewestHops,
+    /// Each step into an entity costs `1 + ln(1 + degree)` of that entity, so paths through
+    /// specific entities rank before paths through hubs of the same length or shorter.
+    AvoidHubs,
+}
+
+/// One step of a path: the relation taken and the entity it leads to.
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub relation: Arc<Relation>,
+    /// True when the relation points the way the path goes (`from` → `to`).
+    pub forward: bool,
+    pub entity: Arc<Entity>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Path {
+    pub start: Arc<Entity>,
+    pub steps: Vec<Step>,
+    pub cost: f64,
+}
+
+/// The neighbours of a node along allowed relations: (edge, other node, forward).
+fn neighbours<'a>(
+    g: &'a GraphIndex,
+    n: NodeIndex,
+    f: &'a StepFilter,
+) -> impl Iterator<Item = (EdgeIndex, NodeIndex, bool)> + 'a {
+    let out = g.graph.edges_directed(n, PgDirection::Outgoing).map(|e| (e.id(), e.target(), true));
+    let inc: Box<dyn Iterator<Item = (EdgeIndex, NodeIndex, bool)>> = if f.directed {
+        Box::new(std::iter::empty())
+    } else {
+        Box::new(g.graph.edges_directed(n, PgDirection::Incoming).map(|e| (e.id(), e.source(), false)))
+    };
+    out.chain(inc).filter(move |&(e, _, _)| {
+        let r = &g.graph[e];
+        (f.include_provenance || r.kind != RelationKind::Mentions)
+            && f.relation_kinds.as_ref().is_none_or(|ks| ks.contains(&r.kind))
+    })
+}
+
+/// Whether a path may pass through `n` (endpoints are always allowed).
+fn passable(g: &GraphIndex, n: NodeIndex, f: &StepFilter) -> bool {
+    let k = g.graph[n].kind;
+    !f.exclude_entity_kinds.contains(&k) && (f.include_provenance || k != EntityKind::Document)
+}
+
+/// The number of relations of an entity, not counting provenance.
+pub fn degree_of(g: &GraphIndex, n: NodeIndex) -> usize {
+    g.graph
+        .edges_directed(n, PgDirection::Outgoing)
+        .chain(g.graph.edges_directed(n, PgDirection::Incoming))
+        .filter(|e| e.weight().kind != RelationKind::Mentions)
+        .count()
+}
+
+fn step_cost(g: &GraphIndex, into: NodeIndex, target: NodeIndex, ranking: PathRanking) -> f64 {
+    match ranking {
+        PathRanking::FewestHops => 1.0,
+        PathRanking::AvoidHubs if into == target => 1.0,
+        PathRanking::AvoidHubs => 1.0 + (1.0 + degree_of(g, into) as f64).ln(),
+    }
+}
+
+#[derive(PartialEq)]
+struct Queued {
+    cost: f64,
+    hops: usize,
+    node: NodeIndex,
+}
+impl Eq for Queued {}
+impl Ord for Queued {
+    fn cmp(&self, o: &Self) -> Ordering {
+        // Min-heap on cost, then hops.
+        o.cost.total_cmp(&self.cost).then(o.hops.cmp(&self.hops)).then(o.node.cmp(&self.node))
+    }
+}
+impl PartialOrd for Queued {
+    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+
+/// The best path from `from` to `to` of at most `max_len` relations, or `None`.
+pub fn shortest_path(
+    g: &GraphIndex,
+    from: &str,
+    to: &str,
+    filter: &StepFilter,
+    max_len: usize,
+    ranking: PathRanking,
+) -> Option<Path> {
+    let (&s, &t) = (g.by_id.get(from)?, g.by_id.get(to)?);
+    if s == t {
+        return Some(Path { start: g.graph[s].clone(), steps: Vec::new(), cost: 0.0 });
+    }
+    let mut best: HashMap<NodeIndex, (f64, usize)> = HashMap::from([(s, (0.0, 0))]);
+    let mut prev: HashMap<NodeIndex, (NodeIndex, EdgeIndex, bool)> = HashMap::new();
+    let mut heap = BinaryHeap::from([Queued { cost: 0.0, hops: 0, node: s }]);
+    while let Some(Queued { cost, hops, node }) = heap.pop() {
+        if node == t {
+            break;
+        }
+        if best.get(&node).is_some_and(|&(c, h)| c < cost || (c == cost && h < hops)) || hops >= max_len {
+            continue;
+        }
+        if node != s && !passable(g, node, filter) {
+            continue;
+        }
+        for (e, next, forward) in neighbours(g, node, filter) {
+            let c = cost + step_cost(g, next, t, ranking);
+            let better = best.get(&next).is_none_or(|&(bc, bh)| c < bc || (c == bc && hops + 1 < bh));
+            if better {
+                best.insert(next, (c, hops + 1));
+                prev.insert(next, (node, e, forward));
+                heap.push(Queued { cost: c, hops: hops + 1, node: next });
+            }
+        }
+    }
+    let &(cost, _) = best.get(&t)?;
+    let mut steps = Vec::new();
+    let mut at = t;
+    while at != s {
+        let (p, e, forward) = prev[&at];
+        steps.push(Step { relation: g.graph[e].clone(), forward, entity: g.graph[at].clone() });
+        at = p;
+    }
+    steps.reverse();
+    Some(Path { start: g.graph[s].clone(), steps, cost })
+}
+
+/// One step taken while searching: the edge, the node it reaches, and whether it goes forward.
+type Hop = (EdgeIndex, NodeIndex, bool);
+
+/// Bounds of an all-paths search.
+#[derive(Debug, Clone, Copy)]
+pub struct PathSearch {
+    /// At most this many relations per path.
+    pub max_len: usize,
+    /// At most this many paths returned.
+    pub limit: usize,
+    pub ranking: PathRanking,
+    /// At most this many node expansions.
+    pub budget: usize,
+}
+
+/// Hop distances to `t` over the filter (reversed when directed), up to `max`.
+fn distances_to(g: &GraphIndex, t: NodeIndex, f: &StepFilter, max: usize) -> HashMap<NodeIndex, usize> {
+    let mut dist = HashMap::from([(t, 0usize)]);
+    let mut queue = VecDeque::from([t]);
+    while let Some(n) = queue.pop_front() {
+        let d = dist[&n];
+        if d >= max || (n != t && !passable(g, n, f)) {
+            continue;
+        }
+        // Walking backwards: the edges that lead into `n` along the filter.
+        let back: Vec<NodeIndex> = if f.directed {
+            g.graph
+                .edges_directed(n, PgDirection::Incoming)
+                .filter(|e| {
+                    let r = e.weight();
+                    (f.include_provenance || r.kind != RelationKind::Mentions)
+                        && f.relation_kinds.as_ref().is_none_or(|ks| ks.contains(&r.kind))
+                })
+                .map(|e| e.source())
+                .collect()
+        } else {
+            neighbours(g, n, f).map(|(_, m, _)| m).collect()
+        };
+        for m in back {
+            if let std::collections::hash_map::Entry::Vacant(v) = dist.entry(m) {
+                v.insert(d + 1);
+                queue.push_back(m);
+            }
+        }
+    }
+    dist
+}
+
+/// All simple paths of at most `max_len` relations, best first (by the ranking, then length),
+/// at most `limit`. Exploration is pruned by the distance to the target and bounded by
+/// `budget` expansions; the flag says whether the budget ran out (the list may then miss
+/// paths).
+pub fn all_paths(g: &GraphIndex, from: &str, to: &str, filter: &StepFilter, search: PathSearch) -> (Vec<Path>, bool) {
+    let PathSearch { max_len, limit, ranking, budget } = search;
+    let (Some(&s), Some(&t)) = (g.by_id.get(from), g.by_id.get(to)) else { return (Vec::new(), false) };
+    if s == t {
+        return (vec![Path { start: g.graph[s].clone(), steps: Vec::new(), cost: 0.0 }], false);
+    }
+    let dist = distances_to(g, t, filter, max_len);
+    let mut found: Vec<(f64, Vec<Hop>)> = Vec::new();
+    let mut on_path: HashSet<NodeIndex> = HashSet::from([s]);
+    let mut stack: Vec<Hop> = Vec::new();
+    let mut expansions = 0usize;
+    let mut truncated = false;
+
+    #[allow(clippy::too_many_arguments)]
+    fn dfs(
+        g: &GraphIndex,
+        n: NodeIndex,
+        t: NodeIndex,
+        f: &StepFilter,
+        max_len: usize,
+        dist: &HashMap<NodeIndex, usize>,
+        on_path: &mut HashSet<NodeIndex>,
+        stack: &mut Vec<Hop>,
+        found: &mut Vec<(f64, Vec<Hop>)>,
+        expansions: &mut usize,
+        budget: usize,
+        truncated: &mut bool,
+        ranking: PathRanking,
+    ) {
+        if *expansions >= budget {
+            *truncated = true;
+            return;
+        }
+        *expansions += 1;
+        for (e, m, fw) in neighbours(g, n, f) {
+            if on_path.contains(&m) {
+                continue;
+            }
+            let Some(&dm) = dist.get(&m) else { continue };
+            if stack.len() + 1 + dm > max_len {
+                continue;
+            }
+            stack.push((e, m, fw));
+            if m == t {
+                let cost = stack.iter().map(|&(_, x, _)| step_cost(g, x, t, ranking)).sum();
+                found.push((cost, stack.clone()));
+            } else if passable(g, m, f) {
+                on_path.insert(m);
+                dfs(g, m, t, f, max_len, dist, on_path, stack, found, expansions, budget, truncated, ranking);
+                on_path.remove(&m);
+            }
+            stack.pop();
+        }
+    }
+    dfs(
+        g,
+        s,
+        t,
+        filter,
+        max_len,
+        &dist,
+        &mut on_path,
+        &mut stack,
+        &mut found,
+        &mut expansions,
+        budget,
+        &mut truncated,
+        ranking,
+    );
+    found.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.len().cmp(&b.1.len())));
+    found.truncate(limit);
+    let paths = found
+        .into_iter()
+        .map(|(cost, steps)| Path {
+            start: g.graph[s].clone(),
+            steps: steps
+                .into_iter()
+                .map(|(e, m, forward)| Step { relation: g.graph[e].clone(), forward, entity: g.graph[m].clone() })
+                .collect(),
+            cost,
+        })
+        .collect();
+    (paths, truncated)
+}
+
+/// An entity both `a` and `b` are directly related to, with the relations on each side.
+#[derive(Debug, Clone)]
+pub struct Common {
+    pub entity: Arc<Entity>,
+    pub via_a: Vec<Arc<Relation>>,
+    pub via_b: Vec<Arc<Relation>>,
+}
+
+/// The entities both `a` and `b` are directly related to (in either direction), most
+/// specific (lowest degree) first.
+pub fn common_neighbours(g: &GraphIndex, a: &str, b: &str, filter: &StepFilter) -> Vec<Common> {
+    let (Some(&na), Some(&nb)) = (g.by_id.get(a), g.by_id.get(b)) else { return Vec::new() };
+    let undirected = StepFilter { directed: false, ..filter.clone() };
+    let collect = |n: NodeIndex| {
+        let mut m: HashMap<NodeIndex, Vec<Arc<Relation>>> = HashMap::new();
+        for (e, other, _) in neighbours(g, n, &undirected) {
+            if other != na && other != nb && passable(g, other, filter) {
+                m.entry(other).or_default().push(g.graph[e].clone());
+            }
+        }
+        m
+    };
+    let (ma, mut mb) = (collect(na), collect(nb));
+    let mut out: Vec<Common> = ma
+        .into_iter()
+        .filter_map(|(n, via_a)| mb.remove(&n).map(|via_b| Common { entity: g.graph[n].clone(), via_a, via_b }))
+        .collect();
+    for c in &mut out {
+        c.via_a.sort_by(|x, y| x.id.cmp(&y.id));
+        c.via_b.sort_by(|x, y| x.id.cmp(&y.id));
+    }
+    out.sort_by_key(|c| (g.by_id.get(&c.entity.id).map(|&n| degree_of(g, n)).unwrap_or(0), c.entity.slug.to_string()));
+    out
+}
+
+/// A sub-graph ready to draw.
+#[derive(Debug, Clone, Default)]
+pub struct Neighbourhood {
+    /// Each node with its hop distance from the centre and, when some of its neighbours were
+    /// left out by the cap, how many of each kind.
+    pub nodes: Vec<(Arc<Entity>, usize, BTreeMap<EntityKind, usize>)>,
+    pub edges: Vec<Arc<Relation>>,
+}
+
+/// The entities within `depth` relations of `center`, at most `limit` of them (nearest first,
+/// then best connected), every allowed relation among them, and for each node the counts by kind
+/// of the neighbours the cap left out.
+pub fn neighbourhood(
+    g: &GraphIndex,
+    center: &str,
+    depth: usize,
+    limit: usize,
+    filter: &StepFilter,
+) -> Option<Neighbourhood> {
+    let &c = g.by_id.get(center)?;
+    let undirected = StepFilter { directed: false, ..filter.clone() };
+    let mut level: HashMap<NodeIndex, usize> = HashMap::from([(c, 0)]);
+    let mut order = vec![c];
+    let mut frontier = vec![c];
+    for d in 1..=depth {
+        let mut next: Vec<NodeIndex> = Vec::new();
+        for &n in &frontier {
+            if n != c && !passable(g, n, filter) {
+                continue;
+            }
+            for (_, m, _) in neighbours(g, n, &undirected) {
+                if !level.contains_key(&m) && (m == c || passable(g, m, filter) || d == 1) {
+                    level.insert(m, d);
+                    next.push(m);
+                }
+            }
+        }
+        // Within a ring, the best-connected first (they lead somewhere: the strategies and
+        // people around IOM rather than its 180 country offices), then by slug: stable.
+        next.sort_by_key(|&n| (std::cmp::Reverse(degree_of(g, n)), g.graph[n].slug.to_string()));
+        next.dedup();
+        order.extend(next.iter().copied());
+        frontier = next;
+    }
+    let kept: HashSet<NodeIndex> = order.iter().copied().take(limit.max(1)).collect();
+    let mut out = Neighbourhood::default();
+    for &n in order.iter().take(limit.max(1)) {
+        let mut omitted: BTreeMap<EntityKind, usize> = BTreeMap::new();
+        let mut seen = HashSet::new();
+        for (_, m, _) in neighbours(g, n, &undirected) {
+            if !kept.contains(&m) && seen.insert(m) {
+                *omitted.entry(g.graph[m].kind).or_default() += 1;
+            }
+        }
+        out.nodes.push((g.graph[n].clone(), level[&n], omitted));
+    }
+    let mut edges: Vec<Arc<Relation>> = Vec::new();
+    for &n in &kept {
+        for e in g.graph.edges_directed(n, PgDirection::Outgoing) {
+            let r = e.weight();
+            let allowed = (filter.include_provenance || r.kind != RelationKind::Mentions)
+                && filter.relation_kinds.as_ref().is_none_or(|ks| ks.contains(&r.kind));
+            if allowed && kept.contains(&e.target()) {
+                edges.push(r.clone());
+            }
+        }
+    }
+    edges.sort_by(|a, b| a.id.cmp(&b.id));
+    out.edges = edges;
+    Some(out)
+}
+
+/// One dated item of a timeline.
+#[derive(Debug, Clone)]
+pub enum TimelineItem {
+    /// An entity's own date (an event, a signed order, a founding).
+    Entity { date: PartialDate, entity: Arc<Entity>, end: bool },
+    /// A relation's start or end.
+    Relation { date: PartialDate, relation: Arc<Relation>, end: bool },
+}
+
+impl TimelineItem {
+    pub fn date(&self) -> PartialDate {
+        match self {
+            TimelineItem::Entity { date, .. } | TimelineItem::Relation { date, .. } => *date,
+        }
+    }
+    fn key(&self) -> (PartialDate, u8, String) {
+        match self {
+            TimelineItem::Entity { date, entity, end } => (*date, u8::from(*end), entity.id.clone()),
+            TimelineItem::Relation { date, relation, end } => (*date, 2 + u8::from(*end), relation.id.clone()),
+        }
+    }
+}
+
+/// Dated items in date order: for one entity, its own dates, its dated relations and the dates
+/// of the entities it is related to; for the whole graph (`None`), every dated entity and
+/// relation. Provenance (documents' dates, `mentions`) is left out unless asked for.
+pub fn timeline(
+    g: &GraphIndex,
+    entity: Option<&str>,
+    from: Option<PartialDate>,
+    to: Option<PartialDate>,
+    include_provenance: bool,
+) -> Option<Vec<TimelineItem>> {
+    let mut items = Vec::new();
+    let in_range = |d: PartialDate| from.is_none_or(|f| d >= f) && to.is_none_or(|t| d <= t);
+    let add_entity = |items: &mut Vec<TimelineItem>, e: &Arc<Entity>| {
+        if !include_provenance && e.kind == EntityKind::Document {
+            return;
+        }
+        if let Some(d) = e.date.filter(|&d| in_range(d)) {
+            items.push(TimelineItem::Entity { date: d, entity: e.clone(), end: false });
+        }
+        if let Some(d) = e.end_date.filter(|&d| in_range(d)) {
+            items.push(TimelineItem::Entity { date: d, entity: e.clone(), end: true });
+        }
+    };
+    let add_relation = |items: &mut Vec<TimelineItem>, r: &Arc<Relation>| {
+        if !include_provenance && r.kind == RelationKind::Mentions {
+            return;
+        }
+        if let Some(d) = r.valid_from.filter(|&d| in_range(d)) {
+            items.push(TimelineItem::Relation { date: d, relation: r.clone(), end: false });
+        }
+        if let Some(d) = r.valid_until.filter(|&d| in_range(d)) {
+            items.push(TimelineItem::Relation { date: d, relation: r.clone(), end: true });
+        }
+    };
+    match entity {
+        Some(id) => {
+            let &n = g.by_id.get(id)?;
+            add_entity(&mut items, &g.graph[n]);
+            let f = StepFilter { include_provenance, ..StepFilter::default() };
+            let mut seen = HashSet::from([n]);
+            for (e, m, _) in neighbours(g, n, &f) {
+                add_relation(&mut items, &g.graph[e]);
+                if seen.insert(m) {
+                    add_entity(&mut items, &g.graph[m]);
+                }
+            }
+        }
+        None => {
+            for n in g.graph.node_indices() {
+                add_entity(&mut items, &g.graph[n]);
+            }
+            for r in g.graph.edge_weights() {
+                add_relation(&mut items, r);
+            }
+        }
+    }
+    items.sort_by_key(|a| a.key());
+    Some(items)
+}
+
+/// Degree and PageRank of every entity, computed together on a compact copy of the graph.
+#[derive(Debug, Clone, Default)]
+pub struct Rankings {
+    pub degree: HashMap<String, usize>,
+    pub pagerank: HashMap<String, f64>,
+}
+
+/// Degree (relations other than `mentions`) and PageRank (damping 0.85, relations taken in both
+/// directions, `mentions` left out, dangling rank spread evenly; iterated to a change below
+/// 1e-10 or 100 rounds). O(rounds × relations), on a compact index so holes in the stable graph
+/// do not skew it.
+pub fn rankings(g: &GraphIndex) -> Rankings {
+    let nodes: Vec<NodeIndex> = g.graph.node_indices().collect();
+    let n = nodes.len();
+    if n == 0 {
+        return Rankings::default();
+    }
+    let pos: HashMap<NodeIndex, usize> = nodes.iter().enumerate().map(|(i, &x)| (x, i)).collect();
+    let mut adj: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for e in (&g.graph).edge_references() {
+        if e.weight().kind == RelationKind::Mentions {
+            continue;
+        }
+        let (a, b) = (pos[&e.source()], pos[&e.target()]);
+        adj[a].push(b);
+        if a != b {
+            adj[b].push(a);
+        }
+    }
+    let d = 0.85;
+    let mut rank = vec![1.0 / n as f64; n];
+    for _ in 0..100 {
+        let dangling: f64 = (0..n).filter(|&i| adj[i].is_empty()).map(|i| rank[i]).sum();
+        let base = (1.0 - d) / n as f64 + d * dangling / n as f64;
+        let mut next = vec![base; n];
+        for i in 0..n {
+            if !adj[i].is_empty() {
+                let share = d * rank[i] / adj[i].len() as f64;
+                for &j in &adj[i] {
+                    next[j] += share;
+                }
+            }
+        }
+        let delta: f64 = next.iter().zip(&rank).map(|(a, b)| (a - b).abs()).sum();
+        rank = next;
+        if delta < 1e-10 {
+            break;
+        }
+    }
+    let mut out = Rankings::default();
+    for (i, &node) in nodes.iter().enumerate() {
+        let id = g.graph[node].id.clone();
+        out.degree.insert(id.clone(), degree_of(g, node));
+        out.pagerank.insert(id, rank[i]);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Citation, Slug};
+
+    fn e(slug: &str, kind: EntityKind, date: Option<&str>) -> Entity {
+        Entity {
+            id: slug.into(),
+            slug: Slug::parse(slug).unwrap(),
+            kind,
+            subtype: None,
+            name: slug.into(),
+            aliases: vec![],
+            summary: None,
+            date: date.map(|d| PartialDate::parse(d).unwrap()),
+            end_date: None,
+            url: None,
+            file: None,
+            quantities: vec![],
+            version: 1,
+        }
+    }
+
+    fn r(kind: RelationKind, from: &str, to: &str) -> Relation {
+        Relation {
+            id: format!("{}:{from}:{to}", kind.as_str()),
+            kind,
+            from: from.into(),
+            to: to.into(),
+            title: None,
+            order: None,
+            valid_from: None,
+            valid_until: None,
+            quantities: vec![],
+            citations: vec![Citation { document: "doc".into(), quote: None }],
+            version: 1,
+        }
+    }
+
+    /// a — hub — b (the hub also has 40 leaf offices), a — x — y — b, and a document mentioning
+    /// a and b.
+    ///
+    /// Fewest hops: a-hub-b (2). Avoiding hubs: a-x-y-b costs (1+ln 3) + (1+ln 3) + 1 ≈ 5.20
+    /// (x and y have two relations each), a-hub-b costs (1+ln 43) + 1 ≈ 5.76, so the longer,
+    /// specific path ranks first. With 20 leaves the hub path would cost 5.14 and still win.
+    fn graph() -> GraphIndex {
+        let mut es = vec![
+            e("a", EntityKind::Person, Some("2021-02-04")),
+            e("b", EntityKind::Policy, Some("2021-02-02")),
+            e("hub", EntityKind::Organization, Some("1951")),
+            e("x", EntityKind::Office, None),
+            e("y", EntityKind::Event, Some("2023-07-25")),
+            e("doc", EntityKind::Document, Some("2021-02-04")),
+        ];
+        let mut rs = vec![
+            r(RelationKind::HoldsRole, "a", "hub"),
+            r(RelationKind::Issued, "hub", "b"),
+            r(RelationKind::PartOf, "a", "x"),
+            r(RelationKind::LocatedIn, "y", "x"),
+            r(RelationKind::Concerns, "y", "b"),
+            r(RelationKind::Mentions, "doc", "a"),
+            r(RelationKind::Mentions, "doc", "b"),
+        ];
+        for i in 0..40 {
+            let leaf = format!("leaf-{i}");
+            es.push(e(&leaf, EntityKind::Office, None));
+            rs.push(r(RelationKind::OfficeOf, &leaf, "hub"));
+        }
+        GraphIndex::build(es, rs, 1).unwrap()
+    }
+
+    fn slugs(p: &Path) -> Vec<String> {
+        std::iter::once(p.start.id.clone()).chain(p.steps.iter().map(|s| s.entity.id.clone())).collect()
+    }
+
+    #[test]
+    fn fewest_hops_goes_through_the_hub_and_avoid_hubs_does_not() {
+        let g = graph();
+        let f = StepFilter::default();
+        let p = shortest_path(&g, "a", "b", &f, 6, PathRanking::FewestHops).unwrap();
+        assert_eq!(slugs(&p), ["a", "hub", "b"]);
+        assert!(p.steps[0].forward && p.steps[1].forward);
+        let p = shortest_path(&g, "a", "b", &f, 6, PathRanking::AvoidHubs).unwrap();
+        assert_eq!(slugs(&p), ["a", "x", "y", "b"]);
+        assert_eq!((p.steps[0].forward, p.steps[1].forward, p.steps[2].forward), (true, false, true));
+        // A length cap that only the hub path fits.
+        let p = shortest_path(&g, "a", "b", &f, 2, PathRanking::AvoidHubs).unwrap();
+        assert_eq!(slugs(&p), ["a", "hub", "b"]);
+    }
+
+    #[test]
+    fn provenance_is_left_out_unless_asked_and_filters_apply() {
+        let g = graph();
+        let only_mentions = StepFilter { relation_kinds: Some(vec![RelationKind::Mentions]), ..StepFilter::default() };
+        assert!(shortest_path(&g, "a", "b", &only_mentions, 6, PathRanking::FewestHops).is_none());
+        let with = StepFilter { include_provenance: true, ..only_mentions };
+        assert_eq!(slugs(&shortest_path(&g, "a", "b", &with, 6, PathRanking::FewestHops).unwrap()), ["a", "doc", "b"]);
+        let no_orgs = StepFilter { exclude_entity_kinds: vec![EntityKind::Organization], ..StepFilter::default() };
+        assert_eq!(
+            slugs(&shortest_path(&g, "a", "b", &no_orgs, 6, PathRanking::FewestHops).unwrap()),
+            ["a", "x", "y", "b"]
+        );
+        // Directed: a → hub → b exists; b → a does not.
+        let directed = StepFilter { directed: true, ..StepFilter::default() };
+        assert!(shortest_path(&g, "a", "b", &directed, 6, PathRanking::FewestHops).is_some());
+        assert!(shortest_path(&g, "b", "a", &directed, 6, PathRanking::FewestHops).is_none());
+    }
+
+    #[test]
+    fn all_simple_paths_best_first() {
+        let g = graph();
+        let (paths, truncated) = all_paths(
+            &g,
+            "a",
+            "b",
+            &StepFilter::default(),
+            PathSearch { max_len: 4, limit: 10, ranking: PathRanking::FewestHops, budget: 10_000 },
+        );
+        assert!(!truncated);
+        let got: Vec<Vec<String>> = paths.iter().map(slugs).collect();
+        assert_eq!(got, vec![vec!["a", "hub", "b"], vec!["a", "x", "y", "b"]]);
+        let (paths, _) = all_paths(
+            &g,
+            "a",
+            "b",
+            &StepFilter::default(),
+            PathSearch { max_len: 4, limit: 10, ranking: PathRanking::AvoidHubs, budget: 10_000 },
+        );
+        assert_eq!(slugs(&paths[0]), ["a", "x", "y", "b"]);
+        let (paths, _) = all_paths(
+            &g,
+            "a",
+            "b",
+            &StepFilter::default(),
+            PathSearch { max_len: 2, limit: 10, ranking: PathRanking::AvoidHubs, budget: 10_000 },
+        );
+        assert_eq!(paths.len(), 1);
+        let (_, truncated) = all_paths(
+            &g,
+            "a",
+            "b",
+            &StepFilter::default(),
+            PathSearch { max_len: 4, limit: 10, ranking: PathRanking::AvoidHubs, budget: 1 },
+        );
+        assert!(truncated);
+    }
+
+    #[test]
+    fn common_neighbours_and_capped_neighbourhoods() {
+        let g = graph();
+        let c = common_neighbours(&g, "a", "y", &StepFilter::default());
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].entity.id, "x");
+        assert_eq!((c[0].via_a[0].id.as_str(), c[0].via_b[0].id.as_str()), ("part_of:a:x", "located_in:y:x"));
+        let n = neighbourhood(&g, "hub", 1, 5, &StepFilter::default()).unwrap();
+        assert_eq!(n.nodes.len(), 5);
+        assert_eq!(n.nodes[0].0.id, "hub");
+        // The hub has 42 neighbours; 4 are shown, so 38 are counted as left out.
+        let left: usize = n.nodes[0].2.values().sum();
+        assert_eq!(left, 38);
+        assert!(n.edges.iter().all(|r| r.to == "hub" || r.from == "hub"));
+        assert_eq!(n.edges.len(), 4);
+    }
+
+    #[test]
+    fn timelines_in_date_order() {
+        let g = graph();
+        let t = timeline(&g, Some("b"), None, None, false).unwrap();
+        let dates: Vec<String> = t.iter().map(|i| i.date().to_string()).collect();
+        assert_eq!(dates, ["1951", "2021-02-02", "2023-07-25"]);
+        let t = timeline(
+            &g,
+            None,
+            Some(PartialDate::parse("2021").unwrap()),
+            Some(PartialDate::parse("2022").unwrap()),
+            true,
+        )
+        .unwrap();
+        let dates: Vec<String> = t.iter().map(|i| i.date().to_string()).collect();
+        assert_eq!(dates, ["2021-02-02", "2021-02-04", "2021-02-04"]);
+    }
+
+    #[test]
+    fn pagerank_sums_to_one_and_ranks_the_hub_first() {
+        let g = graph();
+        let ranks = rankings(&g);
+        let total: f64 = ranks.pagerank.values().sum();
+        assert!((total - 1.0).abs() < 1e-9, "{total}");
+        let best = ranks.pagerank.iter().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0;
+        assert_eq!(best, "hub");
+        assert_eq!(ranks.degree["hub"], 42);
+        assert_eq!(ranks.degree["a"], 2, "mentions do not count");
+        // Two nodes joined by one relation share the rank equally.
+        let pair = GraphIndex::build(
+            vec![e("p", EntityKind::Person, None), e("q", EntityKind::Person, None)],
+            vec![r(RelationKind::PartnersWith, "p", "q")],
+            1,
+        )
+        .unwrap();
+        let pr = rankings(&pair).pagerank;
+        assert!((pr["p"] - 0.5).abs() < 1e-9 && (pr["q"] - 0.5).abs() < 1e-9);
+    }
+}
