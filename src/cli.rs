@@ -40,8 +40,34 @@ pub enum Command {
     Check(CheckArgs),
     /// Write the SDL the server serves.
     ExportSchema(ExportArgs),
+    /// Export the graph (or a neighbourhood) as GraphML, GEXF or Cytoscape.js JSON.
+    Export(ExportGraphArgs),
     /// Manage API tokens (the server must be stopped: the store is opened by one process at a time).
     Token(TokenArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ExportGraphArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Output format.
+    #[arg(long, value_enum)]
+    pub format: crate::export::Format,
+    /// Only the neighbourhood of this entity (slug).
+    #[arg(long)]
+    pub slug: Option<String>,
+    /// Neighbourhood depth (with --slug).
+    #[arg(long, default_value_t = 1)]
+    pub depth: usize,
+    /// Neighbourhood size cap (with --slug).
+    #[arg(long, default_value_t = 100)]
+    pub limit: usize,
+    /// Include documents' `mentions` relations.
+    #[arg(long)]
+    pub include_provenance: bool,
+    /// Output file (`-` for stdout).
+    #[arg(long, default_value = "-")]
+    pub out: PathBuf,
 }
 
 #[derive(Args, Debug)]
@@ -101,6 +127,12 @@ pub struct ServeArgs {
     /// Require a bearer token (any role) for reads too; by default reads are public.
     #[arg(long, env = "POLICYGRAPH_PRIVATE_READS")]
     pub private_reads: bool,
+    /// Megabytes of serialized answers to cache (0 turns the answer cache off).
+    #[arg(long, env = "POLICYGRAPH_ANSWER_CACHE_MB", default_value_t = 64)]
+    pub answer_cache_mb: usize,
+    /// Seconds a client may keep a GET answer before revalidating it with its ETag.
+    #[arg(long, env = "POLICYGRAPH_HTTP_MAX_AGE", default_value_t = 0)]
+    pub http_max_age: u32,
 }
 
 #[derive(Args, Debug)]
@@ -142,6 +174,7 @@ pub fn run() -> ExitCode {
             Command::Check(args) => check(&args.seed.seed_dir),
             Command::ExportSchema(args) => export_schema(&args.out),
             Command::Token(args) => token(args),
+            Command::Export(args) => export_graph(args).await,
         }
     });
     match result {
@@ -170,7 +203,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let server = http::start(
         listener,
         service.clone(),
-        &HttpConfig { workers: args.workers, private_reads: args.private_reads },
+        &HttpConfig {
+            workers: args.workers,
+            private_reads: args.private_reads,
+            answer_cache_bytes: args.answer_cache_mb * 1024 * 1024,
+            max_age: args.http_max_age,
+        },
     )?;
     {
         let g = service.read().await;
@@ -207,6 +245,27 @@ fn check(dir: &Path) -> anyhow::Result<ExitCode> {
         }
         Err(e) => Err(e.into()),
     }
+}
+
+async fn export_graph(args: ExportGraphArgs) -> anyhow::Result<ExitCode> {
+    let service = Service::open(&args.data.data)
+        .with_context(|| format!("opening the store at {} (is the server running?)", args.data.data.display()))?;
+    let g = service.read().await;
+    let sel = crate::export::Selection {
+        slug: args.slug,
+        depth: args.depth.clamp(1, 3),
+        limit: args.limit.max(1),
+        include_provenance: args.include_provenance,
+    };
+    let (entities, relations) = crate::export::select(&g, &sel)?;
+    let body = crate::export::render(args.format, &g, &entities, &relations);
+    if args.out == Path::new("-") {
+        print!("{body}");
+    } else {
+        std::fs::write(&args.out, body).with_context(|| format!("writing {}", args.out.display()))?;
+        eprintln!("wrote {} ({} entities, {} relations)", args.out.display(), entities.len(), relations.len());
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn token(args: TokenArgs) -> anyhow::Result<ExitCode> {

@@ -21,8 +21,10 @@ use serde_json::{json, Map, Value};
 use crate::api::error::code;
 use crate::api::{build_schema, ExecutionStarted, PolicySchema};
 use crate::auth::Caller;
+use crate::cache::{answer_key, AnswerCache, DocumentCache, PersistedQueries};
 use crate::service::Service;
 use crate::telemetry;
+use std::sync::Arc;
 
 /// The largest request body accepted on `/graphql`.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -36,20 +38,43 @@ pub struct AppState {
     pub service: Service,
     pub schema: PolicySchema,
     pub private_reads: bool,
+    pub documents: Arc<DocumentCache>,
+    pub answers: Arc<AnswerCache>,
+    pub persisted: Arc<PersistedQueries>,
+    /// `max-age` of GET answers, in seconds.
+    pub max_age: u32,
 }
 
 /// Settings of the HTTP server.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct HttpConfig {
     /// Worker threads; 0 means one per core.
     pub workers: usize,
     /// Reads (queries and subscriptions) need a token too.
     pub private_reads: bool,
+    /// Bytes of serialized answers to keep (0 turns the answer cache off).
+    pub answer_cache_bytes: usize,
+    /// How long a client may keep a GET answer before revalidating it (`Cache-Control: max-age`).
+    pub max_age: u32,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig { workers: 0, private_reads: false, answer_cache_bytes: 64 * 1024 * 1024, max_age: 0 }
+    }
 }
 
 /// Starts the server on an already-bound listener (tests bind port 0 and read the port back).
 pub fn start(listener: TcpListener, service: Service, config: &HttpConfig) -> std::io::Result<Server> {
-    let state = AppState { schema: build_schema(Some(service.clone())), service, private_reads: config.private_reads };
+    let state = AppState {
+        schema: build_schema(Some(service.clone())),
+        service,
+        private_reads: config.private_reads,
+        documents: Arc::new(DocumentCache::new(1024)),
+        answers: Arc::new(AnswerCache::new(config.answer_cache_bytes)),
+        persisted: Arc::new(PersistedQueries::new(10_000)),
+        max_age: config.max_age,
+    };
     // Install the recorder before the first request so that every metric is captured.
     telemetry::metrics_handle();
     let mut server = HttpServer::new(move || {
@@ -101,11 +126,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     )
     .service(web::resource("/healthz").route(web::get().to(healthz)))
     .service(web::resource("/metrics").route(web::get().to(metrics)))
-    .configure(crate::graphiql::routes);
+    .service(web::resource("/export/{file}").route(web::get().to(export)))
+    .configure(crate::graphiql::routes)
+    .configure(crate::explore::routes);
 }
 
 fn route_label(path: &str) -> &'static str {
     match path {
+        p if p.starts_with("/export/") => "/export",
+        p if p.starts_with("/explore") => "/explore",
         "/graphql" => "/graphql",
         "/healthz" => "/healthz",
         "/metrics" => "/metrics",
@@ -137,6 +166,71 @@ async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     }))
 }
 
+/// `/export/graph.graphml`, `/export/graph.gexf`, `/export/graph.cyjs.json`: the whole graph, or
+/// with `?slug=&depth=&limit=` a neighbourhood; `includeProvenance=true` adds documents' mentions.
+async fn export(req: HttpRequest, file: web::Path<String>, state: web::Data<AppState>) -> HttpResponse {
+    let text_error = |status: StatusCode, msg: String| {
+        HttpResponse::build(status).content_type(APPLICATION_JSON).json(json!({ "error": msg }))
+    };
+    let Some(format) = file.strip_prefix("graph.").and_then(crate::export::Format::parse) else {
+        return text_error(
+            StatusCode::NOT_FOUND,
+            format!("no export `{file}`; use graph.graphml, graph.gexf or graph.cyjs.json"),
+        );
+    };
+    if state.private_reads {
+        let rt = ResponseType::Json;
+        match caller(&req, &state, rt) {
+            Ok(Some(_)) => {}
+            Ok(None) => return text_error(StatusCode::UNAUTHORIZED, "this server needs a bearer token".into()),
+            Err(r) => return *r,
+        }
+    }
+    let q: HashMap<String, String> = match web::Query::<HashMap<String, String>>::from_query(req.query_string()) {
+        Ok(q) => q.into_inner(),
+        Err(e) => return text_error(StatusCode::BAD_REQUEST, format!("bad query string: {e}")),
+    };
+    let number = |name: &str, default: usize, max: usize| -> Result<usize, String> {
+        match q.get(name) {
+            None => Ok(default),
+            Some(v) => match v.parse::<usize>() {
+                Ok(n) if (1..=max).contains(&n) => Ok(n),
+                _ => Err(format!("`{name}` must be a number from 1 to {max} (got `{v}`)")),
+            },
+        }
+    };
+    let sel = crate::export::Selection {
+        slug: q.get("slug").cloned(),
+        depth: match number("depth", 1, 3) {
+            Ok(n) => n,
+            Err(m) => return text_error(StatusCode::BAD_REQUEST, m),
+        },
+        limit: match number("limit", 100, 1000) {
+            Ok(n) => n,
+            Err(m) => return text_error(StatusCode::BAD_REQUEST, m),
+        },
+        include_provenance: q.get("includeProvenance").is_some_and(|v| v == "true"),
+    };
+    let g = state.service.read().await;
+    match crate::export::select(&g, &sel) {
+        Ok((entities, relations)) => {
+            let body = crate::export::render(format, &g, &entities, &relations);
+            HttpResponse::Ok()
+                .content_type(format.content_type())
+                .insert_header((
+                    header::CONTENT_DISPOSITION,
+                    format!(
+                        "inline; filename=\"{}.{}\"",
+                        sel.slug.as_deref().unwrap_or("policygraph"),
+                        format.extension()
+                    ),
+                ))
+                .body(body)
+        }
+        Err(e) => text_error(StatusCode::NOT_FOUND, e.to_string()),
+    }
+}
+
 async fn metrics() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
@@ -151,7 +245,8 @@ async fn method_not_allowed() -> HttpResponse {
 
 /// The parameters of a GraphQL request, from a JSON body or a query string.
 struct Params {
-    query: String,
+    /// Absent only in an automatic-persisted-query request that sends the hash alone.
+    query: Option<String>,
     operation_name: Option<String>,
     variables: Option<Map<String, Value>>,
     extensions: Option<Map<String, Value>>,
@@ -304,7 +399,7 @@ async fn graphql_post(req: HttpRequest, mut payload: web::Payload, state: web::D
         Ok(p) => p,
         Err(msg) => return bad_request(StatusCode::BAD_REQUEST, rt, "BAD_REQUEST", msg),
     };
-    execute(&state, rt, params, caller, false).await
+    execute(&state, rt, params, caller, None).await
 }
 
 async fn graphql_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
@@ -342,7 +437,8 @@ async fn graphql_get(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
         Ok(p) => p,
         Err(msg) => return bad_request(StatusCode::BAD_REQUEST, rt, "BAD_REQUEST", msg),
     };
-    execute(&state, rt, params, caller, true).await
+    let if_none_match = req.headers().get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).map(String::from);
+    execute(&state, rt, params, caller, Some(if_none_match)).await
 }
 
 fn params_from_json(value: Value) -> Result<Params, String> {
@@ -350,9 +446,9 @@ fn params_from_json(value: Value) -> Result<Params, String> {
         return Err("the request must be a JSON object with a `query`".into());
     };
     let query = match obj.remove("query") {
-        Some(Value::String(q)) => q,
+        Some(Value::String(q)) => Some(q),
         Some(_) => return Err("`query` must be a string".into()),
-        None => return Err("the request has no `query`".into()),
+        None => None,
     };
     let operation_name = match obj.remove("operationName") {
         None | Some(Value::Null) => None,
@@ -366,7 +462,15 @@ fn params_from_json(value: Value) -> Result<Params, String> {
     };
     let variables = object("variables", obj.remove("variables"))?;
     let extensions = object("extensions", obj.remove("extensions"))?;
+    if query.is_none() && persisted_hash(&extensions).is_none() {
+        return Err("the request has no `query`".into());
+    }
     Ok(Params { query, operation_name, variables, extensions })
+}
+
+/// The `extensions.persistedQuery.sha256Hash` of an automatic-persisted-query request.
+fn persisted_hash(extensions: &Option<Map<String, Value>>) -> Option<String> {
+    extensions.as_ref()?.get("persistedQuery")?.get("sha256Hash")?.as_str().map(String::from)
 }
 
 /// The response for errors that stopped the request before execution: with the GraphQL media
@@ -379,31 +483,69 @@ fn pre_execution_errors(rt: ResponseType, errors: Vec<Value>) -> HttpResponse {
     HttpResponse::build(status).content_type(rt.mime()).json(json!({ "errors": errors }))
 }
 
+/// Runs a GraphQL request. `get` is `Some(If-None-Match)` for GET requests, which may be
+/// answered from HTTP caches (ETag, 304) and never run mutations.
 async fn execute(
     state: &AppState,
     rt: ResponseType,
-    params: Params,
+    mut params: Params,
     caller: Option<Caller>,
-    is_get: bool,
+    get: Option<Option<String>>,
 ) -> HttpResponse {
-    let doc = match async_graphql::parser::parse_query(&params.query) {
-        Ok(doc) => doc,
-        Err(e) => {
-            let server_error: async_graphql::ServerError = e.into();
-            let mut v = serde_json::to_value(&server_error).unwrap_or_else(|_| json!({ "message": "parse error" }));
-            v["extensions"] = json!({ "code": code::PARSE_FAILED });
-            count_errors([code::PARSE_FAILED]);
-            return pre_execution_errors(rt, vec![v]);
-        }
-    };
-    let op_type = operation_type(&doc, params.operation_name.as_deref());
     if state.private_reads && caller.is_none() {
         return HttpResponse::Unauthorized()
             .insert_header((header::WWW_AUTHENTICATE, "Bearer"))
             .content_type(rt.mime())
             .json(json!({ "errors": [{ "message": "this server needs `Authorization: Bearer <token>` for every request", "extensions": { "code": code::UNAUTHENTICATED } }] }));
     }
-    if is_get {
+    // Automatic persisted queries: a hash alone names a query sent before with its hash.
+    if let Some(hash) = persisted_hash(&params.extensions) {
+        match &params.query {
+            Some(q) => {
+                if !state.persisted.register(&hash, q) {
+                    return pre_execution_errors(
+                        rt,
+                        vec![
+                            json!({ "message": "provided sha256Hash does not match the query", "extensions": { "code": code::BAD_USER_INPUT } }),
+                        ],
+                    );
+                }
+            }
+            None => match state.persisted.get(&hash) {
+                Some(q) => params.query = Some(q.to_string()),
+                None => {
+                    count_errors([code::PERSISTED_QUERY_NOT_FOUND]);
+                    // 200, as Apollo's servers answer it: the client then resends with the query.
+                    return HttpResponse::Ok().content_type(rt.mime()).json(json!({ "errors": [{
+                        "message": "PersistedQueryNotFound",
+                        "extensions": { "code": code::PERSISTED_QUERY_NOT_FOUND }
+                    }] }));
+                }
+            },
+        }
+    }
+    let Some(query) = params.query else {
+        return bad_request(StatusCode::BAD_REQUEST, rt, "BAD_REQUEST", "the request has no `query`".into());
+    };
+    let doc = match state.documents.get(&query) {
+        Some(doc) => doc,
+        None => match async_graphql::parser::parse_query(&query) {
+            Ok(doc) => {
+                let doc = Arc::new(doc);
+                state.documents.put(&query, doc.clone());
+                doc
+            }
+            Err(e) => {
+                let server_error: async_graphql::ServerError = e.into();
+                let mut v = serde_json::to_value(&server_error).unwrap_or_else(|_| json!({ "message": "parse error" }));
+                v["extensions"] = json!({ "code": code::PARSE_FAILED });
+                count_errors([code::PARSE_FAILED]);
+                return pre_execution_errors(rt, vec![v]);
+            }
+        },
+    };
+    let op_type = operation_type(&doc, params.operation_name.as_deref());
+    if get.is_some() {
         match op_type {
             Some(OperationType::Query) => {}
             Some(other) => {
@@ -416,8 +558,45 @@ async fn execute(
             None => {}
         }
     }
+    let is_query = op_type == Some(OperationType::Query);
+    // A query reads one consistent view for its whole execution, and its answer is valid for
+    // that view's generation. A mutation must not hold a view: it takes the index's write lock
+    // to apply what it committed.
+    let view = if is_query { Some(state.service.read().await) } else { None };
+    let generation = view.as_ref().map(|v| v.generation()).unwrap_or(0);
+    let role = caller.as_ref().map(|c| c.role.as_str()).unwrap_or("anonymous");
+    let variables = params.variables.as_ref().map(|v| Value::Object(v.clone()).to_string()).unwrap_or_default();
+    let key = is_query.then(|| answer_key(&query, params.operation_name.as_deref(), &variables, role, rt.mime()));
+    let etag = match (&get, &key) {
+        (Some(_), Some(k)) => Some(format!("W/\"{generation}-{}\"", hex::encode(&k[..12]))),
+        _ => None,
+    };
+    let cache_control =
+        format!("{}, max-age={}", if state.private_reads { "private" } else { "public" }, state.max_age);
+    if let (Some(Some(inm)), Some(tag)) = (&get, &etag) {
+        if inm.split(',').any(|t| t.trim() == tag || t.trim() == "*") {
+            return HttpResponse::NotModified()
+                .insert_header((header::ETAG, tag.clone()))
+                .insert_header((header::CACHE_CONTROL, cache_control))
+                .finish();
+        }
+    }
+    let respond = |body: web::Bytes| {
+        let mut r = HttpResponse::Ok();
+        r.content_type(rt.mime());
+        if let Some(tag) = &etag {
+            r.insert_header((header::ETAG, tag.clone())).insert_header((header::CACHE_CONTROL, cache_control.clone()));
+        }
+        r.body(body)
+    };
+    if let Some(k) = &key {
+        if let Some(body) = state.answers.get(k, generation) {
+            return respond(body);
+        }
+    }
+
     let started = ExecutionStarted::default();
-    let mut request = async_graphql::Request::new(params.query);
+    let mut request = async_graphql::Request::new(query);
     if let Some(name) = params.operation_name {
         request = request.operation_name(name);
     }
@@ -431,19 +610,24 @@ async fn execute(
             }
         }
     }
-    request.set_parsed_query(doc);
+    request.set_parsed_query((*doc).clone());
     let mut request = request.data(started.clone());
     if let Some(c) = caller {
         request = request.data(c);
     }
-    // A query reads one consistent view for its whole execution. A mutation must not hold one:
-    // it takes the index's write lock to apply what it committed.
-    if op_type == Some(OperationType::Query) {
-        request = request.data(state.service.read().await);
+    if let Some(v) = view {
+        request = request.data(v);
     }
     let response = state.schema.execute(request).await;
 
     let executed = started.get();
+    if response.errors.is_empty() {
+        let body = web::Bytes::from(serde_json::to_vec(&response).unwrap_or_default());
+        if let Some(k) = key {
+            state.answers.put(k, generation, body.clone());
+        }
+        return respond(body);
+    }
     let mut body = serde_json::to_value(&response).unwrap_or_else(|_| json!({}));
     if let Some(errors) = body.get_mut("errors").and_then(Value::as_array_mut) {
         for e in errors.iter_mut() {
@@ -460,7 +644,8 @@ async fn execute(
             return pre_execution_errors(rt, std::mem::take(errors));
         }
     }
-    HttpResponse::Ok().content_type(rt.mime()).json(body)
+    // Answers with errors are neither cached nor cacheable.
+    HttpResponse::Ok().content_type(rt.mime()).insert_header((header::CACHE_CONTROL, "no-store")).json(body)
 }
 
 /// Subscriptions over websocket, on the GraphQL endpoint. Speaks graphql-transport-ws and the

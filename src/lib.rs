@@ -3,9 +3,12 @@
 
 pub mod api;
 pub mod auth;
+pub mod cache;
 pub mod cli;
 pub mod domain;
 pub mod edit;
+pub mod explore;
+pub mod export;
 pub mod graph;
 pub mod graphiql;
 pub mod http;

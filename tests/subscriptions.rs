@@ -110,7 +110,7 @@ async fn private_reads_refuse_an_anonymous_subscription() {
     let reader = policygraph::auth::create_token(service.store(), "r", Role::Reader).unwrap();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let config = policygraph::http::HttpConfig { workers: 1, private_reads: true };
+    let config = policygraph::http::HttpConfig { workers: 1, private_reads: true, ..Default::default() };
     let server = policygraph::http::start(listener, service.clone(), &config).unwrap();
     let handle = server.handle();
     tokio::spawn(server);

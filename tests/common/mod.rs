@@ -29,7 +29,18 @@ pub struct TestServer {
 impl TestServer {
     /// Opens (or reuses) the store in `data`, seeds it from `seed_dir` when empty, and serves.
     pub async fn start(data: &Path, seed_dir: Option<&Path>) -> TestServer {
-        let service = Service::open(data).expect("open store");
+        // After a stop, actix's worker threads may still be dropping their copies of the app
+        // state (and with them sled's file lock) for a moment: retry briefly.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let service = loop {
+            match Service::open(data) {
+                Ok(s) => break s,
+                Err(e) if e.to_string().contains("lock") && std::time::Instant::now() < deadline => {
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("open store: {e}"),
+            }
+        };
         if let Some(dir) = seed_dir {
             if service.store().is_empty() {
                 let d = seed::load(dir).expect("seed loads");
