@@ -42,6 +42,9 @@ pub enum Command {
     ExportSchema(ExportArgs),
     /// Export the graph (or a neighbourhood) as GraphML, GEXF or Cytoscape.js JSON.
     Export(ExportGraphArgs),
+    /// Write a synthetic graph (for benchmarks) into an empty store: kinds and degrees like the
+    /// curated graph, deterministic for a seed.
+    GenSynthetic(GenArgs),
     /// Manage API tokens (the server must be stopped: the store is opened by one process at a time).
     Token(TokenArgs),
 }
@@ -68,6 +71,21 @@ pub struct ExportGraphArgs {
     /// Output file (`-` for stdout).
     #[arg(long, default_value = "-")]
     pub out: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct GenArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Number of entities.
+    #[arg(long)]
+    pub entities: usize,
+    /// Number of relations (5 per entity is typical).
+    #[arg(long)]
+    pub relations: usize,
+    /// Random seed.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
 }
 
 #[derive(Args, Debug)]
@@ -175,6 +193,7 @@ pub fn run() -> ExitCode {
             Command::ExportSchema(args) => export_schema(&args.out),
             Command::Token(args) => token(args),
             Command::Export(args) => export_graph(args).await,
+            Command::GenSynthetic(args) => gen_synthetic(args),
         }
     });
     match result {
@@ -265,6 +284,34 @@ async fn export_graph(args: ExportGraphArgs) -> anyhow::Result<ExitCode> {
         std::fs::write(&args.out, body).with_context(|| format!("writing {}", args.out.display()))?;
         eprintln!("wrote {} ({} entities, {} relations)", args.out.display(), entities.len(), relations.len());
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn gen_synthetic(args: GenArgs) -> anyhow::Result<ExitCode> {
+    let store = crate::store::Store::open(&args.data.data)
+        .with_context(|| format!("opening the store at {}", args.data.data.display()))?;
+    if !store.is_empty() {
+        anyhow::bail!("the store at {} is not empty; synthetic data goes into a new one", args.data.data.display());
+    }
+    let started = std::time::Instant::now();
+    let (entities, relations) = crate::synthetic::generate(args.entities, args.relations, args.seed);
+    // Small batches, flushed as they go: sled keeps a batch and its log buffers in memory.
+    for chunk in entities.chunks(20_000) {
+        store.bulk_import(chunk, &[])?;
+        store.flush()?;
+    }
+    for chunk in relations.chunks(20_000) {
+        store.bulk_import(&[], chunk)?;
+        store.flush()?;
+    }
+    store.flush()?;
+    eprintln!(
+        "wrote {} entities and {} relations to {} in {:.1} s",
+        entities.len(),
+        relations.len(),
+        args.data.data.display(),
+        started.elapsed().as_secs_f64()
+    );
     Ok(ExitCode::SUCCESS)
 }
 

@@ -15,4 +15,5 @@ pub mod http;
 pub mod seed;
 pub mod service;
 pub mod store;
+pub mod synthetic;
 pub mod telemetry;

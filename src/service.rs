@@ -193,7 +193,14 @@ fn apply_batch(g: &mut GraphIndex, batch: &WriteBatch) -> Result<(), GraphError>
 }
 
 fn load_index(store: &Store) -> Result<GraphIndex, ServiceError> {
-    let entities = store.entities().collect::<Result<Vec<_>, _>>()?;
-    let relations = store.relations().collect::<Result<Vec<_>, _>>()?;
-    Ok(GraphIndex::build(entities, relations, store.generation()?)?)
+    // Streamed straight from the store into the index: no intermediate list of every record,
+    // which would double the peak memory of a start at a million entities.
+    let mut index = GraphIndex::build(std::iter::empty(), std::iter::empty(), store.generation()?)?;
+    for e in store.entities() {
+        index.upsert_entity(e?);
+    }
+    for r in store.relations() {
+        index.upsert_relation(r?)?;
+    }
+    Ok(index)
 }

@@ -346,6 +346,27 @@ impl Store {
         Ok(existed)
     }
 
+    /// Writes many records without a transaction (one sled batch per tree), for loading
+    /// generated data into an empty store; not atomic across trees, so never used for edits.
+    pub fn bulk_import(&self, entities: &[Entity], relations: &[Relation]) -> Result<(), StoreError> {
+        let mut e = sled::Batch::default();
+        let mut s = sled::Batch::default();
+        for x in entities {
+            e.insert(x.id.as_bytes(), encode(x));
+            s.insert(x.slug.as_str().as_bytes(), x.id.as_bytes());
+        }
+        let mut r = sled::Batch::default();
+        for x in relations {
+            r.insert(x.id.as_bytes(), encode(x));
+        }
+        self.entities.apply_batch(e)?;
+        self.slugs.apply_batch(s)?;
+        self.relations.apply_batch(r)?;
+        let generation = self.generation()? + 1;
+        self.meta.insert("generation", &generation.to_be_bytes())?;
+        Ok(())
+    }
+
     /// Flushes everything written so far; called at shutdown.
     pub fn flush(&self) -> Result<(), StoreError> {
         self.db.flush()?;

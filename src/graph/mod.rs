@@ -47,10 +47,17 @@ pub struct GraphIndex {
     by_kind: HashMap<EntityKind, BTreeMap<String, NodeIndex>>,
     all_by_slug: BTreeMap<String, NodeIndex>,
     search: HashMap<NodeIndex, SearchKeys>,
+    /// Every word of every normalized name and alias (and each key without its spaces) →
+    /// the entities that have it: `search` looks up candidates by word prefix here instead of
+    /// scanning every entity.
+    words: BTreeMap<String, Vec<NodeIndex>>,
     generation: u64,
     /// Degree and PageRank, computed on first use after a change (readers share the index
     /// behind a read lock, hence the interior mutability).
     rankings: std::sync::Mutex<Option<Arc<algo::Rankings>>>,
+    /// Degree (without `mentions`) by node index, for path costs; computed on first use after a
+    /// change, in one pass over the relations.
+    degrees: std::sync::Mutex<Option<Arc<Vec<u32>>>>,
 }
 
 impl GraphIndex {
@@ -72,6 +79,26 @@ impl GraphIndex {
 
     fn invalidate_rankings(&mut self) {
         *self.rankings.get_mut().unwrap_or_else(|e| e.into_inner()) = None;
+        *self.degrees.get_mut().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    /// Degree of every node (not counting `mentions`), indexed by node index.
+    pub fn degrees(&self) -> Arc<Vec<u32>> {
+        let mut cached = self.degrees.lock().unwrap_or_else(|e| e.into_inner());
+        cached
+            .get_or_insert_with(|| {
+                let mut d = vec![0u32; petgraph::visit::NodeIndexable::node_bound(&self.graph)];
+                for r in self.graph.edge_indices() {
+                    if self.graph[r].kind != RelationKind::Mentions {
+                        if let Some((a, b)) = self.graph.edge_endpoints(r) {
+                            d[a.index()] += 1;
+                            d[b.index()] += 1;
+                        }
+                    }
+                }
+                Arc::new(d)
+            })
+            .clone()
     }
 
     /// Degree and PageRank of every entity, current with the graph.
@@ -127,7 +154,24 @@ impl GraphIndex {
         self.by_slug.insert(entity.slug.to_string(), node);
         self.all_by_slug.insert(entity.slug.to_string(), node);
         self.by_kind.entry(entity.kind).or_default().insert(entity.slug.to_string(), node);
+        self.unindex_words(node);
+        for w in index_words(&keys) {
+            self.words.entry(w).or_default().push(node);
+        }
         self.search.insert(node, keys);
+    }
+
+    fn unindex_words(&mut self, node: NodeIndex) {
+        if let Some(old) = self.search.get(&node) {
+            for w in index_words(old) {
+                if let Some(v) = self.words.get_mut(&w) {
+                    v.retain(|&n| n != node);
+                    if v.is_empty() {
+                        self.words.remove(&w);
+                    }
+                }
+            }
+        }
     }
 
     /// Removes an entity and every relation that touches it.
@@ -151,6 +195,7 @@ impl GraphIndex {
         if let Some(m) = self.by_kind.get_mut(&entity.kind) {
             m.remove(entity.slug.as_str());
         }
+        self.unindex_words(node);
         self.search.remove(&node);
         Some(entity)
     }
@@ -279,8 +324,20 @@ impl GraphIndex {
         }
         let q_compact: String = q.split(' ').collect();
         let q_words: Vec<&str> = q.split(' ').collect();
+        // Candidates: entities with a word starting with the query's longest word (the most
+        // selective), or whose key without spaces starts with the query without spaces.
+        let longest = q_words.iter().copied().max_by_key(|w| w.len()).unwrap_or("");
+        let mut candidates: Vec<NodeIndex> = Vec::new();
+        for prefix in [longest, q_compact.as_str()] {
+            for (_, nodes) in self.words.range(prefix.to_string()..).take_while(|(w, _)| w.starts_with(prefix)) {
+                candidates.extend_from_slice(nodes);
+            }
+        }
+        candidates.sort_unstable();
+        candidates.dedup();
         let mut hits: Vec<(u32, usize, &str, NodeIndex)> = Vec::new();
-        for (&node, keys) in &self.search {
+        for node in candidates {
+            let Some(keys) = self.search.get(&node) else { continue };
             let entity = &self.graph[node];
             if kinds.is_some_and(|ks| !ks.contains(&entity.kind)) {
                 continue;
@@ -304,6 +361,16 @@ impl GraphIndex {
         hits.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(b.2)));
         hits.into_iter().take(limit).map(|(_, _, _, n)| &self.graph[n]).collect()
     }
+}
+
+/// The words a set of search keys is found by: each word, and each key without its spaces.
+fn index_words(keys: &SearchKeys) -> std::collections::BTreeSet<String> {
+    let mut out = std::collections::BTreeSet::new();
+    for k in &keys.keys {
+        out.extend(k.split(' ').filter(|w| !w.is_empty()).map(String::from));
+        out.insert(k.split(' ').collect());
+    }
+    out
 }
 
 fn score(key: &str, q: &str, q_compact: &str, q_words: &[&str]) -> u32 {
@@ -409,6 +476,20 @@ mod tests {
         assert_eq!(normalize("  Klein-Solomon "), "klein solomon");
         assert_eq!(normalize("Dall’Oglio"), "dall oglio");
         assert_eq!(normalize("Türkiye"), "turkiye");
+    }
+
+    #[test]
+    fn the_word_index_follows_renames_and_removals() {
+        let mut g =
+            GraphIndex::build(vec![entity("a", EntityKind::Person, "Ana Perez", &["A. P."])], vec![], 1).unwrap();
+        assert_eq!(g.search("perez", None, 5).len(), 1);
+        g.upsert_entity(entity("a", EntityKind::Person, "Bo Chen", &[]));
+        assert!(g.search("perez", None, 5).is_empty(), "the old name is gone");
+        assert_eq!(g.search("chen", None, 5).len(), 1);
+        assert_eq!(g.search("bochen", None, 5).len(), 1, "a key without its spaces");
+        g.remove_entity("a");
+        assert!(g.search("chen", None, 5).is_empty());
+        assert!(g.words.is_empty());
     }
 
     #[test]

@@ -1,0 +1,203 @@
+#!/usr/bin/env bash
+# Reproduces every figure in BENCHMARKS.md: in-process benchmarks (criterion), cold start, peak
+# memory and size on disk, and HTTP throughput and latency beside a bare actix-web baseline.
+#
+#   bash bench/http.sh                      # sizes 10000 and 100000 (about 15 minutes)
+#   SIZES="10000 100000 1000000" bash bench/http.sh
+#   SKIP_CRITERION=1 bash bench/http.sh     # HTTP, cold start and memory only
+#   CRITERION_SIZES="10000" …               # in-process sizes, when they should differ from SIZES
+#   HTTP_SIZE=100000 …                      # the store the HTTP figures use (default: the largest)
+#
+# The server is pinned to core 0 and the load generator (wrk, installed from Debian if missing)
+# to core 1. Results go to bench/results/<date>-<commit>.md.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+SIZES=${SIZES:-"10000 100000"}
+HTTP_SIZE=${HTTP_SIZE:-$(echo "$SIZES" | tr ' ' '\n' | sort -n | tail -1)}
+DURATION=${DURATION:-10}
+CONNS=${CONNS:-16}
+RUNS=${RUNS:-3}
+work=${BENCH_DIR:-/tmp/policygraph-bench}
+mkdir -p "$work" bench/results
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+out=bench/results/$(date -u +%Y-%m-%d)-$commit.md
+
+if ! command -v wrk >/dev/null; then
+  SUDO=(); [[ $(id -u) -ne 0 ]] && SUDO=(sudo -n)
+  "${SUDO[@]}" apt-get update -q && "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk
+fi
+cargo build --release --locked --bin policygraph --example bare_json
+bin=target/release/policygraph
+bare=target/release/examples/bare_json
+
+{
+  echo "# Benchmark run $(date -u +%Y-%m-%dT%H:%MZ), commit $commit"
+  echo
+  echo "Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/Mem:/{print $2}') GiB RAM, $(uname -sr)."
+  echo "Server on core 0, wrk on core 1 (-t1 -c$CONNS -d${DURATION}s), median of $RUNS runs."
+  echo
+} >"$out"
+
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+# ---- data, cold start, memory -------------------------------------------------------------
+echo "| entities | relations | generate (s) | store on disk | cold start to /healthz (s) | peak RSS (MiB) |" >>"$out"
+echo "|---|---|---|---|---|---|" >>"$out"
+for n in $SIZES; do
+  dir=$work/store-$n
+  gen=-
+  if [[ ! -d $dir ]]; then
+    t0=$(date +%s.%N)
+    "$bin" gen-synthetic --data "$dir" --entities "$n" --relations $((n * 5)) --seed 42
+    gen=$(echo "$(date +%s.%N) - $t0" | bc | xargs printf '%.1f')
+  fi
+  starts=(); rss=()
+  for _ in $(seq "$RUNS"); do
+    t0=$(date +%s.%N)
+    taskset -c 0 "$bin" serve --data "$dir" --bind 127.0.0.1:18990 --seed-dir /nonexistent --workers 1 >/dev/null 2>&1 &
+    pid=$!
+    until curl -sf http://127.0.0.1:18990/healthz >/dev/null; do sleep 0.01; done
+    starts+=("$(echo "$(date +%s.%N) - $t0" | bc)")
+    rss+=("$(awk '/VmHWM/{print int($2/1024)}' /proc/$pid/status)")
+    kill $pid; wait $pid 2>/dev/null || true
+  done
+  s=$(printf '%s\n' "${starts[@]}" | median | xargs printf '%.2f')
+  r=$(printf '%s\n' "${rss[@]}" | median)
+  echo "| $n | $((n * 5)) | $gen | $(du -sh "$dir" | cut -f1) | $s | $r |" >>"$out"
+done
+echo >>"$out"
+
+# ---- HTTP ----------------------------------------------------------------------------------
+dir=$work/store-$HTTP_SIZE
+cp -r "$dir" "$work/http-store"
+token=$("$bin" token create --name bench --role editor --data "$work/http-store" | tail -1)
+start_server() { # extra args…
+  taskset -c 0 "$bin" serve --data "$work/http-store" --bind 127.0.0.1:18991 --seed-dir /nonexistent --workers 1 "$@" >/dev/null 2>&1 &
+  server=$!
+  until curl -sf http://127.0.0.1:18991/healthz >/dev/null; do sleep 0.02; done
+}
+stop_server() { kill $server; wait $server 2>/dev/null || true; }
+
+start_server
+# 1000 slugs and a hub-free pair list for the varying-variable queries.
+python3 - "$work" <<'PY'
+import json, sys, urllib.request
+work = sys.argv[1]
+def q(query, variables=None):
+    req = urllib.request.Request("http://127.0.0.1:18991/graphql", json.dumps({"query": query, "variables": variables or {}}).encode(), {"content-type": "application/json"})
+    return json.load(urllib.request.urlopen(req))["data"]
+slugs, after = [], None
+while len(slugs) < 1000:
+    d = q("query($a:String){ entities(first:100, after:$a){ edges{ node{ slug } } pageInfo{ endCursor } } }", {"a": after})
+    slugs += [e["node"]["slug"] for e in d["entities"]["edges"]]
+    after = d["entities"]["pageInfo"]["endCursor"]
+words = sorted({s.split("-")[0] for s in slugs})
+with open(f"{work}/vars.lua", "w") as f:
+    f.write("slugs = {" + ",".join(json.dumps(s) for s in slugs) + "}\n")
+    f.write("words = {" + ",".join(json.dumps(w) for w in words) + "}\n")
+# The fixed answer for the baseline: the entity query's bytes.
+hub = slugs[len(slugs) // 2]
+with open(f"{work}/hub.txt", "w") as f:
+    f.write(hub)
+PY
+hub=$(cat "$work/hub.txt")
+ENTITY_Q='query($s:String!){ entity(slug:$s){ id name relations(first:20){ edges{ node{ kind to{ id name } from{ id name } } } } } }'
+curl -s http://127.0.0.1:18991/graphql -H 'content-type: application/json' \
+  -d "$(python3 -c 'import json,sys; print(json.dumps({"query":sys.argv[1],"variables":{"s":sys.argv[2]}}))' "$ENTITY_Q" "$hub")" >"$work/answer.json"
+stop_server
+
+lua() { # name body-expression [token]
+  cat >"$work/$1.lua" <<LUA
+dofile("$work/vars.lua")
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+if "${3:-}" ~= "" then wrk.headers["Authorization"] = "Bearer ${3:-}" end
+counter = 0
+request = function()
+  counter = counter + 1
+  local i = (counter % #slugs) + 1
+  local j = ((counter * 7919) % #slugs) + 1
+  local w = words[(counter % #words) + 1]
+  return wrk.format(nil, nil, nil, $2)
+end
+LUA
+}
+q() { python3 -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$1"; }
+lua fixed "'{\"query\":' .. $(q "$(q "$ENTITY_Q")") .. ',\"variables\":{\"s\":\"$hub\"}}'"
+# The counter makes every request's variables new, so none is answered from the cache.
+lua entity_vary "'{\"query\":' .. $(q "$(q "$ENTITY_Q")") .. ',\"variables\":{\"s\":\"' .. slugs[i] .. '\",\"n\":' .. counter .. '}}'"
+lua search "'{\"query\":\"query(\$q:String!){ search(query:\$q, first:10){ id name } }\",\"variables\":{\"q\":\"' .. w .. '\"}}'"
+lua path "'{\"query\":\"query(\$a:ID!,\$b:ID!){ shortestPath(from:\$a,to:\$b,maxLength:6){ length steps{ entity{ name } relation{ kind } } } }\",\"variables\":{\"a\":\"' .. slugs[i] .. '\",\"b\":\"' .. slugs[j] .. '\"}}'"
+lua mutation "'{\"query\":\"mutation(\$id:ID!,\$a:String!){ addAlias(input:{id:\$id, alias:\$a}){ entity{ version } } }\",\"variables\":{\"id\":\"' .. slugs[i] .. '\",\"a\":\"bench ' .. counter .. '\"}}'" "$token"
+
+run_wrk() { # label lua-file url → "rps p50 p99"
+  # First a short check that the answers are answers, not errors.
+  cat >"$work/check.lua" <<LUA
+dofile("$2")
+bad = 0
+response = function(status, headers, body)
+  if status ~= 200 or string.find(body, '"errors"', 1, true) then
+    bad = bad + 1
+    if bad == 1 then io.stderr:write(status .. " " .. string.sub(body, 1, 400) .. "\n") end
+  end
+end
+done = function() io.write("bad responses: " .. bad .. "\n") end
+LUA
+  taskset -c 1 wrk -t1 -c2 -d1s -s "$work/check.lua" "$3" >"$work/check.txt" 2>&1
+  if ! grep -q "bad responses: 0" "$work/check.txt"; then
+    echo "bench: $1 answers with errors; not a valid measurement:" >&2
+    cat "$work/check.txt" >&2
+    exit 1
+  fi
+  local results=()
+  for _ in $(seq "$RUNS"); do
+    taskset -c 1 wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency -s "$2" "$3" >"$work/wrk.txt" 2>&1
+    if grep -q "Non-2xx" "$work/wrk.txt"; then
+      echo "bench: $1 got error responses; not a valid measurement:" >&2
+      cat "$work/wrk.txt" >&2
+      exit 1
+    fi
+    local rps p50 p99
+    rps=$(awk '/Requests\/sec/{print $2}' "$work/wrk.txt")
+    p50=$(awk '$1=="50%"{print $2}' "$work/wrk.txt")
+    p99=$(awk '$1=="99%"{print $2}' "$work/wrk.txt")
+    results+=("$rps $p50 $p99")
+  done
+  printf '%s\n' "${results[@]}" | sort -n | awk '{a[NR]=$0} END {print a[int((NR+1)/2)]}'
+}
+
+echo "HTTP at $HTTP_SIZE entities ($((HTTP_SIZE * 5)) relations); the entity query is \`entity(slug)\` with its first 20 relations and both ends' id and name ($(wc -c <"$work/answer.json") bytes)." >>"$out"
+echo >>"$out"
+echo "| case | requests/s | p50 | p99 | share of baseline |" >>"$out"
+echo "|---|---|---|---|---|" >>"$out"
+taskset -c 0 "$bare" 127.0.0.1:18992 "$work/answer.json" >/dev/null 2>&1 &
+bare_pid=$!
+sleep 1
+read -r base p50 p99 <<<"$(run_wrk baseline "$work/fixed.lua" http://127.0.0.1:18992/)"
+kill $bare_pid; wait $bare_pid 2>/dev/null || true
+echo "| bare actix-web, same bytes (baseline) | $base | $p50 | $p99 | 100 % |" >>"$out"
+row() { echo "| $1 | $2 | $3 | $4 | $(echo "scale=1; 100 * $2 / $base" | bc) % |" >>"$out"; }
+start_server
+read -r r a b <<<"$(run_wrk hit "$work/fixed.lua" http://127.0.0.1:18991/graphql)"; row "entity + 20 relations, repeated (answer cache hit)" "$r" "$a" "$b"
+read -r r a b <<<"$(run_wrk miss "$work/entity_vary.lua" http://127.0.0.1:18991/graphql)"; row "entity + 20 relations, slug varies (cache miss)" "$r" "$a" "$b"
+read -r r a b <<<"$(run_wrk search "$work/search.lua" http://127.0.0.1:18991/graphql)"; row "search, first 10 (word varies)" "$r" "$a" "$b"
+read -r r a b <<<"$(run_wrk path "$work/path.lua" http://127.0.0.1:18991/graphql)"; row "shortest path (pair varies)" "$r" "$a" "$b"
+read -r r a b <<<"$(run_wrk mutation "$work/mutation.lua" http://127.0.0.1:18991/graphql)"; row "mutation addAlias, 16 concurrent writers (durable)" "$r" "$a" "$b"
+stop_server
+start_server --answer-cache-mb 0
+read -r r a b <<<"$(run_wrk nocache "$work/fixed.lua" http://127.0.0.1:18991/graphql)"; row "entity + 20 relations, repeated, answer cache off" "$r" "$a" "$b"
+stop_server
+rm -rf "$work/http-store"
+echo >>"$out"
+
+# ---- in-process ------------------------------------------------------------------------------
+if [[ -z ${SKIP_CRITERION:-} ]]; then
+  BENCH_ENTITIES=$(echo "${CRITERION_SIZES:-$SIZES}" | tr ' ' ',') taskset -c 0 cargo bench --locked --bench graph 2>&1 | tee "$work/criterion.txt" | grep -E '^[0-9]+_entities|time:' || true
+  echo "In-process (criterion, median of the estimate):" >>"$out"
+  echo >>"$out"
+  echo "| benchmark | time |" >>"$out"
+  echo "|---|---|" >>"$out"
+  awk '/^[0-9]+_entities\// {name=$1} /time:/ { if ($1 ~ /^[0-9]+_entities\//) name=$1; sub(/.*time: +\[/, ""); split($0, t, " "); print "| " name " | " t[3] " " t[4] " |" }' "$work/criterion.txt" >>"$out"
+fi
+echo "wrote $out"
+cat "$out"

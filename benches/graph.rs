@@ -1,0 +1,120 @@
+//! In-process benchmarks on synthetic graphs (5 relations per entity on average): loading a
+//! store into the index, look-ups, search, a relations page, a 2-hop neighbourhood, a shortest
+//! path and a durable mutation commit.
+//!
+//! Sizes come from `BENCH_ENTITIES` (comma-separated; default `10000,100000`); the figures in
+//! BENCHMARKS.md add `1000000`. `BENCH_ENTITIES=1000 cargo bench` is the quick check.
+
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use policygraph::edit::Edit;
+use policygraph::graph::algo::{self, PathRanking, StepFilter};
+use policygraph::graph::{Direction, GraphIndex};
+use policygraph::service::Service;
+use policygraph::store::Store;
+
+fn sizes() -> Vec<usize> {
+    std::env::var("BENCH_ENTITIES")
+        .unwrap_or_else(|_| "10000,100000".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect()
+}
+
+fn store_with(n: usize) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let (es, rs) = policygraph::synthetic::generate(n, n * 5, 42);
+    for c in es.chunks(20_000) {
+        store.bulk_import(c, &[]).unwrap();
+    }
+    for c in rs.chunks(20_000) {
+        store.bulk_import(&[], c).unwrap();
+    }
+    store.flush().unwrap();
+    dir
+}
+
+fn benches(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    for n in sizes() {
+        let dir = store_with(n);
+        let mut group = c.benchmark_group(format!("{n}_entities"));
+        group.sample_size(10).measurement_time(Duration::from_secs(if n >= 1_000_000 { 60 } else { 10 }));
+        group.bench_function(BenchmarkId::new("load_store_into_index", n), |b| {
+            b.iter(|| Service::open(dir.path()).unwrap());
+        });
+        group.finish();
+
+        let service = Service::open(dir.path()).unwrap();
+        let guard = rt.block_on(service.read());
+        let g: &GraphIndex = &guard;
+        let slugs: Vec<String> =
+            g.entities(None, None).step_by((n / 1000).max(1)).map(|e| e.slug.to_string()).collect();
+        let ids: Vec<String> = slugs.iter().map(|s| g.entity_by_slug(s).unwrap().id.clone()).collect();
+        let mut group = c.benchmark_group(format!("{n}_entities"));
+        group.sample_size(50);
+        let mut i = 0usize;
+        group.bench_function("entity_by_slug", |b| {
+            b.iter(|| {
+                i = (i + 1) % slugs.len();
+                g.entity_by_slug(&slugs[i]).unwrap().id.len()
+            })
+        });
+        let names: Vec<String> =
+            slugs.iter().map(|s| g.entity_by_slug(s).unwrap().name.split(' ').next().unwrap().to_lowercase()).collect();
+        group.bench_function("search_20", |b| {
+            b.iter(|| {
+                i = (i + 1) % names.len();
+                g.search(&names[i], None, 20).len()
+            })
+        });
+        group.bench_function("relations_page_20", |b| {
+            b.iter(|| {
+                i = (i + 1) % ids.len();
+                g.relations_of(&ids[i], Direction::Both, None).into_iter().take(20).count()
+            })
+        });
+        let f = StepFilter::default();
+        group.bench_function("neighbourhood_2_hops_limit_100", |b| {
+            b.iter(|| {
+                i = (i + 1) % ids.len();
+                algo::neighbourhood(g, &ids[i], 2, 100, &f).map(|x| x.nodes.len())
+            })
+        });
+        group.bench_function("shortest_path_fewest_hops", |b| {
+            b.iter(|| {
+                i = (i + 1) % ids.len();
+                let j = (i * 7919 + 13) % ids.len();
+                algo::shortest_path(g, &ids[i], &ids[j], &f, 6, PathRanking::FewestHops).map(|p| p.steps.len())
+            })
+        });
+        group.bench_function("shortest_path_avoid_hubs", |b| {
+            b.iter(|| {
+                i = (i + 1) % ids.len();
+                let j = (i * 7919 + 13) % ids.len();
+                algo::shortest_path(g, &ids[i], &ids[j], &f, 6, PathRanking::AvoidHubs).map(|p| p.steps.len())
+            })
+        });
+        group.finish();
+        // The mutation takes the index's write lock: release the read view first.
+        drop(guard);
+
+        let mut group = c.benchmark_group(format!("{n}_entities"));
+        group.sample_size(20);
+        let mut k = 0u64;
+        group.bench_function("mutation_commit_durable", |b| {
+            b.iter(|| {
+                k += 1;
+                let edit =
+                    Edit::AddAlias { id: ids[(k as usize) % ids.len()].clone(), alias: format!("bench alias {k}") };
+                rt.block_on(service.edit("bench", edit)).unwrap().generation
+            })
+        });
+        group.finish();
+    }
+}
+
+criterion_group!(graph, benches);
+criterion_main!(graph);
