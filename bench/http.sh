@@ -26,9 +26,10 @@ if ! command -v wrk >/dev/null; then
   SUDO=(); [[ $(id -u) -ne 0 ]] && SUDO=(sudo -n)
   "${SUDO[@]}" apt-get update -q && "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk
 fi
-cargo build --release --locked --bin policygraph --example bare_json
+cargo build --release --locked --bin policygraph --example bare_json --example stock_graphql
 bin=target/release/policygraph
 bare=target/release/examples/bare_json
+stock=target/release/examples/stock_graphql
 
 {
   echo "# Benchmark run $(date -u +%Y-%m-%dT%H:%MZ), commit $commit"
@@ -95,8 +96,10 @@ words = sorted({s.split("-")[0] for s in slugs})
 with open(f"{work}/vars.lua", "w") as f:
     f.write("slugs = {" + ",".join(json.dumps(s) for s in slugs) + "}\n")
     f.write("words = {" + ",".join(json.dumps(w) for w in words) + "}\n")
-# The fixed answer for the baseline: the entity query's bytes.
-hub = slugs[len(slugs) // 2]
+# The fixed answer for the baseline: the entity query's bytes, for an entity with at least 20
+# relations (the first page is full), but not a hub.
+ranked = q("{ ranking(by: DEGREE, first: 100) { entity { slug } degree } }")["ranking"]
+hub = next((r["entity"]["slug"] for r in reversed(ranked) if r["degree"] >= 20), ranked[0]["entity"]["slug"])
 with open(f"{work}/hub.txt", "w") as f:
     f.write(hub)
 PY
@@ -187,6 +190,12 @@ stop_server
 start_server --answer-cache-mb 0
 read -r r a b <<<"$(run_wrk nocache "$work/fixed.lua" http://127.0.0.1:18991/graphql)"; row "entity + 20 relations, repeated, answer cache off" "$r" "$a" "$b"
 stop_server
+# Stock async-graphql (its actix extractor and Schema::execute) on the same schema and store.
+taskset -c 0 "$stock" 127.0.0.1:18993 "$work/http-store" >/dev/null 2>&1 &
+stock_pid=$!
+until curl -sf -o /dev/null -X POST -H 'content-type: application/json' -d '{"query":"{ __typename }"}' http://127.0.0.1:18993/graphql; do sleep 0.05; done
+read -r r a b <<<"$(run_wrk stock "$work/entity_vary.lua" http://127.0.0.1:18993/graphql)"; row "stock async-graphql, entity + 20 relations, slug varies" "$r" "$a" "$b"
+kill $stock_pid; wait $stock_pid 2>/dev/null || true
 rm -rf "$work/http-store"
 echo >>"$out"
 

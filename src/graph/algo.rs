@@ -118,7 +118,7 @@ impl PartialOrd for Queued {
 
 /// Node settlements an `AvoidHubs` search may make before it gives up on weighing hubs and
 /// answers with the fewest-hops path instead: keeps a query on a million-entity graph bounded.
-pub const AVOID_HUBS_BUDGET: usize = 50_000;
+pub const AVOID_HUBS_BUDGET: usize = 5_000;
 
 /// Fewest hops by bidirectional breadth-first search, expanding the smaller frontier a level at
 /// a time: on graphs with hubs it touches a tiny fraction of what a one-sided search does.
