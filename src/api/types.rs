@@ -436,9 +436,8 @@ pub fn relations_page(
 ) -> Result<RelationConnection> {
     let first = page_size(first)?;
     let kinds: Option<Vec<domain::RelationKind>> = kinds.map(|ks| ks.into_iter().map(Into::into).collect());
-    let mut all = g.relations_of(entity_id, direction.into(), kinds.as_deref());
-    // The index orders by (order, kind enum, id); cursors compare by kind name, so sort by that.
-    all.sort_by(|a, b| relation_sort_key(a).cmp(&relation_sort_key(b)));
+    // Already in cursor order (see `GraphIndex::relations_of`).
+    let all = g.relations_of(entity_id, direction.into(), kinds.as_deref());
     let total_count = all.len();
     let start = match after {
         None => 0,

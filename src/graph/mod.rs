@@ -278,8 +278,8 @@ impl GraphIndex {
         }
     }
 
-    /// The relations of an entity, in a stable order: by `order` (unordered last), then kind, then
-    /// relation ID. Empty when the entity does not exist.
+    /// The relations of an entity, in a stable order: by `order` (unordered last), then kind
+    /// name, then relation ID (the order relation cursors rely on). Empty when the entity does not exist.
     pub fn relations_of(
         &self,
         entity_id: &str,
@@ -305,8 +305,13 @@ impl GraphIndex {
                 }
             }
         }
-        out.sort_by(|a, b| {
-            (a.order.unwrap_or(i32::MAX), a.kind, &a.id).cmp(&(b.order.unwrap_or(i32::MAX), b.kind, &b.id))
+        // The order of relation cursors: `order` (unordered last), then kind name, then ID.
+        out.sort_unstable_by(|a, b| {
+            (a.order.unwrap_or(i32::MAX), a.kind.as_str(), &a.id).cmp(&(
+                b.order.unwrap_or(i32::MAX),
+                b.kind.as_str(),
+                &b.id,
+            ))
         });
         out
     }
