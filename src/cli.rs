@@ -295,7 +295,7 @@ fn gen_synthetic(args: GenArgs) -> anyhow::Result<ExitCode> {
     }
     let started = std::time::Instant::now();
     let (entities, relations) = crate::synthetic::generate(args.entities, args.relations, args.seed);
-    // Small batches, flushed as they go: sled keeps a batch and its log buffers in memory.
+    // Flushed as it goes, so that sled's dirty pages do not pile up in memory.
     for chunk in entities.chunks(20_000) {
         store.bulk_import(chunk, &[])?;
         store.flush()?;

@@ -346,22 +346,18 @@ impl Store {
         Ok(existed)
     }
 
-    /// Writes many records without a transaction (one sled batch per tree), for loading
-    /// generated data into an empty store; not atomic across trees, so never used for edits.
+    /// Writes many records without a transaction, for loading generated data into an empty
+    /// store; not atomic across trees, so never used for edits. Plain inserts, not
+    /// `apply_batch`: measured on 200k entities / 1M relations, sled 0.34's batches peaked at
+    /// 4.3 GB of RSS against 0.8 GB for inserts, and took twice as long.
     pub fn bulk_import(&self, entities: &[Entity], relations: &[Relation]) -> Result<(), StoreError> {
-        let mut e = sled::Batch::default();
-        let mut s = sled::Batch::default();
         for x in entities {
-            e.insert(x.id.as_bytes(), encode(x));
-            s.insert(x.slug.as_str().as_bytes(), x.id.as_bytes());
+            self.entities.insert(x.id.as_bytes(), encode(x))?;
+            self.slugs.insert(x.slug.as_str().as_bytes(), x.id.as_bytes())?;
         }
-        let mut r = sled::Batch::default();
         for x in relations {
-            r.insert(x.id.as_bytes(), encode(x));
+            self.relations.insert(x.id.as_bytes(), encode(x))?;
         }
-        self.entities.apply_batch(e)?;
-        self.slugs.apply_batch(s)?;
-        self.relations.apply_batch(r)?;
         let generation = self.generation()? + 1;
         self.meta.insert("generation", &generation.to_be_bytes())?;
         Ok(())

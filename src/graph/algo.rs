@@ -7,6 +7,10 @@
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet, VecDeque};
+
+/// Hash maps and sets keyed by node index, on the hot paths: foldhash rather than SipHash.
+type FastMap<K, V> = foldhash::HashMap<K, V>;
+type FastSet<K> = foldhash::HashSet<K>;
 use std::sync::Arc;
 
 use petgraph::stable_graph::{EdgeIndex, NodeIndex};
@@ -127,8 +131,8 @@ fn fewest_hops(g: &GraphIndex, s: NodeIndex, t: NodeIndex, f: &StepFilter, max_l
         return Some(Vec::new());
     }
     // node → (previous node towards s, edge, forward); node → (next node towards t, edge, forward)
-    let mut from_s: HashMap<NodeIndex, (NodeIndex, EdgeIndex, bool)> = HashMap::new();
-    let mut to_t: HashMap<NodeIndex, (NodeIndex, EdgeIndex, bool)> = HashMap::new();
+    let mut from_s: FastMap<NodeIndex, (NodeIndex, EdgeIndex, bool)> = FastMap::default();
+    let mut to_t: FastMap<NodeIndex, (NodeIndex, EdgeIndex, bool)> = FastMap::default();
     let (mut front_s, mut front_t) = (vec![s], vec![t]);
     let (mut depth_s, mut depth_t) = (0usize, 0usize);
     let passable_mid = |n: NodeIndex| n == s || n == t || passable(g, n, f);
@@ -250,8 +254,8 @@ pub fn shortest_path(
         Some(to_path(g, s, hops, cost))
     };
     let mut settled = 0usize;
-    let mut best: HashMap<NodeIndex, (f64, usize)> = HashMap::from([(s, (0.0, 0))]);
-    let mut prev: HashMap<NodeIndex, (NodeIndex, EdgeIndex, bool)> = HashMap::new();
+    let mut best: FastMap<NodeIndex, (f64, usize)> = FastMap::from_iter([(s, (0.0, 0))]);
+    let mut prev: FastMap<NodeIndex, (NodeIndex, EdgeIndex, bool)> = FastMap::default();
     let mut heap = BinaryHeap::from([Queued { cost: 0.0, hops: 0, node: s }]);
     while let Some(Queued { cost, hops, node }) = heap.pop() {
         if node == t {
@@ -305,8 +309,8 @@ pub struct PathSearch {
 }
 
 /// Hop distances to `t` over the filter (reversed when directed), up to `max`.
-fn distances_to(g: &GraphIndex, t: NodeIndex, f: &StepFilter, max: usize) -> HashMap<NodeIndex, usize> {
-    let mut dist = HashMap::from([(t, 0usize)]);
+fn distances_to(g: &GraphIndex, t: NodeIndex, f: &StepFilter, max: usize) -> FastMap<NodeIndex, usize> {
+    let mut dist = FastMap::from_iter([(t, 0usize)]);
     let mut queue = VecDeque::from([t]);
     while let Some(n) = queue.pop_front() {
         let d = dist[&n];
@@ -362,7 +366,7 @@ pub fn all_paths(g: &GraphIndex, from: &str, to: &str, filter: &StepFilter, sear
         t: NodeIndex,
         f: &StepFilter,
         max_len: usize,
-        dist: &HashMap<NodeIndex, usize>,
+        dist: &FastMap<NodeIndex, usize>,
         on_path: &mut HashSet<NodeIndex>,
         stack: &mut Vec<Hop>,
         found: &mut Vec<(f64, Vec<Hop>)>,
@@ -460,7 +464,9 @@ pub fn common_neighbours(g: &GraphIndex, a: &str, b: &str, filter: &StepFilter) 
         c.via_a.sort_by(|x, y| x.id.cmp(&y.id));
         c.via_b.sort_by(|x, y| x.id.cmp(&y.id));
     }
-    out.sort_by_key(|c| (g.by_id.get(&c.entity.id).map(|&n| degree_of(g, n)).unwrap_or(0), c.entity.slug.to_string()));
+    out.sort_by_key(|c| {
+        (g.by_id.get(c.entity.id.as_str()).map(|&n| degree_of(g, n)).unwrap_or(0), c.entity.slug.to_string())
+    });
     out
 }
 
@@ -484,13 +490,22 @@ pub fn neighbourhood(
     filter: &StepFilter,
 ) -> Option<Neighbourhood> {
     let &c = g.by_id.get(center)?;
+    let limit = limit.max(1);
     let undirected = StepFilter { directed: false, ..filter.clone() };
-    let mut level: HashMap<NodeIndex, usize> = HashMap::from([(c, 0)]);
+    let degrees = g.degrees();
+    let degree = |n: NodeIndex| degrees.get(n.index()).copied().unwrap_or(0);
+    // Within a ring, the best-connected first (they lead somewhere: the strategies and people
+    // around IOM rather than its 180 country offices), then by slug: stable.
+    let better = |a: &NodeIndex, b: &NodeIndex| {
+        degree(*b).cmp(&degree(*a)).then_with(|| g.graph[*a].slug.as_str().cmp(g.graph[*b].slug.as_str()))
+    };
+    let mut level: FastMap<NodeIndex, usize> = FastMap::default();
+    level.insert(c, 0);
     let mut order = vec![c];
     let mut frontier = vec![c];
     for d in 1..=depth {
         // Enough for the picture: a further ring would only be cut off again.
-        if order.len() >= limit.max(1) {
+        if order.len() >= limit {
             break;
         }
         let mut next: Vec<NodeIndex> = Vec::new();
@@ -505,38 +520,36 @@ pub fn neighbourhood(
                 }
             }
         }
-        // Within a ring, the best-connected first (they lead somewhere: the strategies and
-        // people around IOM rather than its 180 country offices), then by slug: stable.
-        let degrees = g.degrees();
-        next.sort_by_key(|&n| {
-            (std::cmp::Reverse(degrees.get(n.index()).copied().unwrap_or(0)), g.graph[n].slug.to_string())
-        });
-        next.dedup();
+        // A ring through a hub holds thousands of entities of which the cap keeps a few: pick
+        // those in linear time and sort only them.
+        let room = limit - order.len();
+        if next.len() > room {
+            next.select_nth_unstable_by(room - 1, better);
+            next.truncate(room);
+        }
+        next.sort_unstable_by(better);
         order.extend(next.iter().copied());
         frontier = next;
     }
-    let kept: HashSet<NodeIndex> = order.iter().copied().take(limit.max(1)).collect();
+    let kept: FastSet<NodeIndex> = order.iter().copied().collect();
     let mut out = Neighbourhood::default();
-    for &n in order.iter().take(limit.max(1)) {
+    let mut edges: Vec<Arc<Relation>> = Vec::new();
+    // One pass over each kept entity's relations: those to another kept entity are drawn (each
+    // once, from its source side), the others counted, by kind, as what the cap left out.
+    let mut seen: FastSet<NodeIndex> = FastSet::default();
+    for &n in &order {
         let mut omitted: BTreeMap<EntityKind, usize> = BTreeMap::new();
-        let mut seen = HashSet::new();
-        for (_, m, _) in neighbours(g, n, &undirected) {
-            if !kept.contains(&m) && seen.insert(m) {
+        seen.clear();
+        for (e, m, forward) in neighbours(g, n, &undirected) {
+            if kept.contains(&m) {
+                if forward {
+                    edges.push(g.graph[e].clone());
+                }
+            } else if seen.insert(m) {
                 *omitted.entry(g.graph[m].kind).or_default() += 1;
             }
         }
         out.nodes.push((g.graph[n].clone(), level[&n], omitted));
-    }
-    let mut edges: Vec<Arc<Relation>> = Vec::new();
-    for &n in &kept {
-        for e in g.graph.edges_directed(n, PgDirection::Outgoing) {
-            let r = e.weight();
-            let allowed = (filter.include_provenance || r.kind != RelationKind::Mentions)
-                && filter.relation_kinds.as_ref().is_none_or(|ks| ks.contains(&r.kind));
-            if allowed && kept.contains(&e.target()) {
-                edges.push(r.clone());
-            }
-        }
     }
     edges.sort_by(|a, b| a.id.cmp(&b.id));
     out.edges = edges;

@@ -7,7 +7,11 @@
 
 pub mod algo;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+// foldhash, not SipHash: the maps are keyed by IDs and slugs, hashed on every look-up and, at
+// start, millions of times (SipHash was the top user-space cost of loading a 1M-entity store).
+use foldhash::HashMap;
 use std::sync::Arc;
 
 use petgraph::stable_graph::{EdgeIndex, NodeIndex, StableDiGraph};
@@ -37,15 +41,45 @@ struct SearchKeys {
     keys: Vec<String>,
 }
 
+/// A node's weight: the entity, with its kind inline, so that a traversal filtering neighbours by
+/// kind reads petgraph's node array instead of one heap allocation per neighbour (at 100k
+/// entities, those cache misses were most of a 2-hop neighbourhood's time).
+struct Node {
+    kind: EntityKind,
+    entity: Arc<Entity>,
+}
+
+impl std::ops::Deref for Node {
+    type Target = Arc<Entity>;
+    fn deref(&self) -> &Arc<Entity> {
+        &self.entity
+    }
+}
+
+/// A relation's weight, likewise with its kind inline.
+struct Edge {
+    kind: RelationKind,
+    relation: Arc<Relation>,
+}
+
+impl std::ops::Deref for Edge {
+    type Target = Arc<Relation>;
+    fn deref(&self) -> &Arc<Relation> {
+        &self.relation
+    }
+}
+
 #[derive(Default)]
 pub struct GraphIndex {
-    graph: StableDiGraph<Arc<Entity>, Arc<Relation>>,
-    by_id: HashMap<String, NodeIndex>,
-    by_slug: HashMap<String, NodeIndex>,
-    relations: HashMap<String, EdgeIndex>,
+    graph: StableDiGraph<Node, Edge>,
+    // The ID and slug keys are `Arc<str>`: one allocation per entity shared by every map (an
+    // entity's slug is a key in three of them, and its ID often equals its slug).
+    by_id: HashMap<Arc<str>, NodeIndex>,
+    by_slug: HashMap<Arc<str>, NodeIndex>,
+    relations: HashMap<Arc<str>, EdgeIndex>,
     /// Per kind, slug → node: the stable order of `entities(kind)` pages.
-    by_kind: HashMap<EntityKind, BTreeMap<String, NodeIndex>>,
-    all_by_slug: BTreeMap<String, NodeIndex>,
+    by_kind: HashMap<EntityKind, BTreeMap<Arc<str>, NodeIndex>>,
+    all_by_slug: BTreeMap<Arc<str>, NodeIndex>,
     search: HashMap<NodeIndex, SearchKeys>,
     /// Every word of every normalized name and alias (and each key without its spaces) →
     /// the entities that have it: `search` looks up candidates by word prefix here instead of
@@ -134,7 +168,7 @@ impl GraphIndex {
         let entity = Arc::new(entity);
         let keys =
             SearchKeys { keys: std::iter::once(&entity.name).chain(&entity.aliases).map(|s| normalize(s)).collect() };
-        let node = match self.by_id.get(&entity.id) {
+        let node = match self.by_id.get(entity.id.as_str()) {
             Some(&node) => {
                 let old = self.graph[node].clone();
                 self.by_slug.remove(old.slug.as_str());
@@ -142,18 +176,22 @@ impl GraphIndex {
                 if let Some(m) = self.by_kind.get_mut(&old.kind) {
                     m.remove(old.slug.as_str());
                 }
-                self.graph[node] = entity.clone();
+                self.graph[node] = Node { kind: entity.kind, entity: entity.clone() };
                 node
             }
             None => {
-                let node = self.graph.add_node(entity.clone());
-                self.by_id.insert(entity.id.clone(), node);
+                let node = self.graph.add_node(Node { kind: entity.kind, entity: entity.clone() });
+                self.by_id.insert(entity.id.as_str().into(), node);
                 node
             }
         };
-        self.by_slug.insert(entity.slug.to_string(), node);
-        self.all_by_slug.insert(entity.slug.to_string(), node);
-        self.by_kind.entry(entity.kind).or_default().insert(entity.slug.to_string(), node);
+        let slug: Arc<str> = match self.by_id.get_key_value(entity.id.as_str()) {
+            Some((id, _)) if **id == *entity.slug.as_str() => id.clone(),
+            _ => entity.slug.as_str().into(),
+        };
+        self.by_slug.insert(slug.clone(), node);
+        self.all_by_slug.insert(slug.clone(), node);
+        self.by_kind.entry(entity.kind).or_default().insert(slug, node);
         self.unindex_words(node);
         for w in index_words(&keys) {
             self.words.entry(w).or_default().push(node);
@@ -186,10 +224,10 @@ impl GraphIndex {
             .collect();
         for e in edges {
             if let Some(r) = self.graph.remove_edge(e) {
-                self.relations.remove(&r.id);
+                self.relations.remove(r.id.as_str());
             }
         }
-        let entity = self.graph.remove_node(node)?;
+        let entity = self.graph.remove_node(node)?.entity;
         self.by_slug.remove(entity.slug.as_str());
         self.all_by_slug.remove(entity.slug.as_str());
         if let Some(m) = self.by_kind.get_mut(&entity.kind) {
@@ -209,19 +247,23 @@ impl GraphIndex {
                 .ok_or_else(|| GraphError::DanglingRelation { relation: relation.id.clone(), entity: id.to_owned() })
         };
         let (from, to) = (endpoint(&relation.from)?, endpoint(&relation.to)?);
-        if let Some(old) = self.relations.remove(&relation.id) {
-            self.graph.remove_edge(old);
+        // One hash of the ID, whether the relation is new (the whole of a start) or replaced.
+        match self.relations.entry(relation.id.as_str().into()) {
+            std::collections::hash_map::Entry::Occupied(mut slot) => {
+                self.graph.remove_edge(*slot.get());
+                slot.insert(self.graph.add_edge(from, to, Edge { kind: relation.kind, relation: Arc::new(relation) }));
+            }
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(self.graph.add_edge(from, to, Edge { kind: relation.kind, relation: Arc::new(relation) }));
+            }
         }
-        let id = relation.id.clone();
-        let edge = self.graph.add_edge(from, to, Arc::new(relation));
-        self.relations.insert(id, edge);
         Ok(())
     }
 
     pub fn remove_relation(&mut self, id: &str) -> Option<Arc<Relation>> {
         self.invalidate_rankings();
         let edge = self.relations.remove(id)?;
-        self.graph.remove_edge(edge)
+        self.graph.remove_edge(edge).map(|e| e.relation)
     }
 
     /// Whether two indexes hold the same entities and relations (by value), whatever their
@@ -235,19 +277,19 @@ impl GraphIndex {
 
     /// Every relation, in no particular order.
     pub fn all_relations(&self) -> impl Iterator<Item = &Arc<Relation>> + '_ {
-        self.graph.edge_weights()
+        self.graph.edge_weights().map(|e| &e.relation)
     }
 
     pub fn entity(&self, id: &str) -> Option<&Arc<Entity>> {
-        self.by_id.get(id).map(|&n| &self.graph[n])
+        self.by_id.get(id).map(|&n| &self.graph[n].entity)
     }
 
     pub fn entity_by_slug(&self, slug: &str) -> Option<&Arc<Entity>> {
-        self.by_slug.get(slug).map(|&n| &self.graph[n])
+        self.by_slug.get(slug).map(|&n| &self.graph[n].entity)
     }
 
     pub fn relation(&self, id: &str) -> Option<&Arc<Relation>> {
-        self.relations.get(id).map(|&e| &self.graph[e])
+        self.relations.get(id).map(|&e| &self.graph[e].relation)
     }
 
     /// Entities in slug order, optionally of one kind, starting after `after` (a slug).
@@ -265,10 +307,10 @@ impl GraphIndex {
             None => &self.all_by_slug,
         };
         let lower = match after {
-            Some(a) => Excluded(a.to_owned()),
+            Some(a) => Excluded(a),
             None => Unbounded,
         };
-        Box::new(map.range((lower, Unbounded)).map(move |(_, &n)| &self.graph[n]))
+        Box::new(map.range::<str, _>((lower, Unbounded)).map(move |(_, &n)| &self.graph[n].entity))
     }
 
     pub fn count_entities(&self, kind: Option<EntityKind>) -> usize {
@@ -364,7 +406,7 @@ impl GraphIndex {
             }
         }
         hits.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(b.2)));
-        hits.into_iter().take(limit).map(|(_, _, _, n)| &self.graph[n]).collect()
+        hits.into_iter().take(limit).map(|(_, _, _, n)| &self.graph[n].entity).collect()
     }
 }
 
