@@ -10,6 +10,7 @@ use std::sync::Arc;
 use tokio::sync::{broadcast, Mutex, OwnedRwLockReadGuard, RwLock};
 
 use crate::auth::{self, AuthError, Caller};
+use crate::domain::{Entity, Relation};
 use crate::edit::{self, Edit, EditError};
 use crate::graph::{GraphError, GraphIndex};
 use crate::seed::{self, SeedData, SeedError, SeedReport};
@@ -193,14 +194,56 @@ fn apply_batch(g: &mut GraphIndex, batch: &WriteBatch) -> Result<(), GraphError>
 }
 
 fn load_index(store: &Store) -> Result<GraphIndex, ServiceError> {
-    // Streamed straight from the store into the index: no intermediate list of every record,
-    // which would double the peak memory of a start at a million entities.
+    // Two stages on two threads: one reads the store and decodes records, the other builds the
+    // index, each about half of a start. Records stream through a short queue in chunks, never
+    // as a list of everything, which would double the peak memory of a start at 1M entities.
+    enum Chunk {
+        Entities(Vec<Entity>),
+        Relations(Vec<Relation>),
+    }
+    const CHUNK: usize = 4096;
     let mut index = GraphIndex::build(std::iter::empty(), std::iter::empty(), store.generation()?)?;
-    for e in store.entities() {
-        index.upsert_entity(e?);
-    }
-    for r in store.relations() {
-        index.upsert_relation(r?)?;
-    }
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Chunk, StoreError>>(8);
+        let reader = scope.spawn(move || {
+            // A send fails only when the builder has stopped on an error of its own.
+            let mut chunk = Vec::with_capacity(CHUNK);
+            for e in store.entities() {
+                match e {
+                    Ok(e) => chunk.push(e),
+                    Err(err) => return tx.send(Err(err)).ok(),
+                }
+                if chunk.len() == CHUNK {
+                    tx.send(Ok(Chunk::Entities(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK))))).ok()?;
+                }
+            }
+            tx.send(Ok(Chunk::Entities(chunk))).ok()?;
+            let mut chunk = Vec::with_capacity(CHUNK);
+            for r in store.relations() {
+                match r {
+                    Ok(r) => chunk.push(r),
+                    Err(err) => return tx.send(Err(err)).ok(),
+                }
+                if chunk.len() == CHUNK {
+                    tx.send(Ok(Chunk::Relations(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK))))).ok()?;
+                }
+            }
+            tx.send(Ok(Chunk::Relations(chunk))).ok()
+        });
+        // Entities all arrive before the first relation, so every endpoint is in place.
+        for chunk in rx {
+            match chunk? {
+                Chunk::Entities(es) => es.into_iter().for_each(|e| index.upsert_entity(e)),
+                Chunk::Relations(rs) => {
+                    for r in rs {
+                        index.upsert_relation(r)?;
+                    }
+                }
+            }
+        }
+        // The reader has finished (the channel is closed); a panic there is a bug, not bad data.
+        reader.join().expect("the store reader thread panicked");
+        Ok::<(), ServiceError>(())
+    })?;
     Ok(index)
 }

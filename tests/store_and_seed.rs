@@ -201,3 +201,25 @@ fn open_once_released(path: &std::path::Path) -> Result<Store, StoreError> {
         }
     }
 }
+
+/// A store holding a relation whose entity is missing (written around the edit path, which
+/// refuses it) is refused at start with the relation and the entity named, whatever its size:
+/// 10,000 entities make the store reader run ahead of the index builder when it stops.
+#[test]
+fn a_store_with_a_dangling_relation_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        let (entities, mut relations) = policygraph::synthetic::generate(10_000, 20_000, 3);
+        relations[0].to = "nobody-here".into();
+        store.bulk_import(&entities, &relations).unwrap();
+        store.flush().unwrap();
+    }
+    match Service::open(dir.path()) {
+        Err(e) => {
+            let msg = e.to_string();
+            assert!(msg.contains("`nobody-here`") && msg.contains("`r0`"), "{msg}");
+        }
+        Ok(_) => panic!("a store with a dangling relation was loaded"),
+    }
+}
