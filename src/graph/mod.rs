@@ -35,12 +35,6 @@ pub enum Direction {
     Both,
 }
 
-/// One entity's search keys, normalized once at insert time.
-struct SearchKeys {
-    /// Name first, then aliases; each a normalized string (see [`normalize`]).
-    keys: Vec<String>,
-}
-
 /// A node's weight: the entity, with its kind inline, so that a traversal filtering neighbours by
 /// kind reads petgraph's node array instead of one heap allocation per neighbour (at 100k
 /// entities, those cache misses were most of a 2-hop neighbourhood's time).
@@ -80,7 +74,9 @@ pub struct GraphIndex {
     /// Per kind, slug → node: the stable order of `entities(kind)` pages.
     by_kind: HashMap<EntityKind, BTreeMap<Arc<str>, NodeIndex>>,
     all_by_slug: BTreeMap<Arc<str>, NodeIndex>,
-    search: HashMap<NodeIndex, SearchKeys>,
+    /// Search keys by node index: name first, then aliases, each normalized (see [`normalize`]).
+    /// Beside the graph rather than in its nodes, whose array traversals should stay small.
+    keys: Vec<Box<[String]>>,
     /// Every word of every normalized name and alias (and each key without its spaces) →
     /// the entities that have it: `search` looks up candidates by word prefix here instead of
     /// scanning every entity.
@@ -166,10 +162,10 @@ impl GraphIndex {
     pub fn upsert_entity(&mut self, entity: Entity) {
         self.invalidate_rankings();
         let entity = Arc::new(entity);
-        let keys =
-            SearchKeys { keys: std::iter::once(&entity.name).chain(&entity.aliases).map(|s| normalize(s)).collect() };
+        let keys: Box<[String]> = std::iter::once(&entity.name).chain(&entity.aliases).map(|s| normalize(s)).collect();
         let node = match self.by_id.get(entity.id.as_str()) {
             Some(&node) => {
+                self.unindex_words(node);
                 let old = self.graph[node].clone();
                 self.by_slug.remove(old.slug.as_str());
                 self.all_by_slug.remove(old.slug.as_str());
@@ -192,21 +188,23 @@ impl GraphIndex {
         self.by_slug.insert(slug.clone(), node);
         self.all_by_slug.insert(slug.clone(), node);
         self.by_kind.entry(entity.kind).or_default().insert(slug, node);
-        self.unindex_words(node);
         for w in index_words(&keys) {
             self.words.entry(w).or_default().push(node);
         }
-        self.search.insert(node, keys);
+        if self.keys.len() <= node.index() {
+            self.keys.resize_with(node.index() + 1, Box::default);
+        }
+        self.keys[node.index()] = keys;
     }
 
+    /// Takes a node's search keys out of the word index (and off the node).
     fn unindex_words(&mut self, node: NodeIndex) {
-        if let Some(old) = self.search.get(&node) {
-            for w in index_words(old) {
-                if let Some(v) = self.words.get_mut(&w) {
-                    v.retain(|&n| n != node);
-                    if v.is_empty() {
-                        self.words.remove(&w);
-                    }
+        let Some(old) = self.keys.get_mut(node.index()).map(std::mem::take) else { return };
+        for w in index_words(&old) {
+            if let Some(v) = self.words.get_mut(&w) {
+                v.retain(|&n| n != node);
+                if v.is_empty() {
+                    self.words.remove(&w);
                 }
             }
         }
@@ -227,14 +225,13 @@ impl GraphIndex {
                 self.relations.remove(r.id.as_str());
             }
         }
+        self.unindex_words(node);
         let entity = self.graph.remove_node(node)?.entity;
         self.by_slug.remove(entity.slug.as_str());
         self.all_by_slug.remove(entity.slug.as_str());
         if let Some(m) = self.by_kind.get_mut(&entity.kind) {
             m.remove(entity.slug.as_str());
         }
-        self.unindex_words(node);
-        self.search.remove(&node);
         Some(entity)
     }
 
@@ -382,16 +379,17 @@ impl GraphIndex {
         }
         candidates.sort_unstable();
         candidates.dedup();
-        let mut hits: Vec<(u32, usize, &str, NodeIndex)> = Vec::new();
+        let mut hits: Vec<(u32, usize, NodeIndex)> = Vec::new();
+        // Reused for every key: a query's thousands of candidates must not cost an allocation each.
+        let mut key_compact = String::new();
         for node in candidates {
-            let Some(keys) = self.search.get(&node) else { continue };
             let entity = &self.graph[node];
             if kinds.is_some_and(|ks| !ks.contains(&entity.kind)) {
                 continue;
             }
             let mut best: Option<(u32, usize)> = None;
-            for (i, key) in keys.keys.iter().enumerate() {
-                let score = score(key, &q, &q_compact, &q_words);
+            for (i, key) in self.keys[node.index()].iter().enumerate() {
+                let score = score(key, &mut key_compact, &q, &q_compact, &q_words);
                 if score == 0 {
                     continue;
                 }
@@ -402,34 +400,48 @@ impl GraphIndex {
                 }
             }
             if let Some((rank, len)) = best {
-                hits.push((rank, len, entity.slug.as_str(), node));
+                hits.push((rank, len, node));
             }
         }
-        hits.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(b.2)));
-        hits.into_iter().take(limit).map(|(_, _, _, n)| &self.graph[n].entity).collect()
+        // Slugs are unique, so the order is total: select the best `limit`, then sort only them.
+        // The slug (behind a pointer) is read only to break a tie.
+        let order = |a: &(u32, usize, NodeIndex), b: &(u32, usize, NodeIndex)| {
+            b.0.cmp(&a.0)
+                .then(a.1.cmp(&b.1))
+                .then_with(|| self.graph[a.2].slug.as_str().cmp(self.graph[b.2].slug.as_str()))
+        };
+        if hits.len() > limit {
+            hits.select_nth_unstable_by(limit - 1, order);
+            hits.truncate(limit);
+        }
+        hits.sort_unstable_by(order);
+        hits.into_iter().map(|(_, _, n)| &self.graph[n].entity).collect()
     }
 }
 
 /// The words a set of search keys is found by: each word, and each key without its spaces.
-fn index_words(keys: &SearchKeys) -> std::collections::BTreeSet<String> {
+fn index_words(keys: &[String]) -> std::collections::BTreeSet<String> {
     let mut out = std::collections::BTreeSet::new();
-    for k in &keys.keys {
+    for k in keys {
         out.extend(k.split(' ').filter(|w| !w.is_empty()).map(String::from));
         out.insert(k.split(' ').collect());
     }
     out
 }
 
-fn score(key: &str, q: &str, q_compact: &str, q_words: &[&str]) -> u32 {
-    let key_compact: String = key.split(' ').collect();
+/// How well a normalized key matches the query: 4 exactly, 3 as a prefix, 2 when every query
+/// word starts a word of the key, 1 as a substring, 0 not at all. `key_compact` is scratch space.
+fn score(key: &str, key_compact: &mut String, q: &str, q_compact: &str, q_words: &[&str]) -> u32 {
+    key_compact.clear();
+    key_compact.extend(key.split(' '));
+    let key_compact = key_compact.as_str();
     if key == q || key_compact == q_compact {
         return 4;
     }
     if key.starts_with(q) || key_compact.starts_with(q_compact) {
         return 3;
     }
-    let key_words: Vec<&str> = key.split(' ').collect();
-    if q_words.iter().all(|qw| key_words.iter().any(|kw| kw.starts_with(qw))) {
+    if q_words.iter().all(|qw| key.split(' ').any(|kw| kw.starts_with(qw))) {
         return 2;
     }
     if key.contains(q) || key_compact.contains(q_compact) {
