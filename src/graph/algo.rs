@@ -8,9 +8,8 @@
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet, VecDeque};
 
-/// Hash maps and sets keyed by node index, on the hot paths: foldhash rather than SipHash.
+/// Hash maps keyed by node index, on the hot paths: foldhash rather than SipHash.
 type FastMap<K, V> = foldhash::HashMap<K, V>;
-type FastSet<K> = foldhash::HashSet<K>;
 use std::sync::Arc;
 
 use petgraph::stable_graph::{EdgeIndex, NodeIndex};
@@ -470,6 +469,39 @@ pub fn common_neighbours(g: &GraphIndex, a: &str, b: &str, filter: &StepFilter) 
     out
 }
 
+/// A set of node indices as a bitset; `clear` costs what was inserted, not the whole set.
+struct Marks {
+    bits: Vec<u64>,
+    touched: Vec<usize>,
+}
+
+impl Marks {
+    fn new(bound: usize) -> Marks {
+        Marks { bits: vec![0; bound.div_ceil(64)], touched: Vec::new() }
+    }
+    /// Adds `n`; true if it was not there yet.
+    fn insert(&mut self, n: NodeIndex) -> bool {
+        let (w, b) = (n.index() / 64, 1u64 << (n.index() % 64));
+        let Some(word) = self.bits.get_mut(w) else { return false };
+        if *word & b != 0 {
+            return false;
+        }
+        if *word == 0 {
+            self.touched.push(w);
+        }
+        *word |= b;
+        true
+    }
+    fn contains(&self, n: NodeIndex) -> bool {
+        self.bits.get(n.index() / 64).is_some_and(|w| w & (1u64 << (n.index() % 64)) != 0)
+    }
+    fn clear(&mut self) {
+        for w in self.touched.drain(..) {
+            self.bits[w] = 0;
+        }
+    }
+}
+
 /// A sub-graph ready to draw.
 #[derive(Debug, Clone, Default)]
 pub struct Neighbourhood {
@@ -499,9 +531,12 @@ pub fn neighbourhood(
     let better = |a: &NodeIndex, b: &NodeIndex| {
         degree(*b).cmp(&degree(*a)).then_with(|| g.graph[*a].slug.as_str().cmp(g.graph[*b].slug.as_str()))
     };
-    let mut level: FastMap<NodeIndex, usize> = FastMap::default();
-    level.insert(c, 0);
-    let mut order = vec![c];
+    // A ring through a hub visits tens of thousands of entities: mark them in bitsets over the
+    // node indices rather than hash sets (most of the time of a 2-hop neighbourhood at 1M).
+    let bound = petgraph::visit::NodeIndexable::node_bound(&g.graph);
+    let mut visited = Marks::new(bound);
+    visited.insert(c);
+    let mut order: Vec<(NodeIndex, usize)> = vec![(c, 0)];
     let mut frontier = vec![c];
     for d in 1..=depth {
         // Enough for the picture: a further ring would only be cut off again.
@@ -514,34 +549,35 @@ pub fn neighbourhood(
                 continue;
             }
             for (_, m, _) in neighbours(g, n, &undirected) {
-                if !level.contains_key(&m) && (m == c || passable(g, m, filter) || d == 1) {
-                    level.insert(m, d);
+                if (m == c || passable(g, m, filter) || d == 1) && visited.insert(m) {
                     next.push(m);
                 }
             }
         }
-        // A ring through a hub holds thousands of entities of which the cap keeps a few: pick
-        // those in linear time and sort only them.
+        // Of a ring of thousands the cap keeps a few: pick those in linear time, sort only them.
         let room = limit - order.len();
         if next.len() > room {
             next.select_nth_unstable_by(room - 1, better);
             next.truncate(room);
         }
         next.sort_unstable_by(better);
-        order.extend(next.iter().copied());
+        order.extend(next.iter().map(|&n| (n, d)));
         frontier = next;
     }
-    let kept: FastSet<NodeIndex> = order.iter().copied().collect();
+    let mut kept = Marks::new(bound);
+    for &(n, _) in &order {
+        kept.insert(n);
+    }
     let mut out = Neighbourhood::default();
     let mut edges: Vec<Arc<Relation>> = Vec::new();
     // One pass over each kept entity's relations: those to another kept entity are drawn (each
     // once, from its source side), the others counted, by kind, as what the cap left out.
-    let mut seen: FastSet<NodeIndex> = FastSet::default();
-    for &n in &order {
+    let mut seen = Marks::new(bound);
+    for &(n, d) in &order {
         let mut omitted: BTreeMap<EntityKind, usize> = BTreeMap::new();
         seen.clear();
         for (e, m, forward) in neighbours(g, n, &undirected) {
-            if kept.contains(&m) {
+            if kept.contains(m) {
                 if forward {
                     edges.push(g.graph[e].clone());
                 }
@@ -549,7 +585,7 @@ pub fn neighbourhood(
                 *omitted.entry(g.graph[m].kind).or_default() += 1;
             }
         }
-        out.nodes.push((g.graph[n].clone(), level[&n], omitted));
+        out.nodes.push((g.graph[n].clone(), d, omitted));
     }
     edges.sort_by(|a, b| a.id.cmp(&b.id));
     out.edges = edges;
@@ -859,6 +895,35 @@ mod tests {
         assert_eq!(left, 38);
         assert!(n.edges.iter().all(|r| r.to == "hub" || r.from == "hub"));
         assert_eq!(n.edges.len(), 4);
+    }
+
+    /// c's ring 1 is a (six relations, one a loop on itself) and b (tied to c twice); ring 2 is
+    /// l1 (tied to a and b), l2 and l3 (a's only), of which a cap of 4 keeps the best-connected.
+    #[test]
+    fn two_hop_neighbourhood_cuts_a_ring_and_counts_each_left_out_neighbour_once() {
+        let es = ["c", "a", "b"].map(|s| e(s, EntityKind::Organization, None)).into_iter();
+        let es = es.chain(["l1", "l2", "l3"].map(|s| e(s, EntityKind::Office, None))).collect::<Vec<_>>();
+        let rs = vec![
+            r(RelationKind::PartOf, "c", "a"),
+            r(RelationKind::Funds, "c", "b"),
+            r(RelationKind::Supports, "b", "c"),
+            r(RelationKind::PartnersWith, "a", "a"),
+            r(RelationKind::OfficeOf, "l1", "a"),
+            r(RelationKind::OfficeOf, "l2", "a"),
+            r(RelationKind::OfficeOf, "l3", "a"),
+            r(RelationKind::OfficeOf, "l1", "b"),
+        ];
+        let g = GraphIndex::build(es, rs, 1).unwrap();
+        let n = neighbourhood(&g, "c", 2, 4, &StepFilter::default()).unwrap();
+        let nodes: Vec<(&str, usize, usize)> =
+            n.nodes.iter().map(|(e, d, o)| (e.id.as_str(), *d, o.values().sum::<usize>())).collect();
+        assert_eq!(nodes, [("c", 0, 0), ("a", 1, 2), ("b", 1, 0), ("l1", 2, 0)]);
+        assert_eq!(n.nodes[1].2.get(&EntityKind::Office), Some(&2));
+        let edges: Vec<&str> = n.edges.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(
+            edges,
+            ["funds:c:b", "office_of:l1:a", "office_of:l1:b", "part_of:c:a", "partners_with:a:a", "supports:b:c"]
+        );
     }
 
     #[test]
