@@ -128,10 +128,12 @@ LUA
 }
 q() { python3 -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$1"; }
 lua fixed "'{\"query\":' .. $(q "$(q "$ENTITY_Q")") .. ',\"variables\":{\"s\":\"$hub\"}}'"
-# The counter makes every request's variables new, so none is answered from the cache.
+# The counter makes every request's variables new, so none is answered from the cache (the
+# search, path and neighbourhood cases too: they measure the work, not the answer cache).
 lua entity_vary "'{\"query\":' .. $(q "$(q "$ENTITY_Q")") .. ',\"variables\":{\"s\":\"' .. slugs[i] .. '\",\"n\":' .. counter .. '}}'"
-lua search "'{\"query\":\"query(\$q:String!){ search(query:\$q, first:10){ id name } }\",\"variables\":{\"q\":\"' .. w .. '\"}}'"
-lua path "'{\"query\":\"query(\$a:ID!,\$b:ID!){ shortestPath(from:\$a,to:\$b,maxLength:6){ length steps{ entity{ name } relation{ kind } } } }\",\"variables\":{\"a\":\"' .. slugs[i] .. '\",\"b\":\"' .. slugs[j] .. '\"}}'"
+lua search "'{\"query\":\"query(\$q:String!){ search(query:\$q, first:10){ id name } }\",\"variables\":{\"q\":\"' .. w .. '\",\"n\":' .. counter .. '}}'"
+lua path "'{\"query\":\"query(\$a:ID!,\$b:ID!){ shortestPath(from:\$a,to:\$b,maxLength:6){ length steps{ entity{ name } relation{ kind } } } }\",\"variables\":{\"a\":\"' .. slugs[i] .. '\",\"b\":\"' .. slugs[j] .. '\",\"n\":' .. counter .. '}}'"
+lua neighborhood "'{\"query\":\"query(\$s:String!){ neighborhood(slug:\$s, depth:2, limit:100){ nodes{ entity{ id name } depth } edges{ id kind } } }\",\"variables\":{\"s\":\"' .. slugs[i] .. '\",\"n\":' .. counter .. '}}'"
 lua mutation "'{\"query\":\"mutation(\$id:ID!,\$a:String!){ addAlias(input:{id:\$id, alias:\$a}){ entity{ version } } }\",\"variables\":{\"id\":\"' .. slugs[i] .. '\",\"a\":\"bench ' .. counter .. '\"}}'" "$token"
 
 run_wrk() { # label lua-file url → "rps p50 p99"
@@ -186,6 +188,7 @@ read -r r a b <<<"$(run_wrk hit "$work/fixed.lua" http://127.0.0.1:18991/graphql
 read -r r a b <<<"$(run_wrk miss "$work/entity_vary.lua" http://127.0.0.1:18991/graphql)"; row "entity + 20 relations, slug varies (cache miss)" "$r" "$a" "$b"
 read -r r a b <<<"$(run_wrk search "$work/search.lua" http://127.0.0.1:18991/graphql)"; row "search, first 10 (word varies)" "$r" "$a" "$b"
 read -r r a b <<<"$(run_wrk path "$work/path.lua" http://127.0.0.1:18991/graphql)"; row "shortest path (pair varies)" "$r" "$a" "$b"
+read -r r a b <<<"$(run_wrk neighborhood "$work/neighborhood.lua" http://127.0.0.1:18991/graphql)"; row "2-hop neighbourhood, limit 100 (centre varies)" "$r" "$a" "$b"
 read -r r a b <<<"$(run_wrk mutation "$work/mutation.lua" http://127.0.0.1:18991/graphql)"; row "mutation addAlias, 16 concurrent writers (durable)" "$r" "$a" "$b"
 stop_server
 start_server --answer-cache-mb 0
