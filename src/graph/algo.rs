@@ -119,9 +119,10 @@ impl PartialOrd for Queued {
     }
 }
 
-/// Node settlements an `AvoidHubs` search may make before it gives up on weighing hubs and
-/// answers with the fewest-hops path instead: keeps a query on a million-entity graph bounded.
-pub const AVOID_HUBS_BUDGET: usize = 5_000;
+/// Relations an `AvoidHubs` search may examine before it gives up on weighing hubs and answers
+/// with the fewest-hops path instead: keeps a query on a million-entity graph bounded. Counted in
+/// relations, not entities settled: settling one hub of a large graph examines tens of thousands.
+pub const AVOID_HUBS_BUDGET: usize = 100_000;
 
 /// Fewest hops by bidirectional breadth-first search, expanding the smaller frontier a level at
 /// a time: on graphs with hubs it touches a tiny fraction of what a one-sided search does.
@@ -252,17 +253,13 @@ pub fn shortest_path(
         let cost = hops.iter().map(|&(_, m, _)| step_cost(&degrees, m, t, ranking)).sum();
         Some(to_path(g, s, hops, cost))
     };
-    let mut settled = 0usize;
+    let mut examined = 0usize;
     let mut best: FastMap<NodeIndex, (f64, usize)> = FastMap::from_iter([(s, (0.0, 0))]);
     let mut prev: FastMap<NodeIndex, (NodeIndex, EdgeIndex, bool)> = FastMap::default();
     let mut heap = BinaryHeap::from([Queued { cost: 0.0, hops: 0, node: s }]);
     while let Some(Queued { cost, hops, node }) = heap.pop() {
         if node == t {
             break;
-        }
-        settled += 1;
-        if settled > AVOID_HUBS_BUDGET {
-            return fallback(hop_path);
         }
         if best.get(&node).is_some_and(|&(c, h)| c < cost || (c == cost && h < hops)) || hops >= max_len {
             continue;
@@ -271,6 +268,10 @@ pub fn shortest_path(
             continue;
         }
         for (e, next, forward) in neighbours(g, node, filter) {
+            examined += 1;
+            if examined > AVOID_HUBS_BUDGET {
+                return fallback(hop_path);
+            }
             let c = cost + step_cost(&degrees, next, t, ranking);
             let better = best.get(&next).is_none_or(|&(bc, bh)| c < bc || (c == bc && hops + 1 < bh));
             if better {
