@@ -41,7 +41,7 @@ pub enum PathRanking {
     /// Each step into an entity costs `1 + ln(1 + degree)` (degree not counting `mentions`), so
     /// a path through specific entities ranks before one of similar length through hubs such
     /// as IOM itself. The default. On a very large graph the weighed search is bounded
-    /// (100,000 relations examined); past that it answers with the fewest-hops path.
+    /// (20,000 relations examined); past that it answers with the fewest-hops path.
     AvoidHubs,
 }
 

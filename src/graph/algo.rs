@@ -122,7 +122,7 @@ impl PartialOrd for Queued {
 /// Relations an `AvoidHubs` search may examine before it gives up on weighing hubs and answers
 /// with the fewest-hops path instead: keeps a query on a million-entity graph bounded. Counted in
 /// relations, not entities settled: settling one hub of a large graph examines tens of thousands.
-pub const AVOID_HUBS_BUDGET: usize = 100_000;
+pub const AVOID_HUBS_BUDGET: usize = 20_000;
 
 /// Fewest hops by bidirectional breadth-first search, expanding the smaller frontier a level at
 /// a time: on graphs with hubs it touches a tiny fraction of what a one-sided search does.
