@@ -224,7 +224,7 @@ echo >>"$out"
 # ---- in-process ------------------------------------------------------------------------------
 if [[ -z ${SKIP_CRITERION:-} ]]; then
   BENCH_ENTITIES=$(echo "${CRITERION_SIZES:-$SIZES}" | tr ' ' ',') taskset -c 0 cargo bench --locked --bench graph 2>&1 | tee "$work/criterion.txt" | grep -E '^[0-9]+_entities|time:' || true
-  echo "In-process (criterion, median of the estimate):" >>"$out"
+  echo "In-process (criterion, pinned to core 0; its point estimate of the mean time per call):" >>"$out"
   echo >>"$out"
   echo "| benchmark | time |" >>"$out"
   echo "|---|---|" >>"$out"
