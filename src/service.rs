@@ -202,33 +202,35 @@ fn load_index(store: &Store) -> Result<GraphIndex, ServiceError> {
         Relations(Vec<Relation>),
     }
     const CHUNK: usize = 4096;
+    type Sender = std::sync::mpsc::SyncSender<Result<Chunk, StoreError>>;
+    /// Sends `records` in chunks; `None` once the reader should stop: after passing on a store
+    /// error, or when the builder has hung up (it stopped on an error of its own).
+    fn send_chunks<T>(
+        records: impl Iterator<Item = Result<T, StoreError>>,
+        tx: &Sender,
+        wrap: fn(Vec<T>) -> Chunk,
+    ) -> Option<()> {
+        let mut chunk = Vec::with_capacity(CHUNK);
+        for record in records {
+            match record {
+                Ok(record) => chunk.push(record),
+                Err(err) => {
+                    let _ = tx.send(Err(err));
+                    return None;
+                }
+            }
+            if chunk.len() == CHUNK {
+                tx.send(Ok(wrap(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK))))).ok()?;
+            }
+        }
+        tx.send(Ok(wrap(chunk))).ok()
+    }
     let mut index = GraphIndex::build(std::iter::empty(), std::iter::empty(), store.generation()?)?;
     std::thread::scope(|scope| {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Chunk, StoreError>>(8);
         let reader = scope.spawn(move || {
-            // A send fails only when the builder has stopped on an error of its own.
-            let mut chunk = Vec::with_capacity(CHUNK);
-            for e in store.entities() {
-                match e {
-                    Ok(e) => chunk.push(e),
-                    Err(err) => return tx.send(Err(err)).ok(),
-                }
-                if chunk.len() == CHUNK {
-                    tx.send(Ok(Chunk::Entities(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK))))).ok()?;
-                }
-            }
-            tx.send(Ok(Chunk::Entities(chunk))).ok()?;
-            let mut chunk = Vec::with_capacity(CHUNK);
-            for r in store.relations() {
-                match r {
-                    Ok(r) => chunk.push(r),
-                    Err(err) => return tx.send(Err(err)).ok(),
-                }
-                if chunk.len() == CHUNK {
-                    tx.send(Ok(Chunk::Relations(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK))))).ok()?;
-                }
-            }
-            tx.send(Ok(Chunk::Relations(chunk))).ok()
+            send_chunks(store.entities(), &tx, Chunk::Entities)
+                .and_then(|()| send_chunks(store.relations(), &tx, Chunk::Relations))
         });
         // Entities all arrive before the first relation, so every endpoint is in place.
         for chunk in rx {

@@ -163,6 +163,7 @@ impl GraphIndex {
         self.invalidate_rankings();
         let entity = Arc::new(entity);
         let keys: Box<[String]> = std::iter::once(&entity.name).chain(&entity.aliases).map(|s| normalize(s)).collect();
+        let weight = Node { kind: entity.kind, entity: entity.clone() };
         let node = match self.by_id.get(entity.id.as_str()) {
             Some(&node) => {
                 self.unindex_words(node);
@@ -172,11 +173,11 @@ impl GraphIndex {
                 if let Some(m) = self.by_kind.get_mut(&old.kind) {
                     m.remove(old.slug.as_str());
                 }
-                self.graph[node] = Node { kind: entity.kind, entity: entity.clone() };
+                self.graph[node] = weight;
                 node
             }
             None => {
-                let node = self.graph.add_node(Node { kind: entity.kind, entity: entity.clone() });
+                let node = self.graph.add_node(weight);
                 self.by_id.insert(entity.id.as_str().into(), node);
                 node
             }
@@ -244,15 +245,11 @@ impl GraphIndex {
                 .ok_or_else(|| GraphError::DanglingRelation { relation: relation.id.clone(), entity: id.to_owned() })
         };
         let (from, to) = (endpoint(&relation.from)?, endpoint(&relation.to)?);
-        // One hash of the ID, whether the relation is new (the whole of a start) or replaced.
-        match self.relations.entry(relation.id.as_str().into()) {
-            std::collections::hash_map::Entry::Occupied(mut slot) => {
-                self.graph.remove_edge(*slot.get());
-                slot.insert(self.graph.add_edge(from, to, Edge { kind: relation.kind, relation: Arc::new(relation) }));
-            }
-            std::collections::hash_map::Entry::Vacant(slot) => {
-                slot.insert(self.graph.add_edge(from, to, Edge { kind: relation.kind, relation: Arc::new(relation) }));
-            }
+        // One hash of the ID, whether the relation is new (the whole of a start) or replaces one.
+        let id: Arc<str> = relation.id.as_str().into();
+        let edge = self.graph.add_edge(from, to, Edge { kind: relation.kind, relation: Arc::new(relation) });
+        if let Some(old) = self.relations.insert(id, edge) {
+            self.graph.remove_edge(old);
         }
         Ok(())
     }
