@@ -3,6 +3,7 @@
 //! not GraphQL and not sled.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use crate::domain::{Citation, Entity, EntityKind, PartialDate, Quantity, Relation, RelationKind, Slug};
 use crate::graph::{Direction, GraphIndex};
@@ -185,7 +186,7 @@ impl Planner<'_> {
     fn relation(&self, id: &str) -> Result<Relation, EditError> {
         self.g
             .relation(id)
-            .map(|r| (**r).clone())
+            .map(Arc::unwrap_or_clone)
             .ok_or_else(|| EditError::NotFound { what: "relation", id: id.into() })
     }
 
@@ -345,7 +346,7 @@ pub fn plan(g: &GraphIndex, actor: &str, edit: Edit) -> Result<Plan, EditError> 
         Edit::DeleteEntity { id, cascade } => {
             let old = p.entity(&id)?;
             let rels: Vec<Relation> =
-                g.relations_of(&id, Direction::Both, None).into_iter().map(|r| (**r).clone()).collect();
+                g.relations_of(&id, Direction::Both, None).into_iter().map(|r| Arc::unwrap_or_clone(r.get())).collect();
             if !rels.is_empty() && !cascade {
                 return Err(EditError::HasRelations { id, count: rels.len() });
             }
@@ -353,8 +354,8 @@ pub fn plan(g: &GraphIndex, actor: &str, edit: Edit) -> Result<Plan, EditError> 
             if old.kind == EntityKind::Document {
                 let citing = g
                     .all_relations()
-                    .filter(|r| r.citations.iter().any(|c| c.document == id))
-                    .filter(|r| r.from != id && r.to != id)
+                    .filter(|r| r.cites(&id))
+                    .filter(|r| r.endpoints().0 != id && r.endpoints().1 != id)
                     .count();
                 if citing > 0 {
                     return Err(invalid(
@@ -519,10 +520,13 @@ pub fn plan(g: &GraphIndex, actor: &str, edit: Edit) -> Result<Plan, EditError> 
             e.version += 1;
             // Relations of `keep` by (kind, from, to, title): a moved relation that duplicates one
             // of them adds its citations to it instead of standing twice.
-            let mut existing: Vec<Relation> =
-                g.relations_of(&keep, Direction::Both, None).into_iter().map(|r| (**r).clone()).collect();
+            let mut existing: Vec<Relation> = g
+                .relations_of(&keep, Direction::Both, None)
+                .into_iter()
+                .map(|r| Arc::unwrap_or_clone(r.get()))
+                .collect();
             for r in g.relations_of(&remove, Direction::Both, None) {
-                let old = (**r).clone();
+                let old = Arc::unwrap_or_clone(r.get());
                 let mut moved = old.clone();
                 if moved.from == remove {
                     moved.from = keep.clone();

@@ -69,8 +69,8 @@ pub fn select(g: &GraphIndex, sel: &Selection) -> Result<Subgraph, ExportError> 
             let entities: Vec<Arc<Entity>> = g.entities(None, None).cloned().collect();
             let mut relations: Vec<Arc<Relation>> = g
                 .all_relations()
-                .filter(|r| sel.include_provenance || r.kind != crate::domain::RelationKind::Mentions)
-                .cloned()
+                .filter(|r| sel.include_provenance || r.kind() != crate::domain::RelationKind::Mentions)
+                .map(|r| r.get())
                 .collect();
             relations.sort_by(|a, b| a.id.cmp(&b.id));
             Ok((entities, relations))

@@ -225,7 +225,8 @@ fn load_index(store: &Store) -> Result<GraphIndex, ServiceError> {
         }
         tx.send(Ok(wrap(chunk))).ok()
     }
-    let mut index = GraphIndex::build(std::iter::empty(), std::iter::empty(), store.generation()?)?;
+    let (entities, relations) = store.size_hint();
+    let mut index = GraphIndex::with_capacity(entities, relations, store.generation()?);
     std::thread::scope(|scope| {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Chunk, StoreError>>(8);
         let reader = scope.spawn(move || {
@@ -247,5 +248,8 @@ fn load_index(store: &Store) -> Result<GraphIndex, ServiceError> {
         reader.join().expect("the store reader thread panicked");
         Ok::<(), ServiceError>(())
     })?;
+    if (index.entity_count(), index.relation_count()) != (entities, relations) {
+        store.record_size_hint(index.entity_count(), index.relation_count())?;
+    }
     Ok(index)
 }

@@ -187,6 +187,28 @@ impl Store {
         Ok(self.meta.get(key)?.map(|v| v.to_vec()))
     }
 
+    /// How many entities and relations the store held when last counted (by the last start or
+    /// bulk import): a hint for sizing the index, not a fact; `(0, 0)` when never counted.
+    pub fn size_hint(&self) -> (usize, usize) {
+        match self.meta.get("size_hint").ok().flatten() {
+            Some(v) if v.len() == 16 => {
+                let (a, b) = v.split_at(8);
+                let n = |x: &[u8]| u64::from_be_bytes(x.try_into().unwrap_or_default()) as usize;
+                (n(a), n(b))
+            }
+            _ => (0, 0),
+        }
+    }
+
+    /// Records the counts for [`Store::size_hint`]; not flushed, since a lost hint costs only time.
+    pub fn record_size_hint(&self, entities: usize, relations: usize) -> Result<(), StoreError> {
+        let mut v = [0u8; 16];
+        v[..8].copy_from_slice(&(entities as u64).to_be_bytes());
+        v[8..].copy_from_slice(&(relations as u64).to_be_bytes());
+        self.meta.insert("size_hint", &v)?;
+        Ok(())
+    }
+
     pub fn entity(&self, id: &str) -> Result<Option<Entity>, StoreError> {
         self.entities.get(id)?.map(|v| decode(&v)).transpose()
     }
@@ -358,6 +380,8 @@ impl Store {
         for x in relations {
             self.relations.insert(x.id.as_bytes(), encode(x))?;
         }
+        let (e, r) = self.size_hint();
+        self.record_size_hint(e + entities.len(), r + relations.len())?;
         let generation = self.generation()? + 1;
         self.meta.insert("generation", &generation.to_be_bytes())?;
         Ok(())

@@ -285,7 +285,7 @@ async fn entity_payload(ctx: &Context<'_>, applied: Applied) -> Result<EntityPay
 
 async fn relation_payload(ctx: &Context<'_>, applied: Applied) -> Result<RelationPayload> {
     let g = view(ctx).await?;
-    let relation = applied.primary.and_then(|(_, id)| g.relation(&id).cloned()).map(Relation);
+    let relation = applied.primary.and_then(|(_, id)| g.relation(&id)).map(Relation);
     Ok(RelationPayload { relation, changes: applied.changes.iter().map(|c| Change(c.entry.clone())).collect() })
 }
 

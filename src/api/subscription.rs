@@ -155,7 +155,7 @@ impl SubscriptionRoot {
                     }
                 }
                 let g = service.read().await;
-                let relation = g.relation(&e.target_id).cloned().map(Relation);
+                let relation = g.relation(&e.target_id).map(Relation);
                 Some(Ok(RelationChangeEvent { change: Change(e.clone()), relation }))
             }
         });

@@ -10,7 +10,7 @@ use base64::Engine;
 
 use super::error::ApiError;
 use crate::domain;
-use crate::graph::{self, GraphIndex};
+use crate::graph::{self, GraphIndex, RelationRef};
 use crate::service::{GraphView, Service};
 
 /// The largest `first` any list accepts; more is an error, not a silent cut.
@@ -416,13 +416,13 @@ impl RelationConnection {
     }
 }
 
-fn relation_cursor(r: &domain::Relation) -> String {
+fn relation_cursor(r: &RelationRef<'_>) -> String {
     // The sort key, so that a page boundary survives the deletion of the relation it names.
-    encode_cursor(&format!("{}\u{1f}{}\u{1f}{}", r.order.unwrap_or(i32::MAX), r.kind.as_str(), r.id))
+    encode_cursor(&format!("{}\u{1f}{}\u{1f}{}", r.order().unwrap_or(i32::MAX), r.kind().as_str(), r.id()))
 }
 
-fn relation_sort_key(r: &domain::Relation) -> (i32, &'static str, &str) {
-    (r.order.unwrap_or(i32::MAX), r.kind.as_str(), r.id.as_str())
+fn relation_sort_key<'g>(r: &RelationRef<'g>) -> (i32, &'static str, &'g str) {
+    (r.order().unwrap_or(i32::MAX), r.kind().as_str(), r.id())
 }
 
 /// One page of an entity's relations.
@@ -455,7 +455,7 @@ pub fn relations_page(
     };
     let page: Vec<_> = all[start.min(total_count)..].iter().take(first).collect();
     let edges: Vec<RelationEdge> =
-        page.iter().map(|r| RelationEdge { cursor: relation_cursor(r), node: Relation((**r).clone()) }).collect();
+        page.iter().map(|r| RelationEdge { cursor: relation_cursor(r), node: Relation(r.get()) }).collect();
     let page_info = PageInfo {
         has_next_page: start + edges.len() < total_count,
         has_previous_page: start > 0,

@@ -223,7 +223,7 @@ fn to_path(g: &GraphIndex, s: NodeIndex, hops: Vec<Hop>, cost: f64) -> Path {
         start: g.graph[s].clone(),
         steps: hops
             .into_iter()
-            .map(|(e, m, forward)| Step { relation: g.graph[e].clone(), forward, entity: g.graph[m].clone() })
+            .map(|(e, m, forward)| Step { relation: g.relation_at(e), forward, entity: g.graph[m].clone() })
             .collect(),
         cost,
     }
@@ -286,7 +286,7 @@ pub fn shortest_path(
     let mut at = t;
     while at != s {
         let (p, e, forward) = prev[&at];
-        steps.push(Step { relation: g.graph[e].clone(), forward, entity: g.graph[at].clone() });
+        steps.push(Step { relation: g.relation_at(e), forward, entity: g.graph[at].clone() });
         at = p;
     }
     steps.reverse();
@@ -425,7 +425,7 @@ pub fn all_paths(g: &GraphIndex, from: &str, to: &str, filter: &StepFilter, sear
             start: g.graph[s].clone(),
             steps: steps
                 .into_iter()
-                .map(|(e, m, forward)| Step { relation: g.graph[e].clone(), forward, entity: g.graph[m].clone() })
+                .map(|(e, m, forward)| Step { relation: g.relation_at(e), forward, entity: g.graph[m].clone() })
                 .collect(),
             cost,
         })
@@ -450,7 +450,7 @@ pub fn common_neighbours(g: &GraphIndex, a: &str, b: &str, filter: &StepFilter) 
         let mut m: HashMap<NodeIndex, Vec<Arc<Relation>>> = HashMap::new();
         for (e, other, _) in neighbours(g, n, &undirected) {
             if other != na && other != nb && passable(g, other, filter) {
-                m.entry(other).or_default().push(g.graph[e].clone());
+                m.entry(other).or_default().push(g.relation_at(e));
             }
         }
         m
@@ -580,7 +580,7 @@ pub fn neighbourhood(
         for (e, m, forward) in neighbours(g, n, &undirected) {
             if kept.contains(m) {
                 if forward {
-                    edges.push(g.graph[e].clone());
+                    edges.push(g.relation_at(e));
                 }
             } else if seen.insert(m) {
                 *omitted.entry(g.graph[m].kind).or_default() += 1;
@@ -657,7 +657,7 @@ pub fn timeline(
             let f = StepFilter { include_provenance, ..StepFilter::default() };
             let mut seen = HashSet::from([n]);
             for (e, m, _) in neighbours(g, n, &f) {
-                add_relation(&mut items, &g.graph[e]);
+                add_relation(&mut items, &g.relation_at(e));
                 if seen.insert(m) {
                     add_entity(&mut items, &g.graph[m]);
                 }
@@ -667,8 +667,11 @@ pub fn timeline(
             for n in g.graph.node_indices() {
                 add_entity(&mut items, &g.graph[n]);
             }
-            for r in g.graph.edge_weights() {
-                add_relation(&mut items, r);
+            // Only dated relations are copied out of the index.
+            for e in g.graph.edge_indices() {
+                if g.graph[e].rest.as_ref().is_some_and(|r| r.valid_from.is_some() || r.valid_until.is_some()) {
+                    add_relation(&mut items, &g.relation_at(e));
+                }
             }
         }
     }

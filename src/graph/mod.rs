@@ -8,6 +8,7 @@
 pub mod algo;
 
 use std::collections::BTreeMap;
+use std::hash::BuildHasher;
 
 // foldhash, not SipHash: the maps are keyed by IDs and slugs, hashed on every look-up and, at
 // start, millions of times (SipHash was the top user-space cost of loading a 1M-entity store).
@@ -19,7 +20,7 @@ use petgraph::visit::EdgeRef;
 use petgraph::Direction as PgDirection;
 use unicode_normalization::UnicodeNormalization;
 
-use crate::domain::{Entity, EntityKind, Relation, RelationKind};
+use crate::domain::{Citation, Entity, EntityKind, PartialDate, Quantity, Relation, RelationKind};
 
 #[derive(Debug, thiserror::Error)]
 pub enum GraphError {
@@ -50,16 +51,85 @@ impl std::ops::Deref for Node {
     }
 }
 
-/// A relation's weight, likewise with its kind inline.
+/// A relation as the index keeps it: not the `Relation` of the model but the least that answers
+/// traversals and pages, with the rest rebuilt on demand ([`GraphIndex::relation_at`]).
+///
+/// At 5M relations the model's `Relation` (184 bytes, plus an allocation for each of its ID, both
+/// endpoint IDs, the citation's document and its quote) was three quarters of the server's memory.
+/// Here the endpoints are petgraph's, the ID map holds no copy of the ID, the first citation's
+/// document is the document entity's own ID key, and what most relations lack
+/// (title, order, dates, quantities, further citations) lives behind one pointer.
 struct Edge {
     kind: RelationKind,
-    relation: Arc<Relation>,
+    id: Box<str>,
+    version: u64,
+    /// The first citation's document; `None` only for a relation without citations.
+    document: Option<Arc<str>>,
+    quote: Option<Box<str>>,
+    rest: Option<Box<EdgeRest>>,
 }
 
-impl std::ops::Deref for Edge {
-    type Target = Arc<Relation>;
-    fn deref(&self) -> &Arc<Relation> {
-        &self.relation
+/// The parts of a relation most relations do not have.
+#[derive(Default)]
+struct EdgeRest {
+    title: Option<String>,
+    order: Option<i32>,
+    valid_from: Option<PartialDate>,
+    valid_until: Option<PartialDate>,
+    quantities: Vec<Quantity>,
+    /// Citations after the first.
+    more_citations: Vec<Citation>,
+}
+
+impl Edge {
+    fn order(&self) -> Option<i32> {
+        self.rest.as_ref().and_then(|r| r.order)
+    }
+
+    /// Every document the relation cites.
+    fn documents(&self) -> impl Iterator<Item = &str> {
+        self.document
+            .as_deref()
+            .into_iter()
+            .chain(self.rest.iter().flat_map(|r| r.more_citations.iter().map(|c| c.document.as_str())))
+    }
+}
+
+/// A relation of the index, not yet copied out of it: cheap to sort and filter; `get` reads it
+/// whole. Tied to the view it came from, so it cannot outlive the graph it points into.
+#[derive(Clone, Copy)]
+pub struct RelationRef<'g> {
+    g: &'g GraphIndex,
+    edge: EdgeIndex,
+}
+
+impl<'g> RelationRef<'g> {
+    pub fn id(&self) -> &'g str {
+        &self.g.graph[self.edge].id
+    }
+
+    pub fn kind(&self) -> RelationKind {
+        self.g.graph[self.edge].kind
+    }
+
+    pub fn order(&self) -> Option<i32> {
+        self.g.graph[self.edge].order()
+    }
+
+    /// Whether the relation cites `document` (an entity ID).
+    pub fn cites(&self, document: &str) -> bool {
+        self.g.graph[self.edge].documents().any(|d| d == document)
+    }
+
+    /// The IDs of the relation's source and target entities.
+    pub fn endpoints(&self) -> (&'g str, &'g str) {
+        let (a, b) = self.g.graph.edge_endpoints(self.edge).expect("a live edge has endpoints");
+        (&self.g.graph[a].id, &self.g.graph[b].id)
+    }
+
+    /// The whole relation.
+    pub fn get(&self) -> Arc<Relation> {
+        self.g.relation_at(self.edge)
     }
 }
 
@@ -70,7 +140,10 @@ pub struct GraphIndex {
     // entity's slug is a key in three of them, and its ID often equals its slug).
     by_id: HashMap<Arc<str>, NodeIndex>,
     by_slug: HashMap<Arc<str>, NodeIndex>,
-    relations: HashMap<Arc<str>, EdgeIndex>,
+    /// Relation ID → edge, as a table of bare edge indices hashed by the ID the edge holds: at 5M
+    /// relations a map with its own key per entry was 200 MB more.
+    relations: hashbrown::HashTable<EdgeIndex>,
+    hasher: foldhash::fast::RandomState,
     /// Per kind, slug → node: the stable order of `entities(kind)` pages.
     by_kind: HashMap<EntityKind, BTreeMap<Arc<str>, NodeIndex>>,
     all_by_slug: BTreeMap<Arc<str>, NodeIndex>,
@@ -105,6 +178,25 @@ impl GraphIndex {
             index.upsert_relation(r)?;
         }
         Ok(index)
+    }
+
+    /// An empty index with room for about this many entities and relations: at 5M relations,
+    /// growing the edge array by doubling left it up to twice the size it needed, and copied it
+    /// each time.
+    pub fn with_capacity(entities: usize, relations: usize, generation: u64) -> GraphIndex {
+        let mut by_id = HashMap::default();
+        by_id.reserve(entities);
+        let mut by_slug = HashMap::default();
+        by_slug.reserve(entities);
+        GraphIndex {
+            graph: StableDiGraph::with_capacity(entities, relations),
+            by_id,
+            by_slug,
+            relations: hashbrown::HashTable::with_capacity(relations),
+            keys: Vec::with_capacity(entities),
+            generation,
+            ..GraphIndex::default()
+        }
     }
 
     fn invalidate_rankings(&mut self) {
@@ -222,8 +314,11 @@ impl GraphIndex {
             .map(|e| e.id())
             .collect();
         for e in edges {
-            if let Some(r) = self.graph.remove_edge(e) {
-                self.relations.remove(r.id.as_str());
+            // The ID table reads IDs from the graph: forget the ID while the edge still holds it.
+            // (A self-loop is listed twice; the second time it is gone.)
+            if let Some(id) = self.graph.edge_weight(e).map(|r| r.id.clone()) {
+                self.forget_relation_id(&id);
+                self.graph.remove_edge(e);
             }
         }
         self.unindex_words(node);
@@ -245,19 +340,100 @@ impl GraphIndex {
                 .ok_or_else(|| GraphError::DanglingRelation { relation: relation.id.clone(), entity: id.to_owned() })
         };
         let (from, to) = (endpoint(&relation.from)?, endpoint(&relation.to)?);
+        let Relation { id, kind, title, order, valid_from, valid_until, quantities, citations, version, .. } = relation;
+        let mut citations = citations.into_iter();
+        let (document, quote) = match citations.next() {
+            Some(Citation { document, quote }) => (Some(self.shared_id(document)), quote.map(String::into_boxed_str)),
+            None => (None, None),
+        };
+        let more_citations: Vec<Citation> = citations.collect();
+        let rest = (title.is_some()
+            || order.is_some()
+            || valid_from.is_some()
+            || valid_until.is_some()
+            || !quantities.is_empty()
+            || !more_citations.is_empty())
+        .then(|| Box::new(EdgeRest { title, order, valid_from, valid_until, quantities, more_citations }));
+        let hash = self.hasher.hash_one(id.as_str());
+        let edge =
+            self.graph.add_edge(from, to, Edge { kind, id: id.into_boxed_str(), version, document, quote, rest });
         // One hash of the ID, whether the relation is new (the whole of a start) or replaces one.
-        let id: Arc<str> = relation.id.as_str().into();
-        let edge = self.graph.add_edge(from, to, Edge { kind: relation.kind, relation: Arc::new(relation) });
-        if let Some(old) = self.relations.insert(id, edge) {
+        let (graph, hasher) = (&self.graph, &self.hasher);
+        let replaced = match self.relations.entry(
+            hash,
+            |&e| e != edge && graph[e].id == graph[edge].id,
+            |&e| hasher.hash_one(&*graph[e].id),
+        ) {
+            hashbrown::hash_table::Entry::Occupied(mut o) => Some(std::mem::replace(o.get_mut(), edge)),
+            hashbrown::hash_table::Entry::Vacant(v) => {
+                v.insert(edge);
+                None
+            }
+        };
+        if let Some(old) = replaced {
             self.graph.remove_edge(old);
         }
         Ok(())
     }
 
+    fn find_relation(&self, id: &str) -> Option<EdgeIndex> {
+        self.relations
+            .find(self.hasher.hash_one(id), |&e| self.graph.edge_weight(e).is_some_and(|w| &*w.id == id))
+            .copied()
+    }
+
+    /// Takes a relation ID out of the ID table (not out of the graph); the edge it named.
+    fn forget_relation_id(&mut self, id: &str) -> Option<EdgeIndex> {
+        let graph = &self.graph;
+        let entry = self
+            .relations
+            .find_entry(self.hasher.hash_one(id), |&e| graph.edge_weight(e).is_some_and(|w| &*w.id == id))
+            .ok()?;
+        Some(entry.remove().0)
+    }
+
+    /// An entity ID as the `Arc<str>` the ID map already holds (one allocation per entity, however
+    /// many relations cite it), or a new one for an ID the graph does not know.
+    fn shared_id(&self, id: String) -> Arc<str> {
+        match self.by_id.get_key_value(id.as_str()) {
+            Some((shared, _)) => shared.clone(),
+            None => id.into(),
+        }
+    }
+
+    /// A relation of the index, rebuilt as the model's `Relation`.
+    fn relation_at(&self, edge: EdgeIndex) -> Arc<Relation> {
+        let e = &self.graph[edge];
+        let (from, to) = self.graph.edge_endpoints(edge).expect("a live edge has endpoints");
+        let rest = e.rest.as_deref();
+        let mut citations = Vec::with_capacity(1 + rest.map_or(0, |r| r.more_citations.len()));
+        if let Some(document) = &e.document {
+            citations.push(Citation { document: document.to_string(), quote: e.quote.as_deref().map(String::from) });
+        }
+        if let Some(r) = rest {
+            citations.extend(r.more_citations.iter().cloned());
+        }
+        Arc::new(Relation {
+            id: e.id.to_string(),
+            kind: e.kind,
+            from: self.graph[from].id.clone(),
+            to: self.graph[to].id.clone(),
+            title: rest.and_then(|r| r.title.clone()),
+            order: rest.and_then(|r| r.order),
+            valid_from: rest.and_then(|r| r.valid_from),
+            valid_until: rest.and_then(|r| r.valid_until),
+            quantities: rest.map(|r| r.quantities.clone()).unwrap_or_default(),
+            citations,
+            version: e.version,
+        })
+    }
+
     pub fn remove_relation(&mut self, id: &str) -> Option<Arc<Relation>> {
         self.invalidate_rankings();
-        let edge = self.relations.remove(id)?;
-        self.graph.remove_edge(edge).map(|e| e.relation)
+        let edge = self.forget_relation_id(id)?;
+        let relation = self.relation_at(edge);
+        self.graph.remove_edge(edge);
+        Some(relation)
     }
 
     /// Whether two indexes hold the same entities and relations (by value), whatever their
@@ -266,12 +442,15 @@ impl GraphIndex {
         self.by_id.len() == other.by_id.len()
             && self.relations.len() == other.relations.len()
             && self.by_id.keys().all(|id| self.entity(id).map(|e| &**e) == other.entity(id).map(|e| &**e))
-            && self.relations.keys().all(|id| self.relation(id).map(|r| &**r) == other.relation(id).map(|r| &**r))
+            && self.relations.iter().all(|&e| {
+                let id = &*self.graph[e].id;
+                self.relation(id) == other.relation(id)
+            })
     }
 
-    /// Every relation, in no particular order.
-    pub fn all_relations(&self) -> impl Iterator<Item = &Arc<Relation>> + '_ {
-        self.graph.edge_weights().map(|e| &e.relation)
+    /// Every relation, in no particular order, not yet copied out of the index.
+    pub fn all_relations(&self) -> impl Iterator<Item = RelationRef<'_>> + '_ {
+        self.graph.edge_indices().map(move |edge| RelationRef { g: self, edge })
     }
 
     pub fn entity(&self, id: &str) -> Option<&Arc<Entity>> {
@@ -282,8 +461,8 @@ impl GraphIndex {
         self.by_slug.get(slug).map(|&n| &self.graph[n].entity)
     }
 
-    pub fn relation(&self, id: &str) -> Option<&Arc<Relation>> {
-        self.relations.get(id).map(|&e| &self.graph[e].relation)
+    pub fn relation(&self, id: &str) -> Option<Arc<Relation>> {
+        self.find_relation(id).map(|e| self.relation_at(e))
     }
 
     /// Entities in slug order, optionally of one kind, starting after `after` (a slug).
@@ -321,34 +500,31 @@ impl GraphIndex {
         entity_id: &str,
         direction: Direction,
         kinds: Option<&[RelationKind]>,
-    ) -> Vec<&Arc<Relation>> {
+    ) -> Vec<RelationRef<'_>> {
         let Some(&node) = self.by_id.get(entity_id) else { return Vec::new() };
         let dirs: &[PgDirection] = match direction {
             Direction::Outgoing => &[PgDirection::Outgoing],
             Direction::Incoming => &[PgDirection::Incoming],
             Direction::Both => &[PgDirection::Outgoing, PgDirection::Incoming],
         };
-        let mut out: Vec<&Arc<Relation>> = Vec::new();
+        let mut out: Vec<RelationRef<'_>> = Vec::new();
         for &d in dirs {
             for e in self.graph.edges_directed(node, d) {
-                let r = e.weight();
                 // A self-loop shows up in both directions; list it once.
                 if direction == Direction::Both && d == PgDirection::Incoming && e.source() == e.target() {
                     continue;
                 }
-                if kinds.is_none_or(|ks| ks.contains(&r.kind)) {
-                    out.push(r);
+                if kinds.is_none_or(|ks| ks.contains(&e.weight().kind)) {
+                    out.push(RelationRef { g: self, edge: e.id() });
                 }
             }
         }
         // The order of relation cursors: `order` (unordered last), then kind name, then ID.
-        out.sort_unstable_by(|a, b| {
-            (a.order.unwrap_or(i32::MAX), a.kind.as_str(), &a.id).cmp(&(
-                b.order.unwrap_or(i32::MAX),
-                b.kind.as_str(),
-                &b.id,
-            ))
-        });
+        let key = |r: &RelationRef<'_>| {
+            let e = &self.graph[r.edge];
+            (e.order().unwrap_or(i32::MAX), e.kind.as_str(), &*e.id)
+        };
+        out.sort_unstable_by(|a, b| key(a).cmp(&key(b)));
         out
     }
 
@@ -580,6 +756,48 @@ mod tests {
         assert_eq!(g.entity("iom").unwrap().slug.as_str(), "iom");
         assert!(g.entity_by_slug("michele-klein-solomon").is_none());
         assert_eq!(g.count_entities(Some(EntityKind::Person)), 1);
+    }
+
+    #[test]
+    fn a_relation_comes_out_of_the_index_as_it_went_in() {
+        let mut g = sample();
+        let full = Relation {
+            title: Some("Director General".into()),
+            order: Some(3),
+            valid_from: Some(PartialDate::parse("2023-10").unwrap()),
+            valid_until: Some(PartialDate::parse("2024").unwrap()),
+            quantities: vec![Quantity {
+                name: "staff".into(),
+                value: 12.5,
+                unit: "people".into(),
+                quote: Some("12.5 people".into()),
+                document: Some("doc".into()),
+            }],
+            citations: vec![
+                Citation { document: "doc".into(), quote: Some("She leads IOM.".into()) },
+                Citation { document: "not-in-the-graph".into(), quote: None },
+            ],
+            version: 7,
+            ..relation("full", RelationKind::HoldsRole, "michele-klein-solomon", "iom")
+        };
+        let bare = Relation { citations: vec![], ..relation("bare", RelationKind::Funds, "iom", "iom") };
+        g.upsert_relation(full.clone()).unwrap();
+        g.upsert_relation(bare.clone()).unwrap();
+        assert_eq!(*g.relation("full").unwrap(), full);
+        assert_eq!(*g.relation("bare").unwrap(), bare);
+        let r1 = g.relations_of("iom", Direction::Both, None);
+        let ids: Vec<&str> = r1.iter().map(|r| r.id()).collect();
+        assert_eq!(ids, ["full", "bare", "r1", "r2"], "ordered first, then by kind name, then ID");
+        assert!(r1[0].cites("not-in-the-graph") && !r1[1].cites("doc"));
+        assert_eq!(g.remove_relation("full").as_deref(), Some(&full));
+        assert!(g.relation("full").is_none());
+        // Removing an entity takes its relations (a self-loop among them) out of the ID table too.
+        g.remove_entity("iom").unwrap();
+        assert!(g.relation("bare").is_none() && g.relation("r1").is_none() && g.relation("r2").is_none());
+        assert_eq!(g.relation_count(), 1);
+        assert_eq!(g.relation("r3").unwrap().to, "michele-klein-solomon");
+        g.upsert_relation(relation("r3", RelationKind::Concerns, "doc", "doc")).unwrap();
+        assert_eq!((g.relation_count(), g.relation("r3").unwrap().kind), (1, RelationKind::Concerns), "replaced");
     }
 
     #[test]
