@@ -116,7 +116,10 @@ dofile("$work/vars.lua")
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 if "${3:-}" ~= "" then wrk.headers["Authorization"] = "Bearer ${3:-}" end
+-- Each run starts its counter where no earlier run went (run_wrk passes the start), so no
+-- request repeats one the answer cache has seen.
 counter = 0
+init = function(args) counter = tonumber(args[1]) or 0 end
 request = function()
   counter = counter + 1
   local i = (counter % #slugs) + 1
@@ -136,6 +139,9 @@ lua path "'{\"query\":\"query(\$a:ID!,\$b:ID!){ shortestPath(from:\$a,to:\$b,max
 lua neighborhood "'{\"query\":\"query(\$s:String!){ neighborhood(slug:\$s, depth:2, limit:100){ nodes{ entity{ id name } depth } edges{ id kind } } }\",\"variables\":{\"s\":\"' .. slugs[i] .. '\",\"n\":' .. counter .. '}}'"
 lua mutation "'{\"query\":\"mutation(\$id:ID!,\$a:String!){ addAlias(input:{id:\$id, alias:\$a}){ entity{ version } } }\",\"variables\":{\"id\":\"' .. slugs[i] .. '\",\"a\":\"bench ' .. counter .. '\"}}'" "$token"
 
+# A file, not a variable: run_wrk runs in a subshell.
+echo 0 >"$work/counter"
+next_base() { local b=$(($(cat "$work/counter") + 10000000)); echo "$b" >"$work/counter"; echo "$b"; }
 run_wrk() { # label lua-file url [connections] → "rps p50 p99"
   # First a short check that the answers are answers, not errors.
   cat >"$work/check.lua" <<LUA
@@ -149,7 +155,7 @@ response = function(status, headers, body)
 end
 done = function() io.write("bad responses: " .. bad .. "\n") end
 LUA
-  taskset -c 1 wrk -t1 -c2 -d1s -s "$work/check.lua" "$3" >"$work/check.txt" 2>&1
+  taskset -c 1 wrk -t1 -c2 -d1s -s "$work/check.lua" "$3" -- "$(next_base)" >"$work/check.txt" 2>&1
   if ! grep -q "bad responses: 0" "$work/check.txt"; then
     echo "bench: $1 answers with errors; not a valid measurement:" >&2
     cat "$work/check.txt" >&2
@@ -157,7 +163,7 @@ LUA
   fi
   local results=()
   for _ in $(seq "$RUNS"); do
-    taskset -c 1 wrk -t1 -c"${4:-$CONNS}" -d"${DURATION}s" --latency -s "$2" "$3" >"$work/wrk.txt" 2>&1
+    taskset -c 1 wrk -t1 -c"${4:-$CONNS}" -d"${DURATION}s" --latency -s "$2" "$3" -- "$(next_base)" >"$work/wrk.txt" 2>&1
     if grep -q "Non-2xx" "$work/wrk.txt"; then
       echo "bench: $1 got error responses; not a valid measurement:" >&2
       cat "$work/wrk.txt" >&2

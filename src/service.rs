@@ -195,21 +195,15 @@ fn apply_batch(g: &mut GraphIndex, batch: &WriteBatch) -> Result<(), GraphError>
 
 fn load_index(store: &Store) -> Result<GraphIndex, ServiceError> {
     // Two stages on two threads: one reads the store and decodes records, the other builds the
-    // index, each about half of a start. Records stream through a short queue in chunks, never
+    // index, each about half of a start. Records stream through short queues in chunks, never
     // as a list of everything, which would double the peak memory of a start at 1M entities.
-    enum Chunk {
-        Entities(Vec<Entity>),
-        Relations(Vec<Relation>),
-    }
+    // Entities and relations have a queue each: every entity is in place before the first
+    // relation is resolved against them.
     const CHUNK: usize = 4096;
-    type Sender = std::sync::mpsc::SyncSender<Result<Chunk, StoreError>>;
+    type Sender<T> = std::sync::mpsc::SyncSender<Result<Vec<T>, StoreError>>;
     /// Sends `records` in chunks; `None` once the reader should stop: after passing on a store
     /// error, or when the builder has hung up (it stopped on an error of its own).
-    fn send_chunks<T>(
-        records: impl Iterator<Item = Result<T, StoreError>>,
-        tx: &Sender,
-        wrap: fn(Vec<T>) -> Chunk,
-    ) -> Option<()> {
+    fn send_chunks<T>(records: impl Iterator<Item = Result<T, StoreError>>, tx: Sender<T>) -> Option<()> {
         let mut chunk = Vec::with_capacity(CHUNK);
         for record in records {
             match record {
@@ -220,30 +214,29 @@ fn load_index(store: &Store) -> Result<GraphIndex, ServiceError> {
                 }
             }
             if chunk.len() == CHUNK {
-                tx.send(Ok(wrap(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK))))).ok()?;
+                tx.send(Ok(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK)))).ok()?;
             }
         }
-        tx.send(Ok(wrap(chunk))).ok()
+        tx.send(Ok(chunk)).ok()
     }
     let (entities, relations) = store.size_hint();
     let mut index = GraphIndex::with_capacity(entities, relations, store.generation()?);
     std::thread::scope(|scope| {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Chunk, StoreError>>(8);
-        let reader = scope.spawn(move || {
-            send_chunks(store.entities(), &tx, Chunk::Entities)
-                .and_then(|()| send_chunks(store.relations(), &tx, Chunk::Relations))
-        });
-        // Entities all arrive before the first relation, so every endpoint is in place.
-        for chunk in rx {
-            match chunk? {
-                Chunk::Entities(es) => es.into_iter().for_each(|e| index.upsert_entity(e)),
-                Chunk::Relations(rs) => {
-                    for r in rs {
-                        index.upsert_relation(r)?;
-                    }
-                }
+        let (tx_e, rx_e) = std::sync::mpsc::sync_channel::<Result<Vec<Entity>, StoreError>>(8);
+        let (tx_r, rx_r) = std::sync::mpsc::sync_channel::<Result<Vec<Relation>, StoreError>>(8);
+        let reader = scope
+            .spawn(move || send_chunks(store.entities(), tx_e).and_then(|()| send_chunks(store.relations(), tx_r)));
+        for chunk in rx_e {
+            chunk?.into_iter().for_each(|e| index.upsert_entity(e));
+        }
+        let mut loader = index.load_relations();
+        loader.reserve(relations);
+        for chunk in rx_r {
+            for r in chunk? {
+                loader.add(r)?;
             }
         }
+        loader.finish();
         // The reader has finished (the channel is closed); a panic there is a bug, not bad data.
         reader.join().expect("the store reader thread panicked");
         Ok::<(), ServiceError>(())

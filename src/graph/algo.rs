@@ -64,22 +64,32 @@ fn neighbours<'a>(
     n: NodeIndex,
     f: &'a StepFilter,
 ) -> impl Iterator<Item = (EdgeIndex, NodeIndex, bool)> + 'a {
-    let out = g.graph.edges_directed(n, PgDirection::Outgoing).map(|e| (e.id(), e.target(), true));
+    let allowed = move |kind: RelationKind| {
+        (f.include_provenance || kind != RelationKind::Mentions)
+            && f.relation_kinds.as_ref().is_none_or(|ks| ks.contains(&kind))
+    };
+    // Filtered on the edge reference petgraph hands over, not by looking the edge up again.
+    let out = g
+        .graph
+        .edges_directed(n, PgDirection::Outgoing)
+        .filter(move |e| allowed(e.weight().kind))
+        .map(|e| (e.id(), e.target(), true));
     let inc: Box<dyn Iterator<Item = (EdgeIndex, NodeIndex, bool)>> = if f.directed {
         Box::new(std::iter::empty())
     } else {
-        Box::new(g.graph.edges_directed(n, PgDirection::Incoming).map(|e| (e.id(), e.source(), false)))
+        Box::new(
+            g.graph
+                .edges_directed(n, PgDirection::Incoming)
+                .filter(move |e| allowed(e.weight().kind))
+                .map(|e| (e.id(), e.source(), false)),
+        )
     };
-    out.chain(inc).filter(move |&(e, _, _)| {
-        let r = &g.graph[e];
-        (f.include_provenance || r.kind != RelationKind::Mentions)
-            && f.relation_kinds.as_ref().is_none_or(|ks| ks.contains(&r.kind))
-    })
+    out.chain(inc)
 }
 
 /// Whether a path may pass through `n` (endpoints are always allowed).
 fn passable(g: &GraphIndex, n: NodeIndex, f: &StepFilter) -> bool {
-    let k = g.graph[n].kind;
+    let k = g.kind_of(n);
     !f.exclude_entity_kinds.contains(&k) && (f.include_provenance || k != EntityKind::Document)
 }
 
@@ -529,9 +539,6 @@ pub fn neighbourhood(
     let degree = |n: NodeIndex| degrees.get(n.index()).copied().unwrap_or(0);
     // Within a ring, the best-connected first (they lead somewhere: the strategies and people
     // around IOM rather than its 180 country offices), then by slug: stable.
-    let better = |a: &NodeIndex, b: &NodeIndex| {
-        degree(*b).cmp(&degree(*a)).then_with(|| g.graph[*a].slug.as_str().cmp(g.graph[*b].slug.as_str()))
-    };
     // A ring through a hub visits tens of thousands of entities: mark them in bitsets over the
     // node indices rather than hash sets (most of the time of a 2-hop neighbourhood at 1M).
     let bound = petgraph::visit::NodeIndexable::node_bound(&g.graph);
@@ -556,14 +563,19 @@ pub fn neighbourhood(
             }
         }
         // Of a ring of thousands the cap keeps a few: pick those in linear time, sort only them.
+        // Each degree is read once, into the array being selected, not at every comparison.
         let room = limit - order.len();
-        if next.len() > room {
-            next.select_nth_unstable_by(room - 1, better);
-            next.truncate(room);
+        let mut ring: Vec<(u32, NodeIndex)> = next.iter().map(|&n| (degree(n), n)).collect();
+        let better = |a: &(u32, NodeIndex), b: &(u32, NodeIndex)| {
+            b.0.cmp(&a.0).then_with(|| g.graph[a.1].slug.as_str().cmp(g.graph[b.1].slug.as_str()))
+        };
+        if ring.len() > room {
+            ring.select_nth_unstable_by(room - 1, better);
+            ring.truncate(room);
         }
-        next.sort_unstable_by(better);
-        order.extend(next.iter().map(|&n| (n, d)));
-        frontier = next;
+        ring.sort_unstable_by(better);
+        order.extend(ring.iter().map(|&(_, n)| (n, d)));
+        frontier = ring.into_iter().map(|(_, n)| n).collect();
     }
     let mut kept = Marks::new(bound);
     for &(n, _) in &order {
@@ -575,7 +587,8 @@ pub fn neighbourhood(
     // once, from its source side), the others counted, by kind, as what the cap left out.
     let mut seen = Marks::new(bound);
     for &(n, d) in &order {
-        let mut omitted: BTreeMap<EntityKind, usize> = BTreeMap::new();
+        // Counted by kind in an array, made a map once per node, not once per neighbour.
+        let mut counts = [0usize; EntityKind::ALL.len()];
         seen.clear();
         for (e, m, forward) in neighbours(g, n, &undirected) {
             if kept.contains(m) {
@@ -583,9 +596,11 @@ pub fn neighbourhood(
                     edges.push(g.relation_at(e));
                 }
             } else if seen.insert(m) {
-                *omitted.entry(g.graph[m].kind).or_default() += 1;
+                counts[g.kind_of(m) as usize] += 1;
             }
         }
+        let omitted: BTreeMap<EntityKind, usize> =
+            EntityKind::ALL.iter().zip(counts).filter(|&(_, c)| c > 0).map(|(&k, c)| (k, c)).collect();
         out.nodes.push((g.graph[n].clone(), d, omitted));
     }
     edges.sort_by(|a, b| a.id.cmp(&b.id));
@@ -669,7 +684,7 @@ pub fn timeline(
             }
             // Only dated relations are copied out of the index.
             for e in g.graph.edge_indices() {
-                if g.graph[e].rest.as_ref().is_some_and(|r| r.valid_from.is_some() || r.valid_until.is_some()) {
+                if g.data(e).rest.as_ref().is_some_and(|r| r.valid_from.is_some() || r.valid_until.is_some()) {
                     add_relation(&mut items, &g.relation_at(e));
                 }
             }
