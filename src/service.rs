@@ -219,6 +219,7 @@ fn load_index(store: &Store) -> Result<GraphIndex, ServiceError> {
         }
         tx.send(Ok(chunk)).ok()
     }
+    let started = std::time::Instant::now();
     let (entities, relations) = store.size_hint();
     let mut index = GraphIndex::with_capacity(entities, relations, store.generation()?);
     std::thread::scope(|scope| {
@@ -226,9 +227,13 @@ fn load_index(store: &Store) -> Result<GraphIndex, ServiceError> {
         let (tx_r, rx_r) = std::sync::mpsc::sync_channel::<Result<Vec<Relation>, StoreError>>(8);
         let reader = scope
             .spawn(move || send_chunks(store.entities(), tx_e).and_then(|()| send_chunks(store.relations(), tx_r)));
+        let mut loader = index.load_entities();
         for chunk in rx_e {
-            chunk?.into_iter().for_each(|e| index.upsert_entity(e));
+            chunk?.into_iter().for_each(|e| loader.add(e));
         }
+        loader.finish();
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        tracing::info!(entities = index.entity_count(), elapsed_ms, "entities loaded");
         let mut loader = index.load_relations();
         loader.reserve(relations);
         for chunk in rx_r {
@@ -237,6 +242,8 @@ fn load_index(store: &Store) -> Result<GraphIndex, ServiceError> {
             }
         }
         loader.finish();
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        tracing::info!(relations = index.relation_count(), elapsed_ms, "relations loaded");
         // The reader has finished (the channel is closed); a panic there is a bug, not bad data.
         reader.join().expect("the store reader thread panicked");
         Ok::<(), ServiceError>(())

@@ -102,6 +102,55 @@ impl EdgeData {
     }
 }
 
+/// Entities on their way into an index, from [`GraphIndex::load_entities`]: `add` each, then
+/// `finish`.
+pub struct EntityLoader<'g> {
+    g: &'g mut GraphIndex,
+    slugs: Vec<(Arc<str>, EntityKind, NodeIndex)>,
+    words: Vec<(String, NodeIndex)>,
+    /// The index already had entities: each is upserted as it comes.
+    fallback: bool,
+}
+
+impl EntityLoader<'_> {
+    pub fn add(&mut self, entity: Entity) {
+        if self.fallback {
+            return self.g.upsert_entity(entity);
+        }
+        let (node, slug, kind, words) = self.g.place_entity(entity);
+        self.slugs.push((slug, kind, node));
+        self.words.extend(words.into_iter().map(|w| (w, node)));
+    }
+
+    /// Builds the ordered maps, each from one sorted list.
+    pub fn finish(self) {
+        let EntityLoader { g, mut slugs, mut words, fallback } = self;
+        if fallback {
+            return;
+        }
+        // Entities come in ID order and slugs mostly equal IDs: this sort is nearly a check.
+        slugs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        g.all_by_slug = slugs.iter().map(|(s, _, n)| (s.clone(), *n)).collect();
+        for kind in EntityKind::ALL {
+            let of_kind: BTreeMap<Arc<str>, NodeIndex> =
+                slugs.iter().filter(|(_, k, _)| k == kind).map(|(s, _, n)| (s.clone(), *n)).collect();
+            if !of_kind.is_empty() {
+                g.by_kind.insert(*kind, of_kind);
+            }
+        }
+        drop(slugs);
+        words.sort_unstable();
+        let mut map: Vec<(String, Vec<NodeIndex>)> = Vec::new();
+        for (w, n) in words {
+            match map.last_mut() {
+                Some((last, nodes)) if *last == w => nodes.push(n),
+                _ => map.push((w, vec![n])),
+            }
+        }
+        g.words = map.into_iter().collect();
+    }
+}
+
 /// Relations on their way into an index, from [`GraphIndex::load_relations`]: `add` each, then
 /// `finish`.
 pub struct RelationLoader<'g> {
@@ -341,6 +390,20 @@ impl GraphIndex {
     }
 
     pub fn upsert_entity(&mut self, entity: Entity) {
+        let (node, slug, kind, words) = self.place_entity(entity);
+        self.all_by_slug.insert(slug.clone(), node);
+        self.by_kind.entry(kind).or_default().insert(slug, node);
+        for w in words {
+            self.words.entry(w).or_default().push(node);
+        }
+    }
+
+    /// Everything of an upsert but the ordered maps (`all_by_slug`, `by_kind`, `words`), which
+    /// a load builds at once from sorted lists: the entity's node, slug, kind and search words.
+    fn place_entity(
+        &mut self,
+        entity: Entity,
+    ) -> (NodeIndex, Arc<str>, EntityKind, std::collections::BTreeSet<String>) {
         self.invalidate_rankings();
         let entity = Arc::new(entity);
         let keys: Box<[String]> = std::iter::once(&entity.name).chain(&entity.aliases).map(|s| normalize(s)).collect();
@@ -368,11 +431,7 @@ impl GraphIndex {
             _ => entity.slug.as_str().into(),
         };
         self.by_slug.insert(slug.clone(), node);
-        self.all_by_slug.insert(slug.clone(), node);
-        self.by_kind.entry(entity.kind).or_default().insert(slug, node);
-        for w in index_words(&keys) {
-            self.words.entry(w).or_default().push(node);
-        }
+        let words = index_words(&keys);
         if self.keys.len() <= node.index() {
             self.keys.resize_with(node.index() + 1, Box::default);
         }
@@ -381,6 +440,14 @@ impl GraphIndex {
             self.kinds.resize(node.index() + 1, EntityKind::Organization);
         }
         self.kinds[node.index()] = entity.kind;
+        (node, slug, entity.kind, words)
+    }
+
+    /// Loads a store's entities (each ID once) into an index that has none yet: the slug-ordered
+    /// maps and the word index are built at the end from sorted lists, not by an ordered insert
+    /// per entity (B-tree descents were a fifth of a start's index building at 1M entities).
+    pub fn load_entities(&mut self) -> EntityLoader<'_> {
+        EntityLoader { fallback: self.graph.node_count() > 0, g: self, slugs: Vec::new(), words: Vec::new() }
     }
 
     /// The kind of a live node's entity.
@@ -938,7 +1005,34 @@ mod tests {
     fn relations_loaded_by_target_equal_relations_upserted_one_by_one() {
         let (es, rs) = crate::synthetic::generate(300, 1_500, 3);
         let one_by_one = GraphIndex::build(es.clone(), rs.clone(), 1).unwrap();
-        let mut loaded = GraphIndex::build(es, vec![], 1).unwrap();
+        let mut loaded = GraphIndex::default();
+        let mut entities = loaded.load_entities();
+        for e in es.iter().rev().cloned() {
+            entities.add(e);
+        }
+        entities.finish();
+        for kind in [None, Some(EntityKind::Office), Some(EntityKind::Document)] {
+            let slugs = |g: &GraphIndex| g.entities(kind, None).map(|e| e.slug.to_string()).collect::<Vec<_>>();
+            assert_eq!(slugs(&loaded), slugs(&one_by_one));
+            assert_eq!(loaded.count_entities(kind), one_by_one.count_entities(kind));
+        }
+        // The word index names the same entities under the same words (node numbers differ: the
+        // entities came in the other order).
+        let words = |g: &GraphIndex| {
+            g.words
+                .iter()
+                .map(|(w, ns)| {
+                    let mut slugs: Vec<&str> = ns.iter().map(|&n| g.graph[n].slug.as_str()).collect();
+                    slugs.sort_unstable();
+                    (w.clone(), slugs.join(" "))
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(words(&loaded), words(&one_by_one));
+        for q in ["ka", "lo mi", "KALO"] {
+            let found = |g: &GraphIndex| g.search(q, None, 10).iter().map(|e| e.id.clone()).collect::<Vec<_>>();
+            assert_eq!(found(&loaded), found(&one_by_one), "search {q}");
+        }
         let mut loader = loaded.load_relations();
         loader.reserve(rs.len());
         for r in rs.iter().rev().cloned() {
