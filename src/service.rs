@@ -5,6 +5,7 @@
 //! consistent graph; a writer takes the write lock only to apply an already-committed batch.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use tokio::sync::{broadcast, Mutex, OwnedRwLockReadGuard, RwLock};
@@ -14,7 +15,7 @@ use crate::domain::{Entity, Relation};
 use crate::edit::{self, Edit, EditError};
 use crate::graph::{GraphError, GraphIndex};
 use crate::seed::{self, SeedData, SeedError, SeedReport};
-use crate::store::{AuditEntry, Store, StoreError, TargetKind, WriteBatch};
+use crate::store::{AuditEntry, KeyRange, Store, StoreError, TargetKind, WriteBatch};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -194,16 +195,18 @@ fn apply_batch(g: &mut GraphIndex, batch: &WriteBatch) -> Result<(), GraphError>
 }
 
 fn load_index(store: &Store) -> Result<GraphIndex, ServiceError> {
-    // Two stages on two threads: one reads the store and decodes records, the other builds the
-    // index, each about half of a start. Records stream through short queues in chunks, never
-    // as a list of everything, which would double the peak memory of a start at 1M entities.
-    // Entities and relations have a queue each: every entity is in place before the first
-    // relation is resolved against them.
+    // Reading the store (sled's scan and JSON decoding) is two thirds of a start, so two threads
+    // read it, each taking the next key range as it finishes one, while a third builds the
+    // index. Records stream through short queues in chunks, never as a list of everything,
+    // which would double the peak memory of a start at 1M entities. Entities and relations have
+    // a queue each: every entity is in place before the first relation is resolved against them.
+    // The index does not depend on the order records arrive in (the loaders sort).
+    const READERS: usize = 2;
     const CHUNK: usize = 4096;
     type Sender<T> = std::sync::mpsc::SyncSender<Result<Vec<T>, StoreError>>;
     /// Sends `records` in chunks; `None` once the reader should stop: after passing on a store
     /// error, or when the builder has hung up (it stopped on an error of its own).
-    fn send_chunks<T>(records: impl Iterator<Item = Result<T, StoreError>>, tx: Sender<T>) -> Option<()> {
+    fn send_chunks<T>(records: impl Iterator<Item = Result<T, StoreError>>, tx: &Sender<T>) -> Option<()> {
         let mut chunk = Vec::with_capacity(CHUNK);
         for record in records {
             match record {
@@ -219,14 +222,39 @@ fn load_index(store: &Store) -> Result<GraphIndex, ServiceError> {
         }
         tx.send(Ok(chunk)).ok()
     }
+    /// Reads ranges, the next one not yet taken each time, until none is left.
+    fn read_ranges<T, I: Iterator<Item = Result<T, StoreError>>>(
+        ranges: &[KeyRange],
+        next: &AtomicUsize,
+        read: impl Fn(&KeyRange) -> I,
+        tx: Sender<T>,
+    ) -> Option<()> {
+        loop {
+            let Some(range) = ranges.get(next.fetch_add(1, Ordering::Relaxed)) else { return Some(()) };
+            send_chunks(read(range), &tx)?;
+        }
+    }
     let started = std::time::Instant::now();
     let (entities, relations) = store.size_hint();
     let mut index = GraphIndex::with_capacity(entities, relations, store.generation()?);
+    let (entity_ranges, relation_ranges) = (store.entity_ranges()?, store.relation_ranges()?);
+    let (next_entities, next_relations) = (AtomicUsize::new(0), AtomicUsize::new(0));
     std::thread::scope(|scope| {
         let (tx_e, rx_e) = std::sync::mpsc::sync_channel::<Result<Vec<Entity>, StoreError>>(8);
         let (tx_r, rx_r) = std::sync::mpsc::sync_channel::<Result<Vec<Relation>, StoreError>>(8);
-        let reader = scope
-            .spawn(move || send_chunks(store.entities(), tx_e).and_then(|()| send_chunks(store.relations(), tx_r)));
+        let readers: Vec<_> = (0..READERS)
+            .map(|_| {
+                let (tx_e, tx_r) = (tx_e.clone(), tx_r.clone());
+                let (entity_ranges, relation_ranges) = (&entity_ranges, &relation_ranges);
+                let (next_entities, next_relations) = (&next_entities, &next_relations);
+                scope.spawn(move || {
+                    read_ranges(entity_ranges, next_entities, |r| store.entities_in(r), tx_e)
+                        .and_then(|()| read_ranges(relation_ranges, next_relations, |r| store.relations_in(r), tx_r))
+                })
+            })
+            .collect();
+        // Only the readers' copies: each queue closes when the last reader is done with it.
+        drop((tx_e, tx_r));
         let mut loader = index.load_entities();
         for chunk in rx_e {
             chunk?.into_iter().for_each(|e| loader.add(e));
@@ -244,8 +272,10 @@ fn load_index(store: &Store) -> Result<GraphIndex, ServiceError> {
         loader.finish();
         let elapsed_ms = started.elapsed().as_millis() as u64;
         tracing::info!(relations = index.relation_count(), elapsed_ms, "relations loaded");
-        // The reader has finished (the channel is closed); a panic there is a bug, not bad data.
-        reader.join().expect("the store reader thread panicked");
+        // The readers have finished (the queues are closed); a panic there is a bug, not bad data.
+        for reader in readers {
+            reader.join().expect("a store reader thread panicked");
+        }
         Ok::<(), ServiceError>(())
     })?;
     if (index.entity_count(), index.relation_count()) != (entities, relations) {

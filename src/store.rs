@@ -18,6 +18,7 @@
 //!
 //! Values are one version byte followed by JSON, so a later format can be read side by side.
 
+use std::ops::Bound::{self, Excluded, Included, Unbounded};
 use std::path::Path;
 
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
@@ -133,7 +134,9 @@ impl Store {
         let db = sled::Config::new()
             .path(dir)
             // sled defaults to a 1 GiB page cache; the graph index holds the hot data already.
-            .cache_capacity(128 * 1024 * 1024)
+            // Measured at 1M entities: sled held 467 MB after a start's full scan with 128 MB of
+            // cache and 273 MB with 16 MB, and the scan took the same time (9.1 s).
+            .cache_capacity(32 * 1024 * 1024)
             .open()
             .map_err(|source| StoreError::Open { path: path.clone(), source })?;
         let meta = db.open_tree("meta")?;
@@ -223,6 +226,24 @@ impl Store {
 
     pub fn relations(&self) -> impl Iterator<Item = Result<Relation, StoreError>> + '_ {
         self.relations.iter().map(|r| decode(&r?.1))
+    }
+
+    /// Key ranges that together cover every entity, in key order, each small enough that a few
+    /// threads reading them side by side finish at about the same time.
+    pub fn entity_ranges(&self) -> Result<Vec<KeyRange>, StoreError> {
+        key_ranges(&self.entities)
+    }
+
+    pub fn relation_ranges(&self) -> Result<Vec<KeyRange>, StoreError> {
+        key_ranges(&self.relations)
+    }
+
+    pub fn entities_in(&self, range: &KeyRange) -> impl Iterator<Item = Result<Entity, StoreError>> + '_ {
+        self.entities.range(range.clone()).map(|r| decode(&r?.1))
+    }
+
+    pub fn relations_in(&self, range: &KeyRange) -> impl Iterator<Item = Result<Relation, StoreError>> + '_ {
+        self.relations.range(range.clone()).map(|r| decode(&r?.1))
     }
 
     /// Commits `batch` atomically and durably; returns the new generation.
@@ -398,6 +419,45 @@ impl Store {
     }
 }
 
+/// A range of keys of one tree.
+pub type KeyRange = (Bound<Vec<u8>>, Bound<Vec<u8>>);
+
+/// Splits a tree's keys into ranges by the byte after the common prefix of each range's first
+/// and last keys, again within each range until there are enough of them. Only the ends of
+/// ranges are read (a B-tree descent each), not the keys in between. The split is by key
+/// spelling, not by count, so ranges differ in size; there are enough of them to even out.
+fn key_ranges(tree: &sled::Tree) -> Result<Vec<KeyRange>, StoreError> {
+    const ENOUGH: usize = 16;
+    let mut ranges: Vec<KeyRange> = vec![(Unbounded, Unbounded)];
+    for _ in 0..3 {
+        if ranges.len() >= ENOUGH {
+            break;
+        }
+        let mut finer = Vec::with_capacity(ranges.len() * 10);
+        for range in ranges {
+            let mut keys = tree.range(range.clone()).keys();
+            let (Some(first), Some(last)) = (keys.next().transpose()?, keys.next_back().transpose()?) else {
+                // Empty, or a single key: nothing to split.
+                finer.push(range);
+                continue;
+            };
+            let p = first.iter().zip(last.iter()).take_while(|(a, b)| a == b).count();
+            // `first` < `last`, so `last` has a byte at `p`; `first` may have ended there.
+            let (lo, hi) = (first.get(p).copied().unwrap_or(0), last[p]);
+            let mut start = range.0;
+            for c in lo.saturating_add(1)..=hi {
+                let mut split = last[..p].to_vec();
+                split.push(c);
+                finer.push((start, Excluded(split.clone())));
+                start = Included(split);
+            }
+            finer.push((start, range.1));
+        }
+        ranges = finer;
+    }
+    Ok(ranges)
+}
+
 fn encode<T: serde::Serialize>(value: &T) -> Vec<u8> {
     let mut out = vec![VALUE_V1];
     // Serializing our own plain structs to a Vec cannot fail.
@@ -425,4 +485,41 @@ fn history_key(target_id: &str, seq: u64) -> Vec<u8> {
 
 fn decode_u64(bytes: &[u8]) -> Result<u64, StoreError> {
     Ok(u64::from_be_bytes(bytes.try_into().map_err(|_| StoreError::Corrupt("counter is not 8 bytes".into()))?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_ranges_cover_every_key_once_in_order() {
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        let cases: Vec<Vec<String>> = vec![
+            vec![],
+            vec!["only".into()],
+            vec!["a".into(), "ab".into()],
+            (0..5_000).map(|i| format!("r{i}")).collect(),
+            (0..3_000).map(|i| format!("{:x}", i * 7919 % 65_521)).collect(),
+            vec!["iom".into(), "iom-geneva".into(), "joe-biden".into(), "\u{e9}t\u{e9}".into(), "z".into()],
+        ];
+        for keys in cases {
+            let tree = db.open_tree("t").unwrap();
+            tree.clear().unwrap();
+            for k in &keys {
+                tree.insert(k.as_bytes(), k.as_bytes()).unwrap();
+            }
+            let ranges = key_ranges(&tree).unwrap();
+            let mut seen: Vec<Vec<u8>> = Vec::new();
+            for r in &ranges {
+                seen.extend(tree.range(r.clone()).keys().map(|k| k.unwrap().to_vec()));
+            }
+            let all: Vec<Vec<u8>> = tree.iter().keys().map(|k| k.unwrap().to_vec()).collect();
+            assert_eq!(seen, all, "ranges {ranges:?}");
+            if keys.len() >= 3_000 {
+                assert!(ranges.len() >= 16, "{} ranges", ranges.len());
+                let largest = ranges.iter().map(|r| tree.range(r.clone()).count()).max().unwrap();
+                assert!(largest <= keys.len() / 8, "largest range {largest} of {}", keys.len());
+            }
+        }
+    }
 }

@@ -102,12 +102,17 @@ impl EdgeData {
     }
 }
 
+/// An entity, its search keys and its search words.
+type StagedEntity = (Arc<Entity>, Box<[String]>, Vec<String>);
+
 /// Entities on their way into an index, from [`GraphIndex::load_entities`]: `add` each, then
 /// `finish`.
 pub struct EntityLoader<'g> {
     g: &'g mut GraphIndex,
-    slugs: Vec<(Arc<str>, EntityKind, NodeIndex)>,
-    words: Vec<(String, NodeIndex)>,
+    /// Each entity with its search keys and words, made as it arrives (the costly part); it gets
+    /// its node at `finish`, in ID order, so that node numbering does not depend on the order
+    /// the store's readers delivered entities in.
+    staged: Vec<StagedEntity>,
     /// The index already had entities: each is upserted as it comes.
     fallback: bool,
 }
@@ -117,16 +122,26 @@ impl EntityLoader<'_> {
         if self.fallback {
             return self.g.upsert_entity(entity);
         }
-        let (node, slug, kind, words) = self.g.place_entity(entity);
-        self.slugs.push((slug, kind, node));
-        self.words.extend(words.into_iter().map(|w| (w, node)));
+        let entity = Arc::new(entity);
+        let keys = search_keys(&entity);
+        let words = index_words(&keys).into_iter().collect();
+        self.staged.push((entity, keys, words));
     }
 
-    /// Builds the ordered maps, each from one sorted list.
+    /// Gives each entity its node, in ID order, and builds the ordered maps, each from one
+    /// sorted list.
     pub fn finish(self) {
-        let EntityLoader { g, mut slugs, mut words, fallback } = self;
+        let EntityLoader { g, mut staged, fallback } = self;
         if fallback {
             return;
+        }
+        staged.sort_unstable_by(|a, b| a.0.id.cmp(&b.0.id));
+        let mut slugs: Vec<(Arc<str>, EntityKind, NodeIndex)> = Vec::with_capacity(staged.len());
+        let mut words: Vec<(String, NodeIndex)> = Vec::with_capacity(staged.len() * 4);
+        for (entity, keys, entity_words) in staged {
+            let (node, slug, kind) = g.place_entity(entity, keys);
+            slugs.push((slug, kind, node));
+            words.extend(entity_words.into_iter().map(|w| (w, node)));
         }
         // Entities come in ID order and slugs mostly equal IDs: this sort is nearly a check.
         slugs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
@@ -187,7 +202,10 @@ impl RelationLoader<'_> {
             return;
         }
         g.invalidate_rankings();
-        order.sort_unstable_by_key(|&(to, from, _, _)| (to, from));
+        // By target; between the same two entities, by ID, so that the layout does not depend on
+        // the order the store's readers delivered relations in.
+        let id = |arrival: u32| g.edge_data[arrival as usize].as_ref().map_or("", |d| &*d.id);
+        order.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)).then_with(|| id(a.2).cmp(id(b.2))));
         // A fresh edge array numbers edges in insertion order: edge `i` is `order[i]`.
         for &(to, from, _, kind) in &order {
             g.graph.add_edge(NodeIndex::new(from as usize), NodeIndex::new(to as usize), Edge { kind });
@@ -390,7 +408,10 @@ impl GraphIndex {
     }
 
     pub fn upsert_entity(&mut self, entity: Entity) {
-        let (node, slug, kind, words) = self.place_entity(entity);
+        let entity = Arc::new(entity);
+        let keys = search_keys(&entity);
+        let words = index_words(&keys);
+        let (node, slug, kind) = self.place_entity(entity, keys);
         self.all_by_slug.insert(slug.clone(), node);
         self.by_kind.entry(kind).or_default().insert(slug, node);
         for w in words {
@@ -399,14 +420,9 @@ impl GraphIndex {
     }
 
     /// Everything of an upsert but the ordered maps (`all_by_slug`, `by_kind`, `words`), which
-    /// a load builds at once from sorted lists: the entity's node, slug, kind and search words.
-    fn place_entity(
-        &mut self,
-        entity: Entity,
-    ) -> (NodeIndex, Arc<str>, EntityKind, std::collections::BTreeSet<String>) {
+    /// a load builds at once from sorted lists: the entity's node, slug and kind.
+    fn place_entity(&mut self, entity: Arc<Entity>, keys: Box<[String]>) -> (NodeIndex, Arc<str>, EntityKind) {
         self.invalidate_rankings();
-        let entity = Arc::new(entity);
-        let keys: Box<[String]> = std::iter::once(&entity.name).chain(&entity.aliases).map(|s| normalize(s)).collect();
         let weight = Node { kind: entity.kind, entity: entity.clone() };
         let node = match self.by_id.get(entity.id.as_str()) {
             Some(&node) => {
@@ -431,7 +447,6 @@ impl GraphIndex {
             _ => entity.slug.as_str().into(),
         };
         self.by_slug.insert(slug.clone(), node);
-        let words = index_words(&keys);
         if self.keys.len() <= node.index() {
             self.keys.resize_with(node.index() + 1, Box::default);
         }
@@ -440,14 +455,14 @@ impl GraphIndex {
             self.kinds.resize(node.index() + 1, EntityKind::Organization);
         }
         self.kinds[node.index()] = entity.kind;
-        (node, slug, entity.kind, words)
+        (node, slug, entity.kind)
     }
 
     /// Loads a store's entities (each ID once) into an index that has none yet: the slug-ordered
     /// maps and the word index are built at the end from sorted lists, not by an ordered insert
     /// per entity (B-tree descents were a fifth of a start's index building at 1M entities).
     pub fn load_entities(&mut self) -> EntityLoader<'_> {
-        EntityLoader { fallback: self.graph.node_count() > 0, g: self, slugs: Vec::new(), words: Vec::new() }
+        EntityLoader { fallback: self.graph.node_count() > 0, g: self, staged: Vec::new() }
     }
 
     /// The kind of a live node's entity.
@@ -791,6 +806,11 @@ impl GraphIndex {
         hits.sort_unstable_by(order);
         hits.into_iter().map(|(_, _, n)| &self.graph[n].entity).collect()
     }
+}
+
+/// An entity's search keys: its name, then its aliases, each normalized (see [`normalize`]).
+fn search_keys(entity: &Entity) -> Box<[String]> {
+    std::iter::once(&entity.name).chain(&entity.aliases).map(|s| normalize(s)).collect()
 }
 
 /// The words a set of search keys is found by: each word, and each key without its spaces.
