@@ -287,6 +287,8 @@ pub struct GraphIndex {
     // The ID and slug keys are `Arc<str>`: one allocation per entity shared by every map (an
     // entity's slug is a key in three of them, and its ID often equals its slug).
     by_id: HashMap<Arc<str>, NodeIndex>,
+    /// Slug → node, only for entities whose slug is not their ID (the others are found through
+    /// `by_id`): most IDs are slugs, and a second map of every entity was 50 MB at 1M.
     by_slug: HashMap<Arc<str>, NodeIndex>,
     /// Relation ID → edge, as a table of bare edge indices hashed by the ID the edge holds: at 5M
     /// relations a map with its own key per entry was 200 MB more.
@@ -340,12 +342,9 @@ impl GraphIndex {
     pub fn with_capacity(entities: usize, relations: usize, generation: u64) -> GraphIndex {
         let mut by_id = HashMap::default();
         by_id.reserve(entities);
-        let mut by_slug = HashMap::default();
-        by_slug.reserve(entities);
         GraphIndex {
             graph: StableDiGraph::with_capacity(entities, relations),
             by_id,
-            by_slug,
             relations: hashbrown::HashTable::with_capacity(relations),
             edge_data: Vec::with_capacity(relations),
             keys: Vec::with_capacity(entities),
@@ -444,9 +443,12 @@ impl GraphIndex {
         };
         let slug: Arc<str> = match self.by_id.get_key_value(entity.id.as_str()) {
             Some((id, _)) if **id == *entity.slug.as_str() => id.clone(),
-            _ => entity.slug.as_str().into(),
+            _ => {
+                let slug: Arc<str> = entity.slug.as_str().into();
+                self.by_slug.insert(slug.clone(), node);
+                slug
+            }
         };
-        self.by_slug.insert(slug.clone(), node);
         if self.keys.len() <= node.index() {
             self.keys.resize_with(node.index() + 1, Box::default);
         }
@@ -674,7 +676,11 @@ impl GraphIndex {
     }
 
     pub fn entity_by_slug(&self, slug: &str) -> Option<&Arc<Entity>> {
-        self.by_slug.get(slug).map(|&n| &self.graph[n].entity)
+        let node = match self.by_slug.get(slug) {
+            Some(&n) => n,
+            None => self.by_id.get(slug).copied().filter(|&n| self.graph[n].slug.as_str() == slug)?,
+        };
+        Some(&self.graph[node].entity)
     }
 
     pub fn relation(&self, id: &str) -> Option<Arc<Relation>> {
@@ -808,9 +814,16 @@ impl GraphIndex {
     }
 }
 
-/// An entity's search keys: its name, then its aliases, each normalized (see [`normalize`]).
+/// An entity's search keys: its name, then its aliases, each normalized (see [`normalize`]),
+/// each once (an alias that differs from the name only in case or accents adds nothing).
 fn search_keys(entity: &Entity) -> Box<[String]> {
-    std::iter::once(&entity.name).chain(&entity.aliases).map(|s| normalize(s)).collect()
+    let mut keys: Vec<String> = Vec::with_capacity(1 + entity.aliases.len());
+    for key in std::iter::once(&entity.name).chain(&entity.aliases).map(|s| normalize(s)) {
+        if !keys.contains(&key) {
+            keys.push(key);
+        }
+    }
+    keys.into_boxed_slice()
 }
 
 /// The words a set of search keys is found by: each word, and each key without its spaces.
@@ -1081,6 +1094,24 @@ mod tests {
         loaded.upsert_relation(first.clone()).unwrap();
         assert_eq!(*loaded.relation(&first.id).unwrap(), first);
         assert!(loaded.same_content(&one_by_one));
+    }
+
+    #[test]
+    fn slugs_that_are_not_ids_and_renames() {
+        let with = |id: &str, slug: &str| Entity { id: id.into(), ..entity(slug, EntityKind::Place, "P", &[]) };
+        let mut g = GraphIndex::build(vec![with("x", "y"), with("y", "z"), with("w", "w")], vec![], 1).unwrap();
+        let found = |g: &GraphIndex, slug: &str| g.entity_by_slug(slug).map(|e| e.id.clone());
+        assert_eq!(found(&g, "y").as_deref(), Some("x"));
+        assert_eq!(found(&g, "z").as_deref(), Some("y"));
+        assert_eq!(found(&g, "w").as_deref(), Some("w"));
+        assert_eq!(found(&g, "x"), None, "an ID is not a slug");
+        g.upsert_entity(with("x", "x"));
+        assert_eq!((found(&g, "x").as_deref(), found(&g, "y").as_deref()), (Some("x"), None));
+        g.upsert_entity(with("w", "v"));
+        assert_eq!((found(&g, "v").as_deref(), found(&g, "w")), (Some("w"), None));
+        g.remove_entity("y");
+        assert_eq!(found(&g, "z"), None);
+        assert_eq!(g.entities(None, None).map(|e| e.slug.to_string()).collect::<Vec<_>>(), ["v", "x"]);
     }
 
     #[test]
