@@ -4,6 +4,7 @@
 //! inputs) into these types, so an invalid slug or date cannot exist past that point. Nothing in
 //! this module knows about sled, petgraph or GraphQL.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
@@ -290,6 +291,65 @@ pub struct Relation {
     pub version: u64,
 }
 
+/// A relation read in place from its stored bytes: the strings a start only looks up (the
+/// endpoints, the cited documents) borrow those bytes instead of being copied. Reads the same
+/// serialized form as [`Relation`] (a test checks that the two agree).
+#[derive(Debug, Deserialize)]
+pub struct RelationView<'a> {
+    #[serde(borrow)]
+    pub id: Cow<'a, str>,
+    pub kind: RelationKind,
+    #[serde(borrow)]
+    pub from: Cow<'a, str>,
+    #[serde(borrow)]
+    pub to: Cow<'a, str>,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub order: Option<i32>,
+    #[serde(default)]
+    pub valid_from: Option<PartialDate>,
+    #[serde(default)]
+    pub valid_until: Option<PartialDate>,
+    #[serde(default)]
+    pub quantities: Vec<Quantity>,
+    #[serde(borrow)]
+    pub citations: Vec<CitationView<'a>>,
+    #[serde(default)]
+    pub version: u64,
+}
+
+/// A [`Citation`] read in place.
+#[derive(Debug, Deserialize)]
+pub struct CitationView<'a> {
+    #[serde(borrow)]
+    pub document: Cow<'a, str>,
+    #[serde(default, borrow)]
+    pub quote: Option<Cow<'a, str>>,
+}
+
+impl RelationView<'_> {
+    pub fn to_relation(&self) -> Relation {
+        Relation {
+            id: self.id.to_string(),
+            kind: self.kind,
+            from: self.from.to_string(),
+            to: self.to.to_string(),
+            title: self.title.clone(),
+            order: self.order,
+            valid_from: self.valid_from,
+            valid_until: self.valid_until,
+            quantities: self.quantities.clone(),
+            citations: self
+                .citations
+                .iter()
+                .map(|c| Citation { document: c.document.to_string(), quote: c.quote.as_ref().map(|q| q.to_string()) })
+                .collect(),
+            version: self.version,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -322,5 +382,45 @@ mod tests {
         }
         let err = "befriends".parse::<RelationKind>().unwrap_err();
         assert!(err.0.contains("befriends") && err.0.contains("holds_role"));
+    }
+
+    #[test]
+    fn a_relation_view_reads_what_a_relation_writes() {
+        let full = Relation {
+            id: "r-\"quoted\"".into(),
+            kind: RelationKind::HoldsRole,
+            from: "a".into(),
+            to: "b\\c".into(),
+            title: Some("Director".into()),
+            order: Some(2),
+            valid_from: Some(PartialDate::parse("2021-02").unwrap()),
+            valid_until: Some(PartialDate::parse("2024").unwrap()),
+            quantities: vec![Quantity {
+                name: "n".into(),
+                value: 1.5,
+                unit: "u".into(),
+                quote: None,
+                document: Some("d".into()),
+            }],
+            citations: vec![
+                Citation { document: "d".into(), quote: Some("She said \"yes\".\nThen left.".into()) },
+                Citation { document: "e".into(), quote: None },
+            ],
+            version: 9,
+        };
+        let bare = Relation {
+            title: None,
+            order: None,
+            valid_from: None,
+            valid_until: None,
+            quantities: vec![],
+            citations: vec![],
+            ..full.clone()
+        };
+        for r in [full, bare] {
+            let json = serde_json::to_vec(&r).unwrap();
+            let view: RelationView<'_> = serde_json::from_slice(&json).unwrap();
+            assert_eq!(view.to_relation(), r);
+        }
     }
 }

@@ -11,9 +11,9 @@ use std::sync::Arc;
 use tokio::sync::{broadcast, Mutex, OwnedRwLockReadGuard, RwLock};
 
 use crate::auth::{self, AuthError, Caller};
-use crate::domain::{Entity, Relation};
+use crate::domain::Entity;
 use crate::edit::{self, Edit, EditError};
-use crate::graph::{GraphError, GraphIndex};
+use crate::graph::{GraphError, GraphIndex, PreparedRelation, Resolver};
 use crate::seed::{self, SeedData, SeedError, SeedReport};
 use crate::store::{AuditEntry, KeyRange, Store, StoreError, TargetKind, WriteBatch};
 
@@ -203,10 +203,10 @@ fn load_index(store: &Store) -> Result<GraphIndex, ServiceError> {
     // The index does not depend on the order records arrive in (the loaders sort).
     const READERS: usize = 2;
     const CHUNK: usize = 4096;
-    type Sender<T> = std::sync::mpsc::SyncSender<Result<Vec<T>, StoreError>>;
-    /// Sends `records` in chunks; `None` once the reader should stop: after passing on a store
+    type Sender<T> = std::sync::mpsc::SyncSender<Result<Vec<T>, ServiceError>>;
+    /// Sends `records` in chunks; `None` once the reader should stop: after passing on an
     /// error, or when the builder has hung up (it stopped on an error of its own).
-    fn send_chunks<T>(records: impl Iterator<Item = Result<T, StoreError>>, tx: &Sender<T>) -> Option<()> {
+    fn send_chunks<T>(records: impl Iterator<Item = Result<T, ServiceError>>, tx: &Sender<T>) -> Option<()> {
         let mut chunk = Vec::with_capacity(CHUNK);
         for record in records {
             match record {
@@ -223,7 +223,7 @@ fn load_index(store: &Store) -> Result<GraphIndex, ServiceError> {
         tx.send(Ok(chunk)).ok()
     }
     /// Reads ranges, the next one not yet taken each time, until none is left.
-    fn read_ranges<T, I: Iterator<Item = Result<T, StoreError>>>(
+    fn read_ranges<T, I: Iterator<Item = Result<T, ServiceError>>>(
         ranges: &[KeyRange],
         next: &AtomicUsize,
         read: impl Fn(&KeyRange) -> I,
@@ -240,19 +240,26 @@ fn load_index(store: &Store) -> Result<GraphIndex, ServiceError> {
     let (entity_ranges, relation_ranges) = (store.entity_ranges()?, store.relation_ranges()?);
     let (next_entities, next_relations) = (AtomicUsize::new(0), AtomicUsize::new(0));
     std::thread::scope(|scope| {
-        let (tx_e, rx_e) = std::sync::mpsc::sync_channel::<Result<Vec<Entity>, StoreError>>(8);
-        let (tx_r, rx_r) = std::sync::mpsc::sync_channel::<Result<Vec<Relation>, StoreError>>(8);
-        let readers: Vec<_> = (0..READERS)
-            .map(|_| {
-                let (tx_e, tx_r) = (tx_e.clone(), tx_r.clone());
-                let (entity_ranges, relation_ranges) = (&entity_ranges, &relation_ranges);
-                let (next_entities, next_relations) = (&next_entities, &next_relations);
-                scope.spawn(move || {
-                    read_ranges(entity_ranges, next_entities, |r| store.entities_in(r), tx_e)
-                        .and_then(|()| read_ranges(relation_ranges, next_relations, |r| store.relations_in(r), tx_r))
-                })
-            })
-            .collect();
+        let (tx_e, rx_e) = std::sync::mpsc::sync_channel::<Result<Vec<Entity>, ServiceError>>(8);
+        let (tx_r, rx_r) = std::sync::mpsc::sync_channel::<Result<Vec<PreparedRelation>, ServiceError>>(8);
+        let mut resolvers = Vec::new();
+        let mut readers = Vec::new();
+        for _ in 0..READERS {
+            let (tx_e, tx_r) = (tx_e.clone(), tx_r.clone());
+            let (entity_ranges, relation_ranges) = (&entity_ranges, &relation_ranges);
+            let (next_entities, next_relations) = (&next_entities, &next_relations);
+            // A relation is resolved against the entities: a reader gets the resolver once every
+            // entity is in.
+            let (tx_resolver, rx_resolver) = std::sync::mpsc::sync_channel::<Resolver>(1);
+            resolvers.push(tx_resolver);
+            readers.push(scope.spawn(move || {
+                let entities_in = |r: &KeyRange| store.entities_in(r).map(|e| e.map_err(ServiceError::from));
+                read_ranges(entity_ranges, next_entities, entities_in, tx_e)?;
+                let resolver = rx_resolver.recv().ok()?;
+                let relations_in = |r: &KeyRange| store.relations_in(r, |view| resolver.prepare(view)).map(|p| Ok(p??));
+                read_ranges(relation_ranges, next_relations, relations_in, tx_r)
+            }));
+        }
         // Only the readers' copies: each queue closes when the last reader is done with it.
         drop((tx_e, tx_r));
         let mut loader = index.load_entities();
@@ -264,18 +271,21 @@ fn load_index(store: &Store) -> Result<GraphIndex, ServiceError> {
         tracing::info!(entities = index.entity_count(), elapsed_ms, "entities loaded");
         let mut loader = index.load_relations();
         loader.reserve(relations);
+        for tx in resolvers {
+            // A reader that stopped on an error has hung up; its error is in the queue.
+            let _ = tx.send(loader.resolver());
+        }
         for chunk in rx_r {
-            for r in chunk? {
-                loader.add(r)?;
-            }
+            chunk?.into_iter().for_each(|r| loader.add(r));
+        }
+        // The readers have finished (the queues are closed); a panic there is a bug, not bad
+        // data. Joined before `finish`, so that their resolvers are gone.
+        for reader in readers {
+            reader.join().expect("a store reader thread panicked");
         }
         loader.finish();
         let elapsed_ms = started.elapsed().as_millis() as u64;
         tracing::info!(relations = index.relation_count(), elapsed_ms, "relations loaded");
-        // The readers have finished (the queues are closed); a panic there is a bug, not bad data.
-        for reader in readers {
-            reader.join().expect("a store reader thread panicked");
-        }
         Ok::<(), ServiceError>(())
     })?;
     if (index.entity_count(), index.relation_count()) != (entities, relations) {

@@ -23,7 +23,7 @@ use std::path::Path;
 
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 
-use crate::domain::{Entity, Relation};
+use crate::domain::{Entity, Relation, RelationView};
 
 pub const FORMAT_VERSION: u32 = 1;
 const VALUE_V1: u8 = 1;
@@ -242,8 +242,17 @@ impl Store {
         self.entities.range(range.clone()).map(|r| decode(&r?.1))
     }
 
-    pub fn relations_in(&self, range: &KeyRange) -> impl Iterator<Item = Result<Relation, StoreError>> + '_ {
-        self.relations.range(range.clone()).map(|r| decode(&r?.1))
+    /// The relations of a range, each read in place and handed to `f`, which keeps what it
+    /// needs: a start copies no string it only looks up.
+    pub fn relations_in<'s, T>(
+        &'s self,
+        range: &KeyRange,
+        mut f: impl FnMut(RelationView<'_>) -> T + 's,
+    ) -> impl Iterator<Item = Result<T, StoreError>> + 's {
+        self.relations.range(range.clone()).map(move |r| {
+            let (_, value) = r?;
+            Ok(f(decode(&value)?))
+        })
     }
 
     /// Commits `batch` atomically and durably; returns the new generation.
@@ -465,7 +474,7 @@ fn encode<T: serde::Serialize>(value: &T) -> Vec<u8> {
     out
 }
 
-fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
+fn decode<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, StoreError> {
     match bytes.split_first() {
         Some((&VALUE_V1, body)) => {
             serde_json::from_slice(body).map_err(|e| StoreError::Corrupt(format!("undecodable record: {e}")))

@@ -7,6 +7,7 @@
 
 pub mod algo;
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::hash::BuildHasher;
 
@@ -20,7 +21,7 @@ use petgraph::visit::EdgeRef;
 use petgraph::Direction as PgDirection;
 use unicode_normalization::UnicodeNormalization;
 
-use crate::domain::{Citation, Entity, EntityKind, PartialDate, Quantity, Relation, RelationKind};
+use crate::domain::{Citation, Entity, EntityKind, PartialDate, Quantity, Relation, RelationKind, RelationView};
 
 #[derive(Debug, thiserror::Error)]
 pub enum GraphError {
@@ -86,6 +87,26 @@ struct EdgeRest {
     quantities: Vec<Quantity>,
     /// Citations after the first.
     more_citations: Vec<Citation>,
+}
+
+impl EdgeRest {
+    /// The rest of a relation, or `None` when it has none of it (most relations).
+    fn boxed(
+        title: Option<String>,
+        order: Option<i32>,
+        valid_from: Option<PartialDate>,
+        valid_until: Option<PartialDate>,
+        quantities: Vec<Quantity>,
+        more_citations: Vec<Citation>,
+    ) -> Option<Box<EdgeRest>> {
+        let empty = title.is_none()
+            && order.is_none()
+            && valid_from.is_none()
+            && valid_until.is_none()
+            && quantities.is_empty()
+            && more_citations.is_empty();
+        (!empty).then(|| Box::new(EdgeRest { title, order, valid_from, valid_until, quantities, more_citations }))
+    }
 }
 
 impl EdgeData {
@@ -166,8 +187,8 @@ impl EntityLoader<'_> {
     }
 }
 
-/// Relations on their way into an index, from [`GraphIndex::load_relations`]: `add` each, then
-/// `finish`.
+/// Relations on their way into an index, from [`GraphIndex::load_relations`]: `add` each
+/// (prepared by a [`Resolver`], on any thread), then `finish`.
 pub struct RelationLoader<'g> {
     g: &'g mut GraphIndex,
     /// (target, source, arrival, kind) of each relation added; its data waits in `edge_data` at
@@ -175,6 +196,49 @@ pub struct RelationLoader<'g> {
     order: Vec<(u32, u32, u32, RelationKind)>,
     /// The index already had relations: no layout, each relation is upserted as it comes.
     fallback: bool,
+    /// The index's entity IDs, lent out for the load (and back in the index when the loader
+    /// goes, finished or not).
+    resolver: Resolver,
+}
+
+/// Entity ID → node, shared with the threads that prepare relations while a load runs.
+#[derive(Clone)]
+pub struct Resolver {
+    by_id: Arc<HashMap<Arc<str>, NodeIndex>>,
+}
+
+/// A relation resolved against the index's entities and made compact: the costly part of adding
+/// it, done by whichever thread read it.
+pub struct PreparedRelation {
+    from: NodeIndex,
+    to: NodeIndex,
+    kind: RelationKind,
+    data: EdgeData,
+}
+
+impl Resolver {
+    /// Resolves a stored relation's endpoints and cited document, copying only the strings the
+    /// index keeps (its ID and quote).
+    pub fn prepare(&self, view: RelationView<'_>) -> Result<PreparedRelation, GraphError> {
+        let endpoint = |id: &str| {
+            self.by_id
+                .get(id)
+                .copied()
+                .ok_or_else(|| GraphError::DanglingRelation { relation: view.id.to_string(), entity: id.to_owned() })
+        };
+        let (from, to) = (endpoint(&view.from)?, endpoint(&view.to)?);
+        let RelationView { id, kind, title, order, valid_from, valid_until, quantities, citations, version, .. } = view;
+        let mut citations = citations.into_iter();
+        let (document, quote) = match citations.next() {
+            Some(c) => (Some(shared_id(&self.by_id, &c.document)), c.quote.map(|q| Box::from(&*q))),
+            None => (None, None),
+        };
+        let more_citations = citations
+            .map(|c| Citation { document: c.document.into_owned(), quote: c.quote.map(Cow::into_owned) })
+            .collect();
+        let rest = EdgeRest::boxed(title, order, valid_from, valid_until, quantities, more_citations);
+        Ok(PreparedRelation { from, to, kind, data: EdgeData { id: Box::from(&*id), version, document, quote, rest } })
+    }
 }
 
 impl RelationLoader<'_> {
@@ -185,61 +249,34 @@ impl RelationLoader<'_> {
         }
     }
 
-    pub fn add(&mut self, relation: Relation) -> Result<(), GraphError> {
+    /// A resolver for the threads that prepare relations.
+    pub fn resolver(&self) -> Resolver {
+        self.resolver.clone()
+    }
+
+    pub fn add(&mut self, relation: PreparedRelation) {
+        let PreparedRelation { from, to, kind, data } = relation;
         if self.fallback {
-            return self.g.upsert_relation(relation);
+            return self.g.insert_compact(from, to, kind, data);
         }
-        let (from, to, kind, data) = self.g.compact(relation)?;
         self.order.push((to.index() as u32, from.index() as u32, self.order.len() as u32, kind));
         self.g.edge_data.push(Some(data));
-        Ok(())
     }
 
     /// Inserts the relations into the graph, by target, and files each one's data and ID.
-    pub fn finish(self) {
-        let RelationLoader { g, mut order, fallback } = self;
-        if fallback || order.is_empty() {
-            return;
+    pub fn finish(mut self) {
+        let order = std::mem::take(&mut self.order);
+        if !self.fallback && !order.is_empty() {
+            self.g.place_loaded(order);
         }
-        g.invalidate_rankings();
-        // By target; between the same two entities, by ID, so that the layout does not depend on
-        // the order the store's readers delivered relations in.
-        let id = |arrival: u32| g.edge_data[arrival as usize].as_ref().map_or("", |d| &*d.id);
-        order.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)).then_with(|| id(a.2).cmp(id(b.2))));
-        // A fresh edge array numbers edges in insertion order: edge `i` is `order[i]`.
-        for &(to, from, _, kind) in &order {
-            g.graph.add_edge(NodeIndex::new(from as usize), NodeIndex::new(to as usize), Edge { kind });
-        }
-        // Move each relation's data from its arrival position to its edge's, in place, one cycle
-        // of the permutation at a time (a copy would double the largest array of the index).
-        let mut placed = vec![false; order.len()];
-        for start in 0..order.len() {
-            if placed[start] {
-                continue;
-            }
-            let first = g.edge_data[start].take();
-            let mut at = start;
-            loop {
-                placed[at] = true;
-                let from = order[at].2 as usize;
-                if from == start {
-                    g.edge_data[at] = first;
-                    break;
-                }
-                g.edge_data[at] = g.edge_data[from].take();
-                at = from;
-            }
-        }
-        drop(order);
-        let (data, hasher) = (&g.edge_data, &g.hasher);
-        let hash_of = |e: &EdgeIndex| hasher.hash_one(data[e.index()].as_ref().map_or("", |d| &*d.id));
-        g.relations.reserve(data.len(), hash_of);
-        for (i, d) in data.iter().enumerate() {
-            if let Some(d) = d {
-                // IDs are unique in a store (they are its keys), so none replaces another.
-                g.relations.insert_unique(hasher.hash_one(&*d.id), EdgeIndex::new(i), hash_of);
-            }
-        }
+    }
+}
+
+impl Drop for RelationLoader<'_> {
+    fn drop(&mut self) {
+        let by_id = std::mem::take(&mut self.resolver.by_id);
+        // Every clone is normally gone (the readers have finished); if one is not, a copy.
+        self.g.by_id = Arc::try_unwrap(by_id).unwrap_or_else(|shared| (*shared).clone());
     }
 }
 
@@ -514,8 +551,13 @@ impl GraphIndex {
     }
 
     pub fn upsert_relation(&mut self, relation: Relation) -> Result<(), GraphError> {
-        self.invalidate_rankings();
         let (from, to, kind, data) = self.compact(relation)?;
+        self.insert_compact(from, to, kind, data);
+        Ok(())
+    }
+
+    fn insert_compact(&mut self, from: NodeIndex, to: NodeIndex, kind: RelationKind, data: EdgeData) {
+        self.invalidate_rankings();
         let hash = self.hasher.hash_one(&*data.id);
         let edge = self.graph.add_edge(from, to, Edge { kind });
         let slot = edge.index();
@@ -540,7 +582,6 @@ impl GraphIndex {
         if let Some(old) = replaced {
             self.remove_edge(old);
         }
-        Ok(())
     }
 
     /// A model relation as the index keeps it: its endpoints' nodes, its kind and its data.
@@ -555,18 +596,57 @@ impl GraphIndex {
         let Relation { id, kind, title, order, valid_from, valid_until, quantities, citations, version, .. } = relation;
         let mut citations = citations.into_iter();
         let (document, quote) = match citations.next() {
-            Some(Citation { document, quote }) => (Some(self.shared_id(document)), quote.map(String::into_boxed_str)),
+            Some(Citation { document, quote }) => {
+                (Some(shared_id(&self.by_id, &document)), quote.map(String::into_boxed_str))
+            }
             None => (None, None),
         };
-        let more_citations: Vec<Citation> = citations.collect();
-        let rest = (title.is_some()
-            || order.is_some()
-            || valid_from.is_some()
-            || valid_until.is_some()
-            || !quantities.is_empty()
-            || !more_citations.is_empty())
-        .then(|| Box::new(EdgeRest { title, order, valid_from, valid_until, quantities, more_citations }));
+        let rest = EdgeRest::boxed(title, order, valid_from, valid_until, quantities, citations.collect());
         Ok((from, to, kind, EdgeData { id: id.into_boxed_str(), version, document, quote, rest }))
+    }
+
+    /// Inserts loaded relations into the graph in `order` (see [`RelationLoader`]).
+    fn place_loaded(&mut self, mut order: Vec<(u32, u32, u32, RelationKind)>) {
+        self.invalidate_rankings();
+        // By target; between the same two entities, by ID, so that the layout does not depend on
+        // the order the store's readers delivered relations in.
+        let data = &self.edge_data;
+        let id = |arrival: u32| data[arrival as usize].as_ref().map_or("", |d| &*d.id);
+        order.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)).then_with(|| id(a.2).cmp(id(b.2))));
+        // A fresh edge array numbers edges in insertion order: edge `i` is `order[i]`.
+        for &(to, from, _, kind) in &order {
+            self.graph.add_edge(NodeIndex::new(from as usize), NodeIndex::new(to as usize), Edge { kind });
+        }
+        // Move each relation's data from its arrival position to its edge's, in place, one cycle
+        // of the permutation at a time (a copy would double the largest array of the index).
+        let mut placed = vec![false; order.len()];
+        for start in 0..order.len() {
+            if placed[start] {
+                continue;
+            }
+            let first = self.edge_data[start].take();
+            let mut at = start;
+            loop {
+                placed[at] = true;
+                let from = order[at].2 as usize;
+                if from == start {
+                    self.edge_data[at] = first;
+                    break;
+                }
+                self.edge_data[at] = self.edge_data[from].take();
+                at = from;
+            }
+        }
+        drop(order);
+        let (data, hasher) = (&self.edge_data, &self.hasher);
+        let hash_of = |e: &EdgeIndex| hasher.hash_one(data[e.index()].as_ref().map_or("", |d| &*d.id));
+        self.relations.reserve(data.len(), hash_of);
+        for (i, d) in data.iter().enumerate() {
+            if let Some(d) = d {
+                // IDs are unique in a store (they are its keys), so none replaces another.
+                self.relations.insert_unique(hasher.hash_one(&*d.id), EdgeIndex::new(i), hash_of);
+            }
+        }
     }
 
     /// Loads a store's relations (each ID once, as a store holds them) into an index that has
@@ -575,10 +655,12 @@ impl GraphIndex {
     /// list one contiguous run. A hub's tens of thousands of incoming relations are then read in
     /// sequence rather than one cache miss each (most of a 2-hop neighbourhood's time at 1M).
     pub fn load_relations(&mut self) -> RelationLoader<'_> {
+        let resolver = Resolver { by_id: Arc::new(std::mem::take(&mut self.by_id)) };
         RelationLoader {
             fallback: self.graph.edge_count() > 0 || !self.edge_data.is_empty(),
             g: self,
             order: Vec::new(),
+            resolver,
         }
     }
 
@@ -608,15 +690,6 @@ impl GraphIndex {
         let matches = |e: &EdgeIndex| data.get(e.index()).and_then(|d| d.as_ref()).is_some_and(|d| &*d.id == id);
         let entry = self.relations.find_entry(self.hasher.hash_one(id), matches).ok()?;
         Some(entry.remove().0)
-    }
-
-    /// An entity ID as the `Arc<str>` the ID map already holds (one allocation per entity, however
-    /// many relations cite it), or a new one for an ID the graph does not know.
-    fn shared_id(&self, id: String) -> Arc<str> {
-        match self.by_id.get_key_value(id.as_str()) {
-            Some((shared, _)) => shared.clone(),
-            None => id.into(),
-        }
     }
 
     /// A relation of the index, rebuilt as the model's `Relation`.
@@ -811,6 +884,15 @@ impl GraphIndex {
         }
         hits.sort_unstable_by(order);
         hits.into_iter().map(|(_, _, n)| &self.graph[n].entity).collect()
+    }
+}
+
+/// An entity ID as the `Arc<str>` the ID map already holds (one allocation per entity, however
+/// many relations cite it), or a new one for an ID the graph does not know.
+fn shared_id(by_id: &HashMap<Arc<str>, NodeIndex>, id: &str) -> Arc<str> {
+    match by_id.get_key_value(id) {
+        Some((shared, _)) => shared.clone(),
+        None => id.into(),
     }
 }
 
@@ -1068,9 +1150,12 @@ mod tests {
         }
         let mut loader = loaded.load_relations();
         loader.reserve(rs.len());
-        for r in rs.iter().rev().cloned() {
-            loader.add(r).unwrap();
+        let resolver = loader.resolver();
+        for r in rs.iter().rev() {
+            let stored = serde_json::to_vec(r).unwrap();
+            loader.add(resolver.prepare(serde_json::from_slice(&stored).unwrap()).unwrap());
         }
+        drop(resolver);
         loader.finish();
         assert!(loaded.same_content(&one_by_one));
         for r in rs.iter().step_by(37) {
