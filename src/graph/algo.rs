@@ -570,8 +570,18 @@ pub fn neighbourhood(
             b.0.cmp(&a.0).then_with(|| g.graph[a.1].slug.as_str().cmp(g.graph[b.1].slug.as_str()))
         };
         if ring.len() > room {
-            ring.select_nth_unstable_by(room - 1, better);
-            ring.truncate(room);
+            // By degree alone first (no slug read, which is a pointer chase per comparison), then
+            // by slug only among the entities tied at the cut.
+            ring.select_nth_unstable_by(room - 1, |a, b| b.0.cmp(&a.0));
+            let cut = ring[room - 1].0;
+            let mut tied: Vec<(u32, NodeIndex)> = ring.iter().copied().filter(|x| x.0 == cut).collect();
+            ring.retain(|x| x.0 > cut);
+            let wanted = room - ring.len();
+            if tied.len() > wanted {
+                tied.select_nth_unstable_by(wanted - 1, better);
+                tied.truncate(wanted);
+            }
+            ring.extend(tied);
         }
         ring.sort_unstable_by(better);
         order.extend(ring.iter().map(|&(_, n)| (n, d)));
@@ -918,6 +928,49 @@ mod tests {
 
     /// c's ring 1 is a (six relations, one a loop on itself) and b (tied to c twice); ring 2 is
     /// l1 (tied to a and b), l2 and l3 (a's only), of which a cap of 4 keeps the best-connected.
+    #[test]
+    fn a_cut_ring_keeps_the_best_connected_then_the_first_slugs() {
+        // Many ties in degree: the cut must fall by slug among them, as a full sort would.
+        let (es, rs) = crate::synthetic::generate(3_000, 6_000, 11);
+        let g = GraphIndex::build(es, rs, 1).unwrap();
+        let degrees = g.degrees();
+        let f = StepFilter::default();
+        for centre in g.graph.node_indices().step_by(97).take(20) {
+            let id = g.graph[centre].id.clone();
+            let got = neighbourhood(&g, &id, 2, 40, &f).unwrap();
+            // The same rings, each fully sorted by (degree desc, slug) and cut.
+            let mut expected: Vec<(String, usize)> = vec![(id.clone(), 0)];
+            let mut seen = std::collections::HashSet::from([centre]);
+            let mut frontier = vec![centre];
+            for d in 1..=2 {
+                if expected.len() >= 40 {
+                    break;
+                }
+                let mut ring: Vec<NodeIndex> = Vec::new();
+                for &n in &frontier {
+                    if n != centre && !passable(&g, n, &f) {
+                        continue;
+                    }
+                    for (_, m, _) in neighbours(&g, n, &StepFilter { directed: false, ..f.clone() }) {
+                        if (m == centre || passable(&g, m, &f) || d == 1) && seen.insert(m) {
+                            ring.push(m);
+                        }
+                    }
+                }
+                ring.sort_by(|a, b| {
+                    degrees[b.index()]
+                        .cmp(&degrees[a.index()])
+                        .then_with(|| g.graph[*a].slug.as_str().cmp(g.graph[*b].slug.as_str()))
+                });
+                ring.truncate(40 - expected.len());
+                expected.extend(ring.iter().map(|&n| (g.graph[n].id.clone(), d)));
+                frontier = ring;
+            }
+            let got: Vec<(String, usize)> = got.nodes.iter().map(|(e, d, _)| (e.id.clone(), *d)).collect();
+            assert_eq!(got, expected, "centre {id}");
+        }
+    }
+
     #[test]
     fn two_hop_neighbourhood_cuts_a_ring_and_counts_each_left_out_neighbour_once() {
         let es = ["c", "a", "b"].map(|s| e(s, EntityKind::Organization, None)).into_iter();
