@@ -145,6 +145,10 @@ pub struct ServeArgs {
     /// Require a bearer token (any role) for reads too; by default reads are public.
     #[arg(long, env = "POLICYGRAPH_PRIVATE_READS")]
     pub private_reads: bool,
+    /// Megabytes of the store's page cache (sled): serves writes and history; reads come from
+    /// the in-memory graph.
+    #[arg(long, env = "POLICYGRAPH_STORE_CACHE_MB", default_value_t = crate::store::DEFAULT_CACHE_MB)]
+    pub store_cache_mb: u64,
     /// Megabytes of serialized answers to cache (0 turns the answer cache off).
     #[arg(long, env = "POLICYGRAPH_ANSWER_CACHE_MB", default_value_t = 64)]
     pub answer_cache_mb: usize,
@@ -206,8 +210,8 @@ pub fn run() -> ExitCode {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let service =
-        Service::open(&args.data.data).with_context(|| format!("opening the store at {}", args.data.data.display()))?;
+    let service = Service::open_with_cache(&args.data.data, args.store_cache_mb)
+        .with_context(|| format!("opening the store at {}", args.data.data.display()))?;
     if service.store().is_empty() {
         if args.seed.seed_dir.is_dir() {
             let data = seed::load(&args.seed.seed_dir)?;

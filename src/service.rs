@@ -60,7 +60,12 @@ pub struct Service {
 impl Service {
     /// Opens the store in `dir` and builds the index from it.
     pub fn open(dir: &Path) -> Result<Service, ServiceError> {
-        let store = Store::open(dir)?;
+        Service::open_with_cache(dir, crate::store::DEFAULT_CACHE_MB)
+    }
+
+    /// [`Service::open`] with `cache_mb` megabytes of store page cache.
+    pub fn open_with_cache(dir: &Path, cache_mb: u64) -> Result<Service, ServiceError> {
+        let store = Store::open_with_cache(dir, cache_mb)?;
         let index = load_index(&store)?;
         // Subscribers that fall more than this far behind miss events (and are told so).
         let (changes, _) = broadcast::channel(4096);

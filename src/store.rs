@@ -26,6 +26,13 @@ use sled::transaction::{ConflictableTransactionError, TransactionError, Transact
 use crate::domain::{Entity, Relation, RelationView};
 
 pub const FORMAT_VERSION: u32 = 1;
+
+/// sled's page cache, in megabytes, unless asked otherwise. sled's own default is 1 GiB; the
+/// graph index holds the hot data, so the cache serves writes and history. Measured at 1M
+/// entities: sled held 467 MB after a start's full scan with 128 MB of cache and 273 MB with
+/// 16 MB, scanning in the same 9.1 s; a start's peak was 1,915 MiB with 32 MB, 1,978 with 64 and
+/// 2,079 with 128, and durable mutations ran at the same rate with each (about 2,300/s).
+pub const DEFAULT_CACHE_MB: u64 = 32;
 const VALUE_V1: u8 = 1;
 
 #[derive(Debug, thiserror::Error)]
@@ -128,15 +135,18 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (or creates) the store in `dir`, refusing a store written in another format.
+    /// Opens (or creates) the store in `dir` with the default page cache, refusing a store
+    /// written in another format.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        Store::open_with_cache(dir, DEFAULT_CACHE_MB)
+    }
+
+    /// [`Store::open`] with `cache_mb` megabytes of sled page cache.
+    pub fn open_with_cache(dir: &Path, cache_mb: u64) -> Result<Store, StoreError> {
         let path = dir.display().to_string();
         let db = sled::Config::new()
             .path(dir)
-            // sled defaults to a 1 GiB page cache; the graph index holds the hot data already.
-            // Measured at 1M entities: sled held 467 MB after a start's full scan with 128 MB of
-            // cache and 273 MB with 16 MB, and the scan took the same time (9.1 s).
-            .cache_capacity(32 * 1024 * 1024)
+            .cache_capacity(cache_mb * 1024 * 1024)
             .open()
             .map_err(|source| StoreError::Open { path: path.clone(), source })?;
         let meta = db.open_tree("meta")?;

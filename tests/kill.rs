@@ -22,7 +22,17 @@ fn free_port() -> u16 {
 async fn start(data: &std::path::Path) -> (Child, String) {
     let port = free_port();
     let child = Command::new(BIN)
-        .args(["serve", "--bind", &format!("127.0.0.1:{port}"), "--workers", "2", "--seed-dir"])
+        // A small store cache, as an operator might set it: durability must not depend on it.
+        .args([
+            "serve",
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+            "--workers",
+            "2",
+            "--store-cache-mb",
+            "4",
+            "--seed-dir",
+        ])
         .arg(mini_seed())
         .arg("--data")
         .arg(data)
