@@ -55,7 +55,7 @@ for n in $SIZES; do
   starts=(); rss=()
   for _ in $(seq "$RUNS"); do
     t0=$(date +%s.%N)
-    # Not pinned: a start reads the store on one thread while it builds the index on another.
+    # Not pinned: a start reads the store on two threads while a third builds the index.
     "$bin" serve --data "$dir" --bind 127.0.0.1:18990 --seed-dir /nonexistent --workers 1 >/dev/null 2>&1 &
     pid=$!
     until curl -sf http://127.0.0.1:18990/healthz >/dev/null; do sleep 0.01; done
