@@ -230,14 +230,6 @@ impl Store {
         self.relations.get(id)?.map(|v| decode(&v)).transpose()
     }
 
-    pub fn entities(&self) -> impl Iterator<Item = Result<Entity, StoreError>> + '_ {
-        self.entities.iter().map(|r| decode(&r?.1))
-    }
-
-    pub fn relations(&self) -> impl Iterator<Item = Result<Relation, StoreError>> + '_ {
-        self.relations.iter().map(|r| decode(&r?.1))
-    }
-
     /// Key ranges that together cover every entity, in key order, each small enough that a few
     /// threads reading them side by side finish at about the same time.
     pub fn entity_ranges(&self) -> Result<Vec<KeyRange>, StoreError> {
