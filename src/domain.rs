@@ -328,6 +328,29 @@ pub struct CitationView<'a> {
     pub quote: Option<Cow<'a, str>>,
 }
 
+/// A relation already in hand, as a view that owns its strings (nothing is copied).
+impl From<Relation> for RelationView<'static> {
+    fn from(r: Relation) -> RelationView<'static> {
+        RelationView {
+            id: Cow::Owned(r.id),
+            kind: r.kind,
+            from: Cow::Owned(r.from),
+            to: Cow::Owned(r.to),
+            title: r.title,
+            order: r.order,
+            valid_from: r.valid_from,
+            valid_until: r.valid_until,
+            quantities: r.quantities,
+            citations: r
+                .citations
+                .into_iter()
+                .map(|c| CitationView { document: Cow::Owned(c.document), quote: c.quote.map(Cow::Owned) })
+                .collect(),
+            version: r.version,
+        }
+    }
+}
+
 impl RelationView<'_> {
     pub fn to_relation(&self) -> Relation {
         Relation {
@@ -421,6 +444,7 @@ mod tests {
             let json = serde_json::to_vec(&r).unwrap();
             let view: RelationView<'_> = serde_json::from_slice(&json).unwrap();
             assert_eq!(view.to_relation(), r);
+            assert_eq!(RelationView::from(r.clone()).to_relation(), r);
         }
     }
 }

@@ -220,25 +220,35 @@ impl Resolver {
     /// Resolves a stored relation's endpoints and cited document, copying only the strings the
     /// index keeps (its ID and quote).
     pub fn prepare(&self, view: RelationView<'_>) -> Result<PreparedRelation, GraphError> {
-        let endpoint = |id: &str| {
-            self.by_id
-                .get(id)
-                .copied()
-                .ok_or_else(|| GraphError::DanglingRelation { relation: view.id.to_string(), entity: id.to_owned() })
-        };
-        let (from, to) = (endpoint(&view.from)?, endpoint(&view.to)?);
-        let RelationView { id, kind, title, order, valid_from, valid_until, quantities, citations, version, .. } = view;
-        let mut citations = citations.into_iter();
-        let (document, quote) = match citations.next() {
-            Some(c) => (Some(shared_id(&self.by_id, &c.document)), c.quote.map(|q| Box::from(&*q))),
-            None => (None, None),
-        };
-        let more_citations = citations
-            .map(|c| Citation { document: c.document.into_owned(), quote: c.quote.map(Cow::into_owned) })
-            .collect();
-        let rest = EdgeRest::boxed(title, order, valid_from, valid_until, quantities, more_citations);
-        Ok(PreparedRelation { from, to, kind, data: EdgeData { id: Box::from(&*id), version, document, quote, rest } })
+        prepare(&self.by_id, view)
     }
+}
+
+/// A relation resolved against `by_id` and made compact: what an upsert and a load's readers share.
+fn prepare(by_id: &HashMap<Arc<str>, NodeIndex>, view: RelationView<'_>) -> Result<PreparedRelation, GraphError> {
+    let endpoint = |id: &str| {
+        by_id
+            .get(id)
+            .copied()
+            .ok_or_else(|| GraphError::DanglingRelation { relation: view.id.to_string(), entity: id.to_owned() })
+    };
+    let (from, to) = (endpoint(&view.from)?, endpoint(&view.to)?);
+    let RelationView { id, kind, title, order, valid_from, valid_until, quantities, citations, version, .. } = view;
+    let mut citations = citations.into_iter();
+    let (document, quote) = match citations.next() {
+        Some(c) => (Some(shared_id(by_id, &c.document)), c.quote.map(|q| q.into_owned().into_boxed_str())),
+        None => (None, None),
+    };
+    let more_citations = citations
+        .map(|c| Citation { document: c.document.into_owned(), quote: c.quote.map(Cow::into_owned) })
+        .collect();
+    let rest = EdgeRest::boxed(title, order, valid_from, valid_until, quantities, more_citations);
+    Ok(PreparedRelation {
+        from,
+        to,
+        kind,
+        data: EdgeData { id: id.into_owned().into_boxed_str(), version, document, quote, rest },
+    })
 }
 
 impl RelationLoader<'_> {
@@ -255,10 +265,10 @@ impl RelationLoader<'_> {
     }
 
     pub fn add(&mut self, relation: PreparedRelation) {
-        let PreparedRelation { from, to, kind, data } = relation;
         if self.fallback {
-            return self.g.insert_compact(from, to, kind, data);
+            return self.g.insert_prepared(relation);
         }
+        let PreparedRelation { from, to, kind, data } = relation;
         self.order.push((to.index() as u32, from.index() as u32, self.order.len() as u32, kind));
         self.g.edge_data.push(Some(data));
     }
@@ -551,12 +561,12 @@ impl GraphIndex {
     }
 
     pub fn upsert_relation(&mut self, relation: Relation) -> Result<(), GraphError> {
-        let (from, to, kind, data) = self.compact(relation)?;
-        self.insert_compact(from, to, kind, data);
+        let prepared = prepare(&self.by_id, relation.into())?;
+        self.insert_prepared(prepared);
         Ok(())
     }
 
-    fn insert_compact(&mut self, from: NodeIndex, to: NodeIndex, kind: RelationKind, data: EdgeData) {
+    fn insert_prepared(&mut self, PreparedRelation { from, to, kind, data }: PreparedRelation) {
         self.invalidate_rankings();
         let hash = self.hasher.hash_one(&*data.id);
         let edge = self.graph.add_edge(from, to, Edge { kind });
@@ -582,27 +592,6 @@ impl GraphIndex {
         if let Some(old) = replaced {
             self.remove_edge(old);
         }
-    }
-
-    /// A model relation as the index keeps it: its endpoints' nodes, its kind and its data.
-    fn compact(&self, relation: Relation) -> Result<(NodeIndex, NodeIndex, RelationKind, EdgeData), GraphError> {
-        let endpoint = |id: &str| {
-            self.by_id
-                .get(id)
-                .copied()
-                .ok_or_else(|| GraphError::DanglingRelation { relation: relation.id.clone(), entity: id.to_owned() })
-        };
-        let (from, to) = (endpoint(&relation.from)?, endpoint(&relation.to)?);
-        let Relation { id, kind, title, order, valid_from, valid_until, quantities, citations, version, .. } = relation;
-        let mut citations = citations.into_iter();
-        let (document, quote) = match citations.next() {
-            Some(Citation { document, quote }) => {
-                (Some(shared_id(&self.by_id, &document)), quote.map(String::into_boxed_str))
-            }
-            None => (None, None),
-        };
-        let rest = EdgeRest::boxed(title, order, valid_from, valid_until, quantities, citations.collect());
-        Ok((from, to, kind, EdgeData { id: id.into_boxed_str(), version, document, quote, rest }))
     }
 
     /// Inserts loaded relations into the graph in `order` (see [`RelationLoader`]).
