@@ -1,8 +1,13 @@
 //! Edits: the changes editors make through the API, validated against the current graph and
 //! turned into one [`WriteBatch`] each (with its audit entries). Knows the model and the index,
 //! not GraphQL and not sled.
+//!
+//! A plan also records its [`Footprint`]: every record and index entry it read or wrote. The
+//! service uses it to plan an edit against a graph that does not yet show the edits still
+//! waiting for their flush, when none of them wrote anything this plan looked at.
 
-use std::collections::BTreeSet;
+use std::cell::RefCell;
+use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 
 use crate::domain::{Citation, Entity, EntityKind, PartialDate, Quantity, Relation, RelationKind, Slug};
@@ -129,10 +134,99 @@ pub struct Plan {
     pub batch: WriteBatch,
     /// The entity or relation the payload returns.
     pub primary: Option<(TargetKind, String)>,
+    pub footprint: Footprint,
+}
+
+/// One thing a plan can depend on: a record, a slug's owner, an entity's list of relations, or
+/// the set of relations citing a document.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Key {
+    Entity(String),
+    Slug(String),
+    Relation(String),
+    RelationsOf(String),
+    CitationsOf(String),
+}
+
+/// What a plan read and what its batch writes.
+#[derive(Debug, Clone, Default)]
+pub struct Footprint {
+    reads: HashSet<Key>,
+    writes: HashSet<Key>,
+}
+
+impl Footprint {
+    /// Whether this plan could have come out differently had it been made after `earlier` was
+    /// applied: `earlier` wrote something this plan read or wrote. When it did not, planning
+    /// against the graph without `earlier` gives the same batch as planning after it.
+    pub fn depends_on(&self, earlier: &Footprint) -> bool {
+        earlier.writes.iter().any(|k| self.reads.contains(k) || self.writes.contains(k))
+    }
+
+    fn write_relation(&mut self, r: &Relation) {
+        self.writes.insert(Key::Relation(r.id.clone()));
+        self.writes.insert(Key::RelationsOf(r.from.clone()));
+        self.writes.insert(Key::RelationsOf(r.to.clone()));
+        let documents =
+            r.citations.iter().map(|c| &c.document).chain(r.quantities.iter().filter_map(|q| q.document.as_ref()));
+        for d in documents {
+            self.writes.insert(Key::CitationsOf(d.clone()));
+        }
+    }
+
+    fn write_entity(&mut self, e: &Entity) {
+        self.writes.insert(Key::Entity(e.id.clone()));
+        self.writes.insert(Key::Slug(e.slug.to_string()));
+    }
+}
+
+/// The graph as a planner sees it: every look-up is recorded in the footprint.
+struct Reading<'a> {
+    g: &'a GraphIndex,
+    reads: RefCell<HashSet<Key>>,
+}
+
+impl<'a> Reading<'a> {
+    fn read(&self, key: Key) {
+        self.reads.borrow_mut().insert(key);
+    }
+
+    fn entity(&self, id: &str) -> Option<&'a Arc<Entity>> {
+        self.read(Key::Entity(id.into()));
+        self.g.entity(id)
+    }
+
+    fn entity_by_slug(&self, slug: &str) -> Option<&'a Arc<Entity>> {
+        self.read(Key::Slug(slug.into()));
+        self.g.entity_by_slug(slug)
+    }
+
+    fn relation(&self, id: &str) -> Option<Arc<Relation>> {
+        self.read(Key::Relation(id.into()));
+        self.g.relation(id)
+    }
+
+    /// Every relation with `id` at either end, as owned values.
+    fn relations_of(&self, id: &str) -> Vec<Relation> {
+        self.read(Key::RelationsOf(id.into()));
+        self.g.relations_of(id, Direction::Both, None).into_iter().map(|r| Arc::unwrap_or_clone(r.get())).collect()
+    }
+
+    /// How many relations cite `document` without having it at either end.
+    fn cited_elsewhere(&self, document: &str) -> usize {
+        self.read(Key::CitationsOf(document.into()));
+        self.g
+            .all_relations()
+            .filter(|r| r.cites(document))
+            .filter(|r| r.endpoints().0 != document && r.endpoints().1 != document)
+            .count()
+    }
 }
 
 struct Planner<'a> {
-    g: &'a GraphIndex,
+    g: &'a Reading<'a>,
+    /// Only its writes: the reads are the [`Reading`]'s.
+    footprint: Footprint,
     actor: &'a str,
     action: &'static str,
     batch: WriteBatch,
@@ -160,21 +254,26 @@ impl Planner<'_> {
     }
 
     fn put_entity(&mut self, before: Option<&Entity>, after: Entity) {
+        // The slug the entity had is freed as much as the new one is taken.
+        before.into_iter().chain([&after]).for_each(|e| self.footprint.write_entity(e));
         self.record(TargetKind::Entity, &after.id, before.map(json), Some(json(&after)));
         self.batch.put_entities.push(after);
     }
 
     fn put_relation(&mut self, before: Option<&Relation>, after: Relation) {
+        before.into_iter().chain([&after]).for_each(|r| self.footprint.write_relation(r));
         self.record(TargetKind::Relation, &after.id, before.map(json), Some(json(&after)));
         self.batch.put_relations.push(after);
     }
 
     fn delete_relation(&mut self, r: &Relation) {
+        self.footprint.write_relation(r);
         self.record(TargetKind::Relation, &r.id, Some(json(r)), None);
         self.batch.delete_relations.push(r.id.clone());
     }
 
     fn delete_entity(&mut self, e: &Entity) {
+        self.footprint.write_entity(e);
         self.record(TargetKind::Entity, &e.id, Some(json(e)), None);
         self.batch.delete_entities.push(e.id.clone());
     }
@@ -269,7 +368,9 @@ fn check_dates(from_field: &str, from: Option<PartialDate>, until: Option<Partia
 
 /// Validates `edit` against the graph `g` and plans the write. Nothing is written here.
 pub fn plan(g: &GraphIndex, actor: &str, edit: Edit) -> Result<Plan, EditError> {
-    let mut p = Planner { g, actor, action: edit.name(), batch: WriteBatch::default() };
+    let g = &Reading { g, reads: RefCell::default() };
+    let mut p =
+        Planner { g, footprint: Footprint::default(), actor, action: edit.name(), batch: WriteBatch::default() };
     let primary = match edit {
         Edit::CreateEntity(n) => {
             let kind = n.kind.ok_or_else(|| invalid("kind", "required"))?;
@@ -345,18 +446,13 @@ pub fn plan(g: &GraphIndex, actor: &str, edit: Edit) -> Result<Plan, EditError> 
         }
         Edit::DeleteEntity { id, cascade } => {
             let old = p.entity(&id)?;
-            let rels: Vec<Relation> =
-                g.relations_of(&id, Direction::Both, None).into_iter().map(|r| Arc::unwrap_or_clone(r.get())).collect();
+            let rels = g.relations_of(&id);
             if !rels.is_empty() && !cascade {
                 return Err(EditError::HasRelations { id, count: rels.len() });
             }
             // A document that other relations cite cannot go: their citations would dangle.
             if old.kind == EntityKind::Document {
-                let citing = g
-                    .all_relations()
-                    .filter(|r| r.cites(&id))
-                    .filter(|r| r.endpoints().0 != id && r.endpoints().1 != id)
-                    .count();
+                let citing = g.cited_elsewhere(&id);
                 if citing > 0 {
                     return Err(invalid(
                         "id",
@@ -520,13 +616,8 @@ pub fn plan(g: &GraphIndex, actor: &str, edit: Edit) -> Result<Plan, EditError> 
             e.version += 1;
             // Relations of `keep` by (kind, from, to, title): a moved relation that duplicates one
             // of them adds its citations to it instead of standing twice.
-            let mut existing: Vec<Relation> = g
-                .relations_of(&keep, Direction::Both, None)
-                .into_iter()
-                .map(|r| Arc::unwrap_or_clone(r.get()))
-                .collect();
-            for r in g.relations_of(&remove, Direction::Both, None) {
-                let old = Arc::unwrap_or_clone(r.get());
+            let mut existing = g.relations_of(&keep);
+            for old in g.relations_of(&remove) {
                 let mut moved = old.clone();
                 if moved.from == remove {
                     moved.from = keep.clone();
@@ -569,7 +660,8 @@ pub fn plan(g: &GraphIndex, actor: &str, edit: Edit) -> Result<Plan, EditError> 
             (TargetKind::Entity, keep)
         }
     };
-    Ok(Plan { batch: p.batch, primary: Some(primary) })
+    let footprint = Footprint { reads: g.reads.take(), writes: p.footprint.writes };
+    Ok(Plan { batch: p.batch, primary: Some(primary), footprint })
 }
 
 /// Aliases without duplicates, blanks or the name itself, in first-seen order.
@@ -580,4 +672,160 @@ fn dedupe_aliases(name: &str, aliases: Vec<String>) -> Vec<String> {
         .map(|a| a.trim().to_string())
         .filter(|a| !a.is_empty() && a != name && seen.insert(a.clone()))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn create_entity(kind: EntityKind, slug: &str) -> Edit {
+        Edit::CreateEntity(NewEntity { kind: Some(kind), slug: slug.into(), name: slug.into(), ..Default::default() })
+    }
+
+    fn create_relation(from: &str, to: &str, document: &str) -> Edit {
+        Edit::CreateRelation(NewRelation {
+            kind: RelationKind::PartOf,
+            from: from.into(),
+            to: to.into(),
+            title: None,
+            order: None,
+            valid_from: None,
+            valid_until: None,
+            quantities: Vec::new(),
+            citations: vec![NewCitation { document: document.into(), quote: Some("It says so.".into()) }],
+        })
+    }
+
+    fn alias(id: &str, alias: &str) -> Edit {
+        Edit::AddAlias { id: id.into(), alias: alias.into() }
+    }
+
+    fn apply(g: &mut GraphIndex, batch: &WriteBatch) {
+        batch.delete_relations.iter().for_each(|id| drop(g.remove_relation(id)));
+        batch.delete_entities.iter().for_each(|id| drop(g.remove_entity(id)));
+        batch.put_entities.iter().for_each(|e| g.upsert_entity(e.clone()));
+        batch.put_relations.iter().for_each(|r| g.upsert_relation(r.clone()).unwrap());
+    }
+
+    /// Organizations a, b, c and d; documents doc and spare; a → b citing doc.
+    fn graph() -> GraphIndex {
+        let mut g = GraphIndex::default();
+        for edit in [
+            create_entity(EntityKind::Organization, "a"),
+            create_entity(EntityKind::Organization, "b"),
+            create_entity(EntityKind::Organization, "c"),
+            create_entity(EntityKind::Organization, "d"),
+            create_entity(EntityKind::Document, "doc"),
+            create_entity(EntityKind::Document, "spare"),
+            create_relation("a", "b", "doc"),
+        ] {
+            let plan = plan(&g, "test", edit).unwrap();
+            apply(&mut g, &plan.batch);
+        }
+        g
+    }
+
+    /// A spread of edits over the graph above: some touch the same records, most do not.
+    fn edits() -> Vec<Edit> {
+        let relation = "part_of:a:b".to_string();
+        vec![
+            alias("a", "first"),
+            alias("a", "second"),
+            alias("c", "third"),
+            create_entity(EntityKind::Organization, "e"),
+            create_entity(EntityKind::Person, "e"),
+            create_entity(EntityKind::Organization, "f"),
+            Edit::UpdateEntity {
+                id: "d".into(),
+                expected_version: Some(1),
+                patch: EntityPatch { slug: Some("e".into()), ..Default::default() },
+            },
+            Edit::UpdateEntity {
+                id: "c".into(),
+                expected_version: None,
+                patch: EntityPatch { name: Some("C".into()), ..Default::default() },
+            },
+            create_relation("a", "b", "doc"),
+            create_relation("c", "d", "spare"),
+            create_relation("b", "c", "doc"),
+            Edit::DeleteRelation { id: relation.clone() },
+            Edit::AddCitation { id: relation.clone(), citation: NewCitation { document: "spare".into(), quote: None } },
+            Edit::DeleteEntity { id: "spare".into(), cascade: false },
+            Edit::DeleteEntity { id: "d".into(), cascade: true },
+            Edit::DeleteEntity { id: "b".into(), cascade: true },
+            Edit::MergeEntities { keep: "c".into(), remove: "d".into() },
+            Edit::MergeEntities { keep: "a".into(), remove: "b".into() },
+        ]
+    }
+
+    /// What a plan would write, without the commit-time fields.
+    fn written(plan: &Result<Plan, EditError>) -> String {
+        match plan {
+            Ok(p) => format!("{:?} {:?}", p.batch, p.primary),
+            Err(e) => format!("error: {e}"),
+        }
+    }
+
+    #[test]
+    fn a_plan_that_does_not_depend_on_an_earlier_edit_is_the_same_after_it() {
+        let base = graph();
+        let (mut independent, mut dependent) = (0, 0);
+        for (i, first) in edits().into_iter().enumerate() {
+            let Ok(earlier) = plan(&base, "test", first) else { continue };
+            let mut after = graph();
+            apply(&mut after, &earlier.batch);
+            for (j, second) in edits().into_iter().enumerate() {
+                let alone = plan(&base, "test", second.clone());
+                let Ok(p) = &alone else { continue };
+                if p.footprint.depends_on(&earlier.footprint) {
+                    dependent += 1;
+                    continue;
+                }
+                independent += 1;
+                let sequential = plan(&after, "test", second);
+                assert_eq!(written(&alone), written(&sequential), "edit {j} planned without and after edit {i}");
+            }
+        }
+        // The spread has both kinds, so the check above is not vacuous.
+        assert!(independent > 100 && dependent > 50, "{independent} independent, {dependent} dependent pairs");
+    }
+
+    #[test]
+    fn edits_that_share_a_record_or_an_index_entry_depend_on_each_other() {
+        let g = graph();
+        let footprint = |edit| plan(&g, "test", edit).unwrap().footprint;
+        let pairs = [
+            ("aliases of one entity", alias("a", "x"), alias("a", "y")),
+            (
+                "one slug taken twice",
+                create_entity(EntityKind::Person, "e"),
+                Edit::UpdateEntity {
+                    id: "d".into(),
+                    expected_version: None,
+                    patch: EntityPatch { slug: Some("e".into()), ..Default::default() },
+                },
+            ),
+            (
+                "a relation to a deleted entity",
+                create_relation("c", "d", "doc"),
+                Edit::DeleteEntity { id: "d".into(), cascade: true },
+            ),
+            (
+                "a citation of a deleted document",
+                create_relation("c", "d", "spare"),
+                Edit::DeleteEntity { id: "spare".into(), cascade: false },
+            ),
+            (
+                "a relation ID freed and reused",
+                create_relation("a", "b", "doc"),
+                Edit::DeleteRelation { id: "part_of:a:b".into() },
+            ),
+        ];
+        for (what, one, other) in pairs {
+            let (one, other) = (footprint(one), footprint(other));
+            assert!(one.depends_on(&other) && other.depends_on(&one), "{what}");
+        }
+        assert!(!footprint(alias("a", "x")).depends_on(&footprint(alias("c", "y"))));
+        assert!(!footprint(create_relation("c", "d", "doc")).depends_on(&footprint(alias("a", "y"))));
+    }
 }

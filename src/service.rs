@@ -1,21 +1,31 @@
 //! The service: the store and the in-memory graph index, kept in step.
 //!
-//! sled is the truth; the index is derived from it at start and changed only after a write has
-//! committed. Readers hold a read guard on the index for a whole request, so a request sees one
-//! consistent graph; a writer takes the write lock only to apply an already-committed batch.
+//! sled is the truth; the index is derived from it at start and changed only after a write is
+//! durable. Readers hold a read guard on the index for a whole request, so a request sees one
+//! consistent graph; a writer takes the write lock only to apply already-durable batches.
+//!
+//! Edits share flushes (group commit). Writers plan and commit one at a time, but each waits for
+//! durability after letting the next writer in, so one flush covers every edit committed while
+//! the previous flush ran. Edits committed but not yet durable wait in a queue, in commit order;
+//! whichever writer's flush finishes first applies every durable one to the index and publishes
+//! its changes. A new edit is planned against the index, which does not show the queue: when the
+//! plan read or wrote anything a queued edit writes (its [`edit::Footprint`]), or when it failed
+//! or changed nothing (which a queued edit might have decided), the writer waits for the queue to
+//! drain and plans again. So every edit is planned as if after all the edits before it.
 
+use std::collections::VecDeque;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use tokio::sync::{broadcast, Mutex, OwnedRwLockReadGuard, RwLock};
+use tokio::sync::{broadcast, oneshot, Mutex, OwnedRwLockReadGuard, RwLock};
 
 use crate::auth::{self, AuthError, Caller};
 use crate::domain::Entity;
 use crate::edit::{self, Edit, EditError};
 use crate::graph::{GraphError, GraphIndex, PreparedRelation, Resolver};
 use crate::seed::{self, SeedData, SeedError, SeedReport};
-use crate::store::{AuditEntry, KeyRange, Store, StoreError, TargetKind, WriteBatch};
+use crate::store::{AuditEntry, Committed, KeyRange, Store, StoreError, TargetKind, WriteBatch};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -29,6 +39,8 @@ pub enum ServiceError {
     Edit(#[from] EditError),
     #[error(transparent)]
     Auth(#[from] AuthError),
+    #[error("the edit was committed in generation {0}, but the graph could not be brought up to date with it")]
+    NotApplied(u64),
 }
 
 /// One committed change of one record, as subscribers and the change feed see it.
@@ -52,9 +64,21 @@ pub type GraphView = Arc<OwnedRwLockReadGuard<GraphIndex>>;
 pub struct Service {
     store: Store,
     index: Arc<RwLock<GraphIndex>>,
-    /// Serializes writers so that the index applies batches in commit order.
+    /// Serializes planning and committing, so that generations follow the queue's order.
     writer: Arc<Mutex<()>>,
+    /// Edits committed but not yet known durable, oldest first. Drained into the index only by
+    /// a holder of the index's write lock, so a holder of a read guard sees it stand still.
+    unflushed: Arc<std::sync::Mutex<VecDeque<Unflushed>>>,
     changes: broadcast::Sender<Arc<Change>>,
+}
+
+/// A committed edit waiting for a flush.
+struct Unflushed {
+    batch: WriteBatch,
+    committed: Committed,
+    footprint: edit::Footprint,
+    /// Where its changes go once it is applied and published.
+    done: oneshot::Sender<Vec<Arc<Change>>>,
 }
 
 impl Service {
@@ -69,7 +93,13 @@ impl Service {
         let index = load_index(&store)?;
         // Subscribers that fall more than this far behind miss events (and are told so).
         let (changes, _) = broadcast::channel(4096);
-        Ok(Service { store, index: Arc::new(RwLock::new(index)), writer: Arc::new(Mutex::new(())), changes })
+        Ok(Service {
+            store,
+            index: Arc::new(RwLock::new(index)),
+            writer: Arc::new(Mutex::new(())),
+            unflushed: Arc::default(),
+            changes,
+        })
     }
 
     pub fn store(&self) -> &Store {
@@ -85,6 +115,7 @@ impl Service {
     /// up to date with what was committed.
     pub async fn seed(&self, data: &SeedData) -> Result<SeedReport, ServiceError> {
         let _writer = self.writer.lock().await;
+        self.settle().await?;
         let seq_before = self.store.last_seq()?;
         let report = seed::apply(&self.store, data).await?;
         if report.changed() {
@@ -97,35 +128,96 @@ impl Service {
         Ok(report)
     }
 
-    /// Validates and commits one edit, then applies it to the index and tells subscribers.
-    ///
-    /// Writers are serialized; the plan is made against the index, which equals the store while
-    /// the writer lock is held. The index changes only after the commit is durable, under its
-    /// write lock, so a reader sees the graph before or after an edit, never half of it.
+    /// Validates and commits one edit; once it is durable, it is in the index and subscribers
+    /// have been told. See the module documentation for how concurrent edits share a flush.
     pub async fn edit(&self, actor: &str, edit: Edit) -> Result<Applied, ServiceError> {
-        let _writer = self.writer.lock().await;
-        let plan = {
+        let writer = self.writer.lock().await;
+        let plan = loop {
             let g = self.index.read().await;
-            edit::plan(&g, actor, edit)?
+            let planned = edit::plan(&g, actor, edit.clone());
+            // Read under the index's read guard, so the queue is the one the plan did not see.
+            let must_wait = {
+                let waiting = self.unflushed.lock().expect("the queue's lock is never poisoned");
+                match &planned {
+                    _ if waiting.is_empty() => false,
+                    Ok(plan) if !plan.batch.is_empty() => {
+                        waiting.iter().any(|u| plan.footprint.depends_on(&u.footprint))
+                    }
+                    _ => true,
+                }
+            };
+            drop(g);
+            if !must_wait {
+                break planned?;
+            }
+            // Nothing can join the queue while the writer lock is held: once drained, it stays so.
+            self.settle().await?;
         };
         if plan.batch.is_empty() {
             let generation = self.index.read().await.generation();
             return Ok(Applied { generation, primary: plan.primary, changes: Vec::new() });
         }
-        let seq_before = self.store.last_seq()?;
-        let generation = self.store.commit(&plan.batch).await?;
-        {
-            let mut g = self.index.write().await;
-            if let Err(e) = apply_batch(&mut g, &plan.batch) {
-                // Cannot happen for a batch planned against this index; if it does, the store
-                // (already committed) is the truth and the index is rebuilt from it.
-                tracing::error!(error = %e, "index disagreed with a committed batch; rebuilding it");
-                *g = load_index(&self.store)?;
-            }
-            g.set_generation(generation);
-        }
-        let changes = self.publish_since(seq_before)?;
+        let committed = self.store.commit_unflushed(&plan.batch)?;
+        let generation = committed.generation;
+        let (done, applied) = oneshot::channel();
+        self.unflushed.lock().expect("the queue's lock is never poisoned").push_back(Unflushed {
+            batch: plan.batch,
+            committed,
+            footprint: plan.footprint,
+            done,
+        });
+        drop(writer);
+        self.store.make_durable(generation).await?;
+        self.catch_up(generation).await?;
+        // `catch_up` has applied every queued edit up to this one, by this writer or another.
+        let changes = applied.await.map_err(|_| ServiceError::NotApplied(generation))?;
         Ok(Applied { generation, primary: plan.primary, changes })
+    }
+
+    /// Applies every queued edit up to `generation`, which the caller knows to be durable, to the
+    /// index, in order, and publishes their changes.
+    async fn catch_up(&self, generation: u64) -> Result<(), ServiceError> {
+        let mut g = self.index.write().await;
+        let mut queue = self.unflushed.lock().expect("the queue's lock is never poisoned");
+        while queue.front().is_some_and(|u| u.committed.generation <= generation) {
+            let Some(u) = queue.pop_front() else { break };
+            if let Err(e) = apply_batch(&mut g, &u.batch) {
+                // Cannot happen for a batch planned against this index; if it does, the store
+                // is the truth and the index is rebuilt from it, with every queued edit.
+                tracing::error!(error = %e, "index disagreed with a committed batch; rebuilding it");
+                self.store.flush()?;
+                *g = load_index(&self.store)?;
+                for u in std::iter::once(u).chain(queue.drain(..)) {
+                    self.publish(u);
+                }
+                return Ok(());
+            }
+            g.set_generation(u.committed.generation);
+            self.publish(u);
+        }
+        Ok(())
+    }
+
+    fn publish(&self, u: Unflushed) {
+        let changes: Vec<Arc<Change>> =
+            u.committed.entries.into_iter().map(|entry| Arc::new(Change { entry })).collect();
+        for change in &changes {
+            // No subscriber is not an error.
+            let _ = self.changes.send(change.clone());
+        }
+        // The writer may have given up (its flush failed); the change stands all the same.
+        let _ = u.done.send(changes);
+    }
+
+    /// Waits until every queued edit is durable and applied. Called with the writer lock held.
+    async fn settle(&self) -> Result<(), ServiceError> {
+        let last =
+            self.unflushed.lock().expect("the queue's lock is never poisoned").back().map(|u| u.committed.generation);
+        if let Some(last) = last {
+            self.store.make_durable(last).await?;
+            self.catch_up(last).await?;
+        }
+        Ok(())
     }
 
     fn publish_since(&self, seq_before: u64) -> Result<Vec<Arc<Change>>, ServiceError> {

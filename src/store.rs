@@ -2,7 +2,8 @@
 //!
 //! Owns the on-disk layout (trees, keys, value encoding, format version) and the write path:
 //! every write is one serializable sled transaction across all the trees it touches, flushed to
-//! the log before the call returns. It knows nothing about the graph index or GraphQL.
+//! the log before it counts as done (by [`Store::commit`], or by a later flush when the caller
+//! commits several unflushed). It knows nothing about the graph index or GraphQL.
 //!
 //! Layout (format version 1):
 //! - `meta`: `format_version` → u32 BE; `generation` → u64 BE (advanced by every commit);
@@ -20,6 +21,8 @@
 
 use std::ops::Bound::{self, Excluded, Included, Unbounded};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 
@@ -95,6 +98,13 @@ pub struct TokenRecord {
     pub created_at: String,
 }
 
+/// What a commit recorded: its generation and its audit entries as stored.
+#[derive(Debug, Clone)]
+pub struct Committed {
+    pub generation: u64,
+    pub entries: Vec<AuditEntry>,
+}
+
 /// A set of changes committed together or not at all.
 #[derive(Debug, Default, Clone)]
 pub struct WriteBatch {
@@ -132,6 +142,10 @@ pub struct Store {
     audit_by_target: sled::Tree,
     tokens: sled::Tree,
     seeded: sled::Tree,
+    /// The newest generation committed, durable or not.
+    committed: Arc<AtomicU64>,
+    /// The newest generation known durable; its lock lets one flush run at a time.
+    durable: Arc<tokio::sync::Mutex<u64>>,
 }
 
 impl Store {
@@ -175,7 +189,13 @@ impl Store {
                 db.flush()?;
             }
         }
+        let generation = match meta.get("generation")? {
+            Some(v) => decode_u64(&v)?,
+            None => 0,
+        };
         Ok(Store {
+            committed: Arc::new(AtomicU64::new(generation)),
+            durable: Arc::new(tokio::sync::Mutex::new(generation)),
             entities: db.open_tree("entities")?,
             relations: db.open_tree("relations")?,
             slugs: db.open_tree("slugs")?,
@@ -257,19 +277,49 @@ impl Store {
         })
     }
 
-    /// Commits `batch` atomically and durably; returns the new generation.
+    /// Commits `batch` atomically and durably.
     ///
     /// Slug uniqueness is enforced inside the transaction, so two concurrent writers cannot both
     /// take a slug. The flush happens after the commit (sled deadlocks if a transaction flushes).
-    pub async fn commit(&self, batch: &WriteBatch) -> Result<u64, StoreError> {
-        let result = self.commit_unflushed(batch);
-        let generation = result?;
-        self.db.flush_async().await?;
-        Ok(generation)
+    pub async fn commit(&self, batch: &WriteBatch) -> Result<Committed, StoreError> {
+        let committed = self.commit_unflushed(batch)?;
+        self.make_durable(committed.generation).await?;
+        Ok(committed)
     }
 
-    /// Commits without waiting for the flush; the caller must flush before acknowledging.
-    fn commit_unflushed(&self, batch: &WriteBatch) -> Result<u64, StoreError> {
+    /// Commits `batch` atomically but not yet durably: it is durable once
+    /// [`Store::make_durable`] with its generation has returned. Nothing may be acknowledged
+    /// before that.
+    pub fn commit_unflushed(&self, batch: &WriteBatch) -> Result<Committed, StoreError> {
+        let committed = self.transact(batch)?;
+        self.committed.fetch_max(committed.generation, Ordering::AcqRel);
+        metrics::counter!("store_commits_total").increment(1);
+        Ok(committed)
+    }
+
+    /// Returns once `generation` and every one before it are durable (group commit).
+    ///
+    /// One flush runs at a time, and it covers every commit made before it started: writers
+    /// that waited behind it usually find their commit already durable and return without a
+    /// flush of their own. One at a time also matters for sled itself: its flushes hold a lock
+    /// a transaction must wait for while they wait for a write on sled's small thread pool, so
+    /// a pool filled with waiting flushes never writes anything (a deadlock, seen with 16).
+    pub async fn make_durable(&self, generation: u64) -> Result<(), StoreError> {
+        let mut durable = self.durable.lock().await;
+        if *durable >= generation {
+            return Ok(());
+        }
+        let target = self.committed.load(Ordering::Acquire);
+        let started = std::time::Instant::now();
+        self.db.flush_async().await?;
+        // Commits over flushes is how many writers a flush served.
+        metrics::counter!("store_flushes_total").increment(1);
+        metrics::histogram!("store_flush_seconds").record(started.elapsed().as_secs_f64());
+        *durable = target;
+        Ok(())
+    }
+
+    fn transact(&self, batch: &WriteBatch) -> Result<Committed, StoreError> {
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         let encoded_entities: Vec<(&Entity, Vec<u8>)> = batch.put_entities.iter().map(|e| (e, encode(e))).collect();
         let encoded_relations: Vec<(&Relation, Vec<u8>)> = batch.put_relations.iter().map(|r| (r, encode(r))).collect();
@@ -324,6 +374,7 @@ impl Store {
                 Some(v) => decode_u64(&v).map_err(ConflictableTransactionError::Abort)?,
                 None => 0,
             };
+            let mut entries = Vec::with_capacity(batch.audit.len());
             for entry in &batch.audit {
                 seq += 1;
                 let mut entry = entry.clone();
@@ -334,15 +385,16 @@ impl Store {
                 }
                 audit.insert(&seq.to_be_bytes(), encode(&entry))?;
                 audit_by_target.insert(history_key(&entry.target_id, seq), &[])?;
+                entries.push(entry);
             }
             meta.insert("audit_seq", &seq.to_be_bytes())?;
             for (id, digest) in &batch.seeded {
                 seeded.insert(id.as_bytes(), digest.as_slice())?;
             }
-            Ok(generation)
+            Ok(Committed { generation, entries })
         });
         match result {
-            Ok(g) => Ok(g),
+            Ok(c) => Ok(c),
             Err(TransactionError::Abort(e)) => Err(e),
             Err(TransactionError::Storage(e)) => Err(e.into()),
         }
