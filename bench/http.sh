@@ -71,6 +71,7 @@ echo >>"$out"
 
 # ---- HTTP ----------------------------------------------------------------------------------
 dir=$work/store-$HTTP_SIZE
+rm -rf "$work/http-store" # left by an interrupted run; cp would copy into it
 cp -r "$dir" "$work/http-store"
 token=$("$bin" token create --name bench --role editor --data "$work/http-store" | tail -1)
 start_server() { # extra args…

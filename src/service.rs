@@ -167,8 +167,15 @@ impl Service {
             done,
         });
         drop(writer);
-        self.store.make_durable(generation).await?;
-        self.catch_up(generation).await?;
+        // On a task of its own: a request dropped halfway (its client went away) must not leave
+        // its committed edit in the queue, out of the index until some later write.
+        let service = self.clone();
+        tokio::spawn(async move {
+            service.store.make_durable(generation).await?;
+            service.catch_up(generation).await
+        })
+        .await
+        .map_err(|_| ServiceError::NotApplied(generation))??;
         // `catch_up` has applied every queued edit up to this one, by this writer or another.
         let changes = applied.await.map_err(|_| ServiceError::NotApplied(generation))?;
         Ok(Applied { generation, primary: plan.primary, changes })
