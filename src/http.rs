@@ -10,7 +10,7 @@ use std::net::TcpListener;
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
-use actix_web::dev::{Server, ServiceResponse};
+use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
@@ -104,7 +104,7 @@ pub fn start(listener: TcpListener, service: Service, config: &HttpConfig) -> st
                     Ok(res)
                 }
             })
-            .wrap(tracing_actix_web::TracingLogger::default())
+            .wrap(tracing_actix_web::TracingLogger::<RequestSpan>::new())
             .configure(routes)
     })
     .listen(listener)?
@@ -113,6 +113,28 @@ pub fn start(listener: TcpListener, service: Service, config: &HttpConfig) -> st
         server = server.workers(config.workers);
     }
     Ok(server.run())
+}
+
+/// The span every request runs in: what a log line written during a request needs to be traced
+/// back to it (the method, the route, the request ID that the response also carries). The log
+/// formatter renders a span's fields when it opens, whether or not anything is logged in it:
+/// tracing-actix-web's default span has a dozen, and rendering them took a sixth of the time of
+/// an answer from the cache.
+struct RequestSpan;
+
+impl tracing_actix_web::RootSpanBuilder for RequestSpan {
+    fn on_request_start(req: &ServiceRequest) -> tracing::Span {
+        let request_id = actix_web::HttpMessage::extensions(req).get::<tracing_actix_web::RequestId>().copied();
+        tracing::info_span!(
+            "request",
+            method = %req.method(),
+            route = route_label(req.path()),
+            request_id = request_id.map(tracing::field::display),
+        )
+    }
+
+    // Nothing to add at the end: no log line is written after the response.
+    fn on_request_end<B: MessageBody>(_: tracing::Span, _: &Result<ServiceResponse<B>, actix_web::Error>) {}
 }
 
 /// The routes, also used by tests that build the app in-process.
