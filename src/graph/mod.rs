@@ -91,21 +91,14 @@ struct EdgeRest {
 
 impl EdgeRest {
     /// The rest of a relation, or `None` when it has none of it (most relations).
-    fn boxed(
-        title: Option<String>,
-        order: Option<i32>,
-        valid_from: Option<PartialDate>,
-        valid_until: Option<PartialDate>,
-        quantities: Vec<Quantity>,
-        more_citations: Vec<Citation>,
-    ) -> Option<Box<EdgeRest>> {
-        let empty = title.is_none()
-            && order.is_none()
-            && valid_from.is_none()
-            && valid_until.is_none()
-            && quantities.is_empty()
-            && more_citations.is_empty();
-        (!empty).then(|| Box::new(EdgeRest { title, order, valid_from, valid_until, quantities, more_citations }))
+    fn boxed(self) -> Option<Box<EdgeRest>> {
+        let empty = self.title.is_none()
+            && self.order.is_none()
+            && self.valid_from.is_none()
+            && self.valid_until.is_none()
+            && self.quantities.is_empty()
+            && self.more_citations.is_empty();
+        (!empty).then(|| Box::new(self))
     }
 }
 
@@ -242,7 +235,7 @@ fn prepare(by_id: &HashMap<Arc<str>, NodeIndex>, view: RelationView<'_>) -> Resu
     let more_citations = citations
         .map(|c| Citation { document: c.document.into_owned(), quote: c.quote.map(Cow::into_owned) })
         .collect();
-    let rest = EdgeRest::boxed(title, order, valid_from, valid_until, quantities, more_citations);
+    let rest = EdgeRest { title, order, valid_from, valid_until, quantities, more_citations }.boxed();
     Ok(PreparedRelation {
         from,
         to,
