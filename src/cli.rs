@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::http::{self, HttpConfig};
 use crate::seed;
-use crate::service::Service;
+use crate::service::{Options, Service};
 use crate::telemetry::{self, LogFormat};
 
 #[derive(Parser, Debug)]
@@ -149,6 +149,10 @@ pub struct ServeArgs {
     /// the in-memory graph.
     #[arg(long, env = "POLICYGRAPH_STORE_CACHE_MB", default_value_t = crate::store::DEFAULT_CACHE_MB)]
     pub store_cache_mb: u64,
+    /// Neither start from the index snapshot nor write one at shutdown: every start reads the
+    /// whole store (slower at a million entities; the snapshot is a file beside the store).
+    #[arg(long, env = "POLICYGRAPH_NO_INDEX_SNAPSHOT")]
+    pub no_index_snapshot: bool,
     /// Megabytes of serialized answers to cache (0 turns the answer cache off).
     #[arg(long, env = "POLICYGRAPH_ANSWER_CACHE_MB", default_value_t = 64)]
     pub answer_cache_mb: usize,
@@ -210,7 +214,8 @@ pub fn run() -> ExitCode {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let service = Service::open_with_cache(&args.data.data, args.store_cache_mb)
+    let options = Options { cache_mb: args.store_cache_mb, index_snapshot: !args.no_index_snapshot };
+    let service = Service::open_with(&args.data.data, &options)
         .with_context(|| format!("opening the store at {}", args.data.data.display()))?;
     if service.store().is_empty() {
         if args.seed.seed_dir.is_dir() {
@@ -237,9 +242,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let g = service.read().await;
         tracing::info!(%addr, entities = g.entity_count(), relations = g.relation_count(), "policygraph listening; GraphiQL at http://{addr}/graphiql");
     }
-    // actix-web stops gracefully on SIGINT and SIGTERM; then the store is flushed.
+    // actix-web stops gracefully on SIGINT and SIGTERM; then the store is flushed and the
+    // index snapshot written.
     server.await?;
-    service.flush()?;
+    service.close().await?;
     tracing::info!("stopped; store flushed");
     Ok(ExitCode::SUCCESS)
 }
@@ -248,7 +254,7 @@ async fn seed_command(args: SeedArgs) -> anyhow::Result<ExitCode> {
     let data = seed::load(&args.seed.seed_dir)?;
     let service = Service::open(&args.data.data)?;
     let report = service.seed(&data).await?;
-    service.flush()?;
+    service.close().await?;
     println!("{report}");
     Ok(ExitCode::SUCCESS)
 }

@@ -12,10 +12,15 @@
 //! plan read or wrote anything a queued edit writes (its [`edit::Footprint`]), or when it failed
 //! or changed nothing (which a queued edit might have decided), the writer waits for the queue to
 //! drain and plans again. So every edit is planned as if after all the edits before it.
+//!
+//! A clean shutdown ([`Service::close`]) writes the index as a snapshot beside the store; the
+//! next open reads it instead of the store when the store is still at the generation it names.
+//! The file on disk is always current or absent: a start that does not use it removes it, and
+//! so does the first write after a start that did.
 
 use std::collections::VecDeque;
-use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use tokio::sync::{broadcast, oneshot, Mutex, OwnedRwLockReadGuard, RwLock};
@@ -70,6 +75,50 @@ pub struct Service {
     /// a holder of the index's write lock, so a holder of a read guard sees it stand still.
     unflushed: Arc<std::sync::Mutex<VecDeque<Unflushed>>>,
     changes: broadcast::Sender<Arc<Change>>,
+    snapshot: Arc<Snapshot>,
+}
+
+/// How to open a [`Service`].
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Megabytes of store page cache.
+    pub cache_mb: u64,
+    /// Whether to start from the index snapshot and write one at [`Service::close`].
+    pub index_snapshot: bool,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options { cache_mb: crate::store::DEFAULT_CACHE_MB, index_snapshot: true }
+    }
+}
+
+/// The index snapshot's file, beside sled's in the store's directory.
+const SNAPSHOT_FILE: &str = "index.snapshot";
+
+struct Snapshot {
+    path: PathBuf,
+    enabled: bool,
+    /// The file exists and holds the index as it is now.
+    current: AtomicBool,
+}
+
+impl Snapshot {
+    /// Removes the file before the store changes: from then on it would be stale. The
+    /// generation check would catch that too; this way a stale file never waits on disk.
+    fn invalidate(&self) {
+        if self.current.swap(false, Ordering::SeqCst) {
+            remove_snapshot(&self.path);
+        }
+    }
+}
+
+fn remove_snapshot(path: &Path) {
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => tracing::warn!(error = %e, path = %path.display(), "could not remove the index snapshot"),
+    }
 }
 
 /// A committed edit waiting for a flush.
@@ -82,15 +131,25 @@ struct Unflushed {
 }
 
 impl Service {
-    /// Opens the store in `dir` and builds the index from it.
+    /// Opens the store in `dir` and builds the index from it (or from its snapshot).
     pub fn open(dir: &Path) -> Result<Service, ServiceError> {
-        Service::open_with_cache(dir, crate::store::DEFAULT_CACHE_MB)
+        Service::open_with(dir, &Options::default())
     }
 
-    /// [`Service::open`] with `cache_mb` megabytes of store page cache.
-    pub fn open_with_cache(dir: &Path, cache_mb: u64) -> Result<Service, ServiceError> {
-        let store = Store::open_with_cache(dir, cache_mb)?;
-        let index = load_index(&store)?;
+    pub fn open_with(dir: &Path, options: &Options) -> Result<Service, ServiceError> {
+        let store = Store::open_with_cache(dir, options.cache_mb)?;
+        let path = dir.join(SNAPSHOT_FILE);
+        let from_snapshot = if options.index_snapshot { read_snapshot(&store, &path)? } else { None };
+        let current = from_snapshot.is_some();
+        let index = match from_snapshot {
+            Some(index) => index,
+            None => {
+                // Stale, unreadable or not wanted: gone before anything can write.
+                remove_snapshot(&path);
+                load_index(&store)?
+            }
+        };
+        let snapshot = Arc::new(Snapshot { path, enabled: options.index_snapshot, current: AtomicBool::new(current) });
         // Subscribers that fall more than this far behind miss events (and are told so).
         let (changes, _) = broadcast::channel(4096);
         Ok(Service {
@@ -99,7 +158,41 @@ impl Service {
             writer: Arc::new(Mutex::new(())),
             unflushed: Arc::default(),
             changes,
+            snapshot,
         })
+    }
+
+    /// Whether the index came from the snapshot and nothing has been written since.
+    pub fn snapshot_is_current(&self) -> bool {
+        self.snapshot.current.load(Ordering::SeqCst)
+    }
+
+    /// A clean shutdown: waits for queued edits, flushes the store, and writes the index
+    /// snapshot for the next start (unless the one on disk is current, or snapshots are off).
+    /// A snapshot that cannot be written is logged and left out: the next start reads the store.
+    pub async fn close(&self) -> Result<(), ServiceError> {
+        let _writer = self.writer.lock().await;
+        self.settle().await?;
+        self.store.flush()?;
+        if !self.snapshot.enabled || self.snapshot.current.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        let g = self.index.read().await;
+        let generation = self.store.generation()?;
+        if g.generation() != generation {
+            tracing::warn!(index = g.generation(), store = generation, "index behind the store; no snapshot written");
+            return Ok(());
+        }
+        let started = std::time::Instant::now();
+        match write_snapshot(&g, &self.snapshot.path) {
+            Ok(bytes) => {
+                self.snapshot.current.store(true, Ordering::SeqCst);
+                let elapsed_ms = started.elapsed().as_millis() as u64;
+                tracing::info!(generation, bytes, elapsed_ms, "index snapshot written");
+            }
+            Err(e) => tracing::warn!(error = %e, "index snapshot not written; the next start reads the store"),
+        }
+        Ok(())
     }
 
     pub fn store(&self) -> &Store {
@@ -117,6 +210,7 @@ impl Service {
         let _writer = self.writer.lock().await;
         self.settle().await?;
         let seq_before = self.store.last_seq()?;
+        self.snapshot.invalidate();
         let report = seed::apply(&self.store, data).await?;
         if report.changed() {
             // A seed touches many records at once; rebuilding is simpler than replaying and it
@@ -157,6 +251,7 @@ impl Service {
             let generation = self.index.read().await.generation();
             return Ok(Applied { generation, primary: plan.primary, changes: Vec::new() });
         }
+        self.snapshot.invalidate();
         let committed = self.store.commit_unflushed(&plan.batch)?;
         let generation = committed.generation;
         let (done, applied) = oneshot::channel();
@@ -296,6 +391,52 @@ fn apply_batch(g: &mut GraphIndex, batch: &WriteBatch) -> Result<(), GraphError>
         g.upsert_relation(r.clone())?;
     }
     Ok(())
+}
+
+/// The index from the snapshot at `path`, if there is one and the store is at its generation.
+fn read_snapshot(store: &Store, path: &Path) -> Result<Option<GraphIndex>, ServiceError> {
+    let file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            tracing::warn!(error = %e, path = %path.display(), "index snapshot not readable; loading from the store");
+            return Ok(None);
+        }
+    };
+    let started = std::time::Instant::now();
+    match GraphIndex::read_snapshot(file, store.generation()?) {
+        Ok(index) => {
+            let elapsed_ms = started.elapsed().as_millis() as u64;
+            let (entities, relations) = (index.entity_count(), index.relation_count());
+            tracing::info!(entities, relations, elapsed_ms, "index loaded from its snapshot");
+            Ok(Some(index))
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "index snapshot not used; loading from the store");
+            Ok(None)
+        }
+    }
+}
+
+/// Writes the snapshot to a temporary file, makes it durable, then renames it into place, so
+/// that `path` only ever holds a whole snapshot. The size in bytes.
+fn write_snapshot(g: &GraphIndex, path: &Path) -> std::io::Result<u64> {
+    let tmp = path.with_extension("partial");
+    let written = (|| {
+        let mut file = std::fs::File::create(&tmp)?;
+        g.write_snapshot(&mut file).map_err(std::io::Error::other)?;
+        file.sync_all()?;
+        let bytes = file.metadata()?.len();
+        std::fs::rename(&tmp, path)?;
+        if let Some(dir) = path.parent() {
+            std::fs::File::open(dir)?.sync_all()?;
+        }
+        Ok(bytes)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
 }
 
 fn load_index(store: &Store) -> Result<GraphIndex, ServiceError> {

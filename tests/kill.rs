@@ -1,6 +1,8 @@
 //! The hard way: SIGKILL the server in the middle of a stream of mutations from several clients,
 //! restart it, and check that every acknowledged mutation is there and nothing is half there.
-//! Several rounds on the same store.
+//! Several rounds on the same store. Each round ends with a clean stop (SIGTERM), which writes
+//! the index snapshot, so the next round starts from it, writes, and is killed: the start after
+//! that must not use a snapshot from before the kill.
 
 mod common;
 
@@ -100,8 +102,11 @@ async fn sigkill_never_loses_an_acknowledged_mutation() {
     let acked_relations = Arc::new(Mutex::new(BTreeSet::<String>::new()));
     let client = reqwest::Client::new();
 
+    let snapshot = data.join("index.snapshot");
     for round in 0..4 {
         let (mut child, url) = start(&data).await;
+        // A start that does not read the snapshot removes it: still there means it was read.
+        assert_eq!(snapshot.exists(), round > 0, "round {round}: the clean stop's snapshot was not used");
         let mut writers = Vec::new();
         for w in 0..4 {
             let (url, token, client) = (url.clone(), token.clone(), client.clone());
@@ -133,6 +138,7 @@ async fn sigkill_never_loses_an_acknowledged_mutation() {
         }
 
         let (mut child, url) = start(&data).await;
+        assert!(!snapshot.exists(), "round {round}: a snapshot outlived the first write after it");
         let acked_e: Vec<String> = acked_entities.lock().unwrap().iter().cloned().collect();
         let acked_r: Vec<String> = acked_relations.lock().unwrap().iter().cloned().collect();
         assert!(!acked_e.is_empty(), "round {round}: no mutation was acknowledged before the kill");
@@ -190,7 +196,10 @@ async fn sigkill_never_loses_an_acknowledged_mutation() {
             acked_e.len(),
             acked_r.len()
         );
-        child.start_kill().unwrap();
-        child.wait().await.unwrap();
+        let pid = child.id().unwrap() as libc::pid_t;
+        // SAFETY: a plain kill(2) of our own child, which has not been waited for.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+        assert!(child.wait().await.unwrap().success(), "round {round}: the clean stop failed");
+        assert!(snapshot.is_file(), "round {round}: a clean stop wrote no snapshot");
     }
 }

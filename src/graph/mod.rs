@@ -6,6 +6,7 @@
 //! and get `Arc`s of the model back.
 
 pub mod algo;
+pub mod snapshot;
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -78,7 +79,7 @@ struct EdgeData {
 }
 
 /// The parts of a relation most relations do not have.
-#[derive(Default)]
+#[derive(Default, serde::Serialize, serde::Deserialize)]
 struct EdgeRest {
     title: Option<String>,
     order: Option<i32>,

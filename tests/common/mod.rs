@@ -55,11 +55,12 @@ impl TestServer {
         TestServer { url: format!("http://127.0.0.1:{port}"), service, handle, task, client: reqwest::Client::new() }
     }
 
-    /// Stops the server gracefully and flushes the store, as SIGTERM does.
+    /// Stops the server gracefully, flushes the store and writes the index snapshot, as
+    /// SIGTERM does.
     pub async fn stop(self) {
         self.handle.stop(true).await;
         let _ = self.task.await;
-        self.service.flush().unwrap();
+        self.service.close().await.unwrap();
     }
 
     pub fn graphql_url(&self) -> String {
