@@ -42,8 +42,21 @@ stock=target/release/examples/stock_graphql
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 # ---- data, cold start, memory -------------------------------------------------------------
-echo "| entities | relations | generate (s) | store on disk | cold start to /healthz (s) | peak RSS (MiB) |" >>"$out"
-echo "|---|---|---|---|---|---|" >>"$out"
+# Two kinds of start: from the store (the first start, or one after a crash: sled's scan and
+# every record decoded) and from the index snapshot a clean stop writes.
+echo "| entities | relations | generate (s) | store on disk | start from the store (s) | peak RSS (MiB) | snapshot on disk | snapshot written at stop (s) | start from the snapshot (s) | peak RSS (MiB) |" >>"$out"
+echo "|---|---|---|---|---|---|---|---|---|---|" >>"$out"
+# Starts the server on $1 with the remaining args, waits for /healthz; sets $pid, $started, $peak.
+start_timed() {
+  local dir=$1; shift
+  local t0; t0=$(date +%s.%N)
+  # Not pinned: a start reads on two threads while a third builds the index.
+  "$bin" serve --data "$dir" --bind 127.0.0.1:18990 --seed-dir /nonexistent --workers 1 "$@" >"$work/start.log" 2>&1 &
+  pid=$!
+  until curl -sf http://127.0.0.1:18990/healthz >/dev/null; do sleep 0.01; done
+  started=$(echo "$(date +%s.%N) - $t0" | bc)
+  peak=$(awk '/VmHWM/{print int($2/1024)}' /proc/$pid/status)
+}
 for n in $SIZES; do
   dir=$work/store-$n
   gen=-
@@ -52,20 +65,30 @@ for n in $SIZES; do
     "$bin" gen-synthetic --data "$dir" --entities "$n" --relations $((n * 5)) --seed 42
     gen=$(echo "$(date +%s.%N) - $t0" | bc | xargs printf '%.1f')
   fi
+  store_size=$(du -sh --exclude=index.snapshot "$dir" | cut -f1)
   starts=(); rss=()
   for _ in $(seq "$RUNS"); do
-    t0=$(date +%s.%N)
-    # Not pinned: a start reads the store on two threads while a third builds the index.
-    "$bin" serve --data "$dir" --bind 127.0.0.1:18990 --seed-dir /nonexistent --workers 1 >/dev/null 2>&1 &
-    pid=$!
-    until curl -sf http://127.0.0.1:18990/healthz >/dev/null; do sleep 0.01; done
-    starts+=("$(echo "$(date +%s.%N) - $t0" | bc)")
-    rss+=("$(awk '/VmHWM/{print int($2/1024)}' /proc/$pid/status)")
+    start_timed "$dir" --no-index-snapshot # also removes a snapshot left by an earlier run
+    starts+=("$started"); rss+=("$peak")
     kill $pid; wait $pid 2>/dev/null || true
   done
   s=$(printf '%s\n' "${starts[@]}" | median | xargs printf '%.2f')
   r=$(printf '%s\n' "${rss[@]}" | median)
-  echo "| $n | $((n * 5)) | $gen | $(du -sh "$dir" | cut -f1) | $s | $r |" >>"$out"
+  # One start from the store with snapshots on, so that its clean stop writes one.
+  start_timed "$dir"
+  kill $pid; wait $pid 2>/dev/null || true
+  written=$(grep -o 'index snapshot written.*elapsed_ms=[0-9]*' "$work/start.log" | grep -o '[0-9]*$' | awk '{printf "%.2f", $1/1000}')
+  snap_size=$(du -sh "$dir/index.snapshot" | cut -f1)
+  snap_starts=(); snap_rss=()
+  for _ in $(seq "$RUNS"); do
+    start_timed "$dir"
+    grep -q 'index loaded from its snapshot' "$work/start.log" || { echo "the start did not read the snapshot" >&2; exit 1; }
+    snap_starts+=("$started"); snap_rss+=("$peak")
+    kill $pid; wait $pid 2>/dev/null || true # nothing written since: the snapshot stays current
+  done
+  ss=$(printf '%s\n' "${snap_starts[@]}" | median | xargs printf '%.2f')
+  sr=$(printf '%s\n' "${snap_rss[@]}" | median)
+  echo "| $n | $((n * 5)) | $gen | $store_size | $s | $r | $snap_size | $written | $ss | $sr |" >>"$out"
 done
 echo >>"$out"
 
