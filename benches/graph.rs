@@ -85,7 +85,7 @@ fn benches(c: &mut Criterion) {
         group.bench_function("neighbourhood_2_hops_limit_100", |b| {
             b.iter(|| {
                 i = (i + 1) % ids.len();
-                algo::neighbourhood(g, &ids[i], 2, 100, &f).map(|x| x.nodes.len())
+                algo::neighbourhood(g, &ids[i], 2, 100, &f, true).map(|x| x.nodes.len())
             })
         });
         group.bench_function("shortest_path_fewest_hops", |b| {

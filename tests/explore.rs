@@ -115,6 +115,19 @@ async fn common_ground_neighbourhood_timeline_and_rankings() {
             slugs.contains(&e["from"]["slug"].as_str().unwrap()) && slugs.contains(&e["to"]["slug"].as_str().unwrap())
         );
     }
+    // Counting is skipped when no count is asked for: asked through fragments, the counts are
+    // the same; not asked, the picture is the same.
+    let frag = s
+        .data(r#"query { neighborhood(slug: "iom", limit: 15) { ...N } } fragment N on Neighborhood { nodes { ... on NeighborhoodNode { omittedTotal } } }"#, json!({}))
+        .await;
+    assert_eq!(frag["neighborhood"]["nodes"][0]["omittedTotal"], center["omittedTotal"]);
+    let plain = s
+        .data(r#"{ neighborhood(slug: "iom", limit: 15) { nodes { entity { slug } } edges { from { slug } to { slug } } } }"#, json!({}))
+        .await;
+    assert_eq!(plain["neighborhood"]["edges"], n["edges"]);
+    let plain_slugs: Vec<&str> =
+        plain["neighborhood"]["nodes"].as_array().unwrap().iter().map(|n| n["entity"]["slug"].as_str().unwrap()).collect();
+    assert_eq!(plain_slugs, slugs);
     // Timeline of one person: in date order, with her dated roles.
     let d = s
         .data(r#"{ timeline(entity: "michele-klein-solomon") { totalCount edges { node { date kind relation { title } } } } }"#, json!({}))

@@ -389,7 +389,11 @@ impl ExploreQuery {
         let g = view(ctx).await?;
         let id = entity_ref(&g, "slug", &slug)?;
         let f = filter(kinds, None, include_provenance, false);
-        let n = algo::neighbourhood(&g, &id, depth as usize, limit as usize, &f)
+        // Counting what the cap left out walks every kept hub's neighbours once more: only when
+        // asked for.
+        let nodes = ctx.look_ahead().field("nodes");
+        let count_omitted = nodes.field("omitted").exists() || nodes.field("omittedTotal").exists();
+        let n = algo::neighbourhood(&g, &id, depth as usize, limit as usize, &f, count_omitted)
             .ok_or_else(|| ApiError::not_found("entity", slug.clone()).extend())?;
         let center = Entity::from(n.nodes[0].0.clone());
         Ok(Neighborhood {
