@@ -125,8 +125,12 @@ async fn common_ground_neighbourhood_timeline_and_rankings() {
         .data(r#"{ neighborhood(slug: "iom", limit: 15) { nodes { entity { slug } } edges { from { slug } to { slug } } } }"#, json!({}))
         .await;
     assert_eq!(plain["neighborhood"]["edges"], n["edges"]);
-    let plain_slugs: Vec<&str> =
-        plain["neighborhood"]["nodes"].as_array().unwrap().iter().map(|n| n["entity"]["slug"].as_str().unwrap()).collect();
+    let plain_slugs: Vec<&str> = plain["neighborhood"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["entity"]["slug"].as_str().unwrap())
+        .collect();
     assert_eq!(plain_slugs, slugs);
     // Timeline of one person: in date order, with her dated roles.
     let d = s

@@ -60,7 +60,8 @@ pub struct Path {
 
 /// Whether a step may take a relation of this kind.
 fn allowed(f: &StepFilter, kind: RelationKind) -> bool {
-    (f.include_provenance || kind != RelationKind::Mentions) && f.relation_kinds.as_ref().is_none_or(|ks| ks.contains(&kind))
+    (f.include_provenance || kind != RelationKind::Mentions)
+        && f.relation_kinds.as_ref().is_none_or(|ks| ks.contains(&kind))
 }
 
 /// The neighbours of a node along allowed relations: (edge, other node, forward).
@@ -961,8 +962,18 @@ mod tests {
             let got = neighbourhood(&g, &id, 2, 40, &f, true).unwrap();
             // Without the counts (read only outgoing lists): the same nodes and edges, under
             // other filters too.
-            for f in [f.clone(), StepFilter { include_provenance: true, ..f.clone() }, StepFilter { relation_kinds: Some(vec![RelationKind::OfficeOf, RelationKind::PartOf, RelationKind::Mentions]), ..f.clone() }] {
-                let (with, without) = (neighbourhood(&g, &id, 2, 40, &f, true).unwrap(), neighbourhood(&g, &id, 2, 40, &f, false).unwrap());
+            for f in [
+                f.clone(),
+                StepFilter { include_provenance: true, ..f.clone() },
+                StepFilter {
+                    relation_kinds: Some(vec![RelationKind::OfficeOf, RelationKind::PartOf, RelationKind::Mentions]),
+                    ..f.clone()
+                },
+            ] {
+                let (with, without) = (
+                    neighbourhood(&g, &id, 2, 40, &f, true).unwrap(),
+                    neighbourhood(&g, &id, 2, 40, &f, false).unwrap(),
+                );
                 let nodes = |n: &Neighbourhood| n.nodes.iter().map(|(e, d, _)| (e.id.clone(), *d)).collect::<Vec<_>>();
                 let edges = |n: &Neighbourhood| n.edges.iter().map(|r| r.id.clone()).collect::<Vec<_>>();
                 assert_eq!(nodes(&with), nodes(&without), "centre {id}");
