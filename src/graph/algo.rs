@@ -90,6 +90,19 @@ fn neighbours<'a>(
     out.chain(inc)
 }
 
+/// The steps that arrive at `n` along allowed relations: (edge, the node the step leaves,
+/// forward). Along the relation only when the filter is directed, else either way.
+fn arriving<'a>(g: &'a GraphIndex, n: NodeIndex, f: &'a StepFilter) -> impl Iterator<Item = Hop> + 'a {
+    let along = f.directed.then(|| {
+        g.graph
+            .edges_directed(n, PgDirection::Incoming)
+            .filter(move |e| allowed(f, e.weight().kind))
+            .map(|e| (e.id(), e.source(), true))
+    });
+    let either = (!f.directed).then(|| neighbours(g, n, f).map(|(e, m, fw)| (e, m, !fw)));
+    along.into_iter().flatten().chain(either.into_iter().flatten())
+}
+
 /// Whether a path may pass through `n` (endpoints are always allowed).
 fn passable(g: &GraphIndex, n: NodeIndex, f: &StepFilter) -> bool {
     let k = g.kind_of(n);
@@ -135,6 +148,12 @@ impl PartialOrd for Queued {
 /// Relations an `AvoidHubs` search may examine before it gives up on weighing hubs and answers
 /// with the fewest-hops path instead: keeps a query on a million-entity graph bounded. Counted in
 /// relations, not entities settled: settling one hub of a large graph examines tens of thousands.
+///
+/// On the synthetic graph of 1M entities and 5M relations (1,000 pairs, at most 6 relations),
+/// the two-sided search found a path cheaper than the fewest-hops one for 12 pairs within this
+/// bound, at a median of 2.6 ms; unbounded it did for 761, but took 24 ms at the median and
+/// 46 ms at the 90th percentile; a bound of 50,000 took 7.7 ms for 30. A curated graph of
+/// thousands of entities is always weighed in full.
 pub const AVOID_HUBS_BUDGET: usize = 20_000;
 
 /// Fewest hops by bidirectional breadth-first search, expanding the smaller frontier a level at
@@ -180,21 +199,7 @@ fn fewest_hops(g: &GraphIndex, s: NodeIndex, t: NodeIndex, f: &StepFilter, max_l
                 if n != t && !passable(g, n, f) {
                     continue;
                 }
-                // Steps that arrive at `n`: along the relation when directed, else either way.
-                let arriving: Vec<(EdgeIndex, NodeIndex, bool)> = if f.directed {
-                    g.graph
-                        .edges_directed(n, PgDirection::Incoming)
-                        .filter(|e| {
-                            let r = e.weight();
-                            (f.include_provenance || r.kind != RelationKind::Mentions)
-                                && f.relation_kinds.as_ref().is_none_or(|ks| ks.contains(&r.kind))
-                        })
-                        .map(|e| (e.id(), e.source(), true))
-                        .collect()
-                } else {
-                    neighbours(g, n, f).map(|(e, m, fw)| (e, m, !fw)).collect()
-                };
-                for (e, m, fw) in arriving {
+                for (e, m, fw) in arriving(g, n, f) {
                     if m == t || to_t.contains_key(&m) {
                         continue;
                     }
@@ -262,48 +267,129 @@ pub fn shortest_path(
         let cost = hop_path.len() as f64;
         return Some(to_path(g, s, hop_path, cost));
     }
-    let fallback = |hops: Vec<Hop>| {
-        let cost = hops.iter().map(|&(_, m, _)| step_cost(&degrees, m, t, ranking)).sum();
-        Some(to_path(g, s, hops, cost))
-    };
+    match avoid_hubs(g, s, t, filter, max_len, &degrees, AVOID_HUBS_BUDGET) {
+        Some((hops, cost)) => Some(to_path(g, s, hops, cost)),
+        None => {
+            let cost = hop_path.iter().map(|&(_, m, _)| step_cost(&degrees, m, t, ranking)).sum();
+            Some(to_path(g, s, hop_path, cost))
+        }
+    }
+}
+
+/// One side of a bidirectional weighed search.
+struct Side {
+    /// The best (cost, hops) known for each node reached.
+    best: FastMap<NodeIndex, (f64, usize)>,
+    /// How each node was reached: from s's side, the step into it (edge, the node before,
+    /// forward); from t's side, the step out of it (edge, the node after, forward).
+    step: FastMap<NodeIndex, Hop>,
+    heap: BinaryHeap<Queued>,
+}
+
+impl Side {
+    fn new(n: NodeIndex) -> Side {
+        Side {
+            best: FastMap::from_iter([(n, (0.0, 0))]),
+            step: FastMap::default(),
+            heap: BinaryHeap::from([Queued { cost: 0.0, hops: 0, node: n }]),
+        }
+    }
+
+    /// A lower bound of what is left to settle (the queue may hold outdated entries).
+    fn top(&self) -> f64 {
+        self.heap.peek().map_or(f64::INFINITY, |q| q.cost)
+    }
+
+    /// Records `(cost, hops)` for `n` if better than what is known.
+    fn relax(&mut self, n: NodeIndex, cost: f64, hops: usize, step: Hop) {
+        if self.best.get(&n).is_none_or(|&(c, h)| cost < c || (cost == c && hops < h)) {
+            self.best.insert(n, (cost, hops));
+            self.step.insert(n, step);
+            self.heap.push(Queued { cost, hops, node: n });
+        }
+    }
+}
+
+/// The path from `s` to `t` of least cost when each step costs `1 + ln(1 + degree)` of the entity
+/// it enters (1 into `t`), by Dijkstra from both ends at once; `None` when more than `budget`
+/// relations would have to be examined, or no path of at most `max_len` relations was found.
+///
+/// From one end only, the search had to settle a hub to get past it, and settling a hub of a
+/// million-entity graph examines its tens of thousands of relations. From both ends, the two
+/// searches meet on the relation into the hub from either side, and neither settles the hub
+/// unless the cheapest path really goes through two of them. With the same bound, one side took
+/// three times as long at 1M (a median of 7.6 ms against 2.6 ms) and found 2 cheaper paths.
+fn avoid_hubs(
+    g: &GraphIndex,
+    s: NodeIndex,
+    t: NodeIndex,
+    f: &StepFilter,
+    max_len: usize,
+    degrees: &[u32],
+    budget: usize,
+) -> Option<(Vec<Hop>, f64)> {
+    let weight = |n: NodeIndex| step_cost(degrees, n, t, PathRanking::AvoidHubs);
+    let may_pass = |n: NodeIndex| n == s || n == t || passable(g, n, f);
+    let (mut from_s, mut to_t) = (Side::new(s), Side::new(t));
+    // The cheapest path found so far: its cost, and the relation where its halves meet (from the
+    // node on s's side, as a step into the node on t's side).
+    let mut found: Option<(f64, NodeIndex, Hop)> = None;
     let mut examined = 0usize;
-    let mut best: FastMap<NodeIndex, (f64, usize)> = FastMap::from_iter([(s, (0.0, 0))]);
-    let mut prev: FastMap<NodeIndex, (NodeIndex, EdgeIndex, bool)> = FastMap::default();
-    let mut heap = BinaryHeap::from([Queued { cost: 0.0, hops: 0, node: s }]);
-    while let Some(Queued { cost, hops, node }) = heap.pop() {
-        if node == t {
+    loop {
+        let (top_s, top_t) = (from_s.top(), to_t.top());
+        // Every path not yet seen costs at least this much (weights are positive).
+        if top_s + top_t >= found.as_ref().map_or(f64::INFINITY, |f| f.0) {
             break;
         }
-        if best.get(&node).is_some_and(|&(c, h)| c < cost || (c == cost && h < hops)) || hops >= max_len {
+        let forward = top_s <= top_t;
+        let side = if forward { &mut from_s } else { &mut to_t };
+        let Some(Queued { cost, hops, node }) = side.heap.pop() else { break };
+        let end = if forward { s } else { t };
+        let outdated = side.best.get(&node).is_some_and(|&(c, h)| c < cost || (c == cost && h < hops));
+        if outdated || hops >= max_len || (node != end && !passable(g, node, f)) {
             continue;
         }
-        if node != s && !passable(g, node, filter) {
-            continue;
-        }
-        for (e, next, forward) in neighbours(g, node, filter) {
+        let steps: Box<dyn Iterator<Item = Hop>> =
+            if forward { Box::new(neighbours(g, node, f)) } else { Box::new(arriving(g, node, f)) };
+        for (e, m, fw) in steps {
             examined += 1;
-            if examined > AVOID_HUBS_BUDGET {
-                return fallback(hop_path);
+            if examined > budget {
+                return None;
             }
-            let c = cost + step_cost(&degrees, next, t, ranking);
-            let better = best.get(&next).is_none_or(|&(bc, bh)| c < bc || (c == bc && hops + 1 < bh));
-            if better {
-                best.insert(next, (c, hops + 1));
-                prev.insert(next, (node, e, forward));
-                heap.push(Queued { cost: c, hops: hops + 1, node: next });
+            if m == end {
+                continue;
             }
+            // The step m → node (from t's side) or node → m (from s's side), and its cost.
+            let (before, after, c) = if forward { (node, m, cost + weight(m)) } else { (m, node, cost + weight(node)) };
+            let other = if forward { &to_t } else { &from_s };
+            if let Some(&(oc, oh)) = other.best.get(&m) {
+                let total = c + oc;
+                if may_pass(m) && hops + 1 + oh <= max_len && found.as_ref().is_none_or(|f| total < f.0) {
+                    found = Some((total, before, (e, after, fw)));
+                }
+            }
+            let side = if forward { &mut from_s } else { &mut to_t };
+            side.relax(m, c, hops + 1, (e, node, fw));
         }
     }
-    let &(cost, _) = best.get(&t)?;
-    let mut steps = Vec::new();
-    let mut at = t;
+    let (cost, before, meet) = found?;
+    let mut hops: Vec<Hop> = Vec::new();
+    let mut at = before;
     while at != s {
-        let (p, e, forward) = prev[&at];
-        steps.push(Step { relation: g.relation_at(e), forward, entity: g.graph[at].clone() });
+        let (e, p, fw) = from_s.step[&at];
+        hops.push((e, at, fw));
         at = p;
     }
-    steps.reverse();
-    Some(Path { start: g.graph[s].clone(), steps, cost })
+    hops.reverse();
+    hops.push(meet);
+    let mut at = meet.1;
+    while at != t {
+        let (e, n, fw) = to_t.step[&at];
+        hops.push((e, n, fw));
+        at = n;
+    }
+    // A half may have been improved (cheaper, with more hops) after the halves met.
+    (hops.len() <= max_len).then_some((hops, cost))
 }
 
 /// One step taken while searching: the edge, the node it reaches, and whether it goes forward.
@@ -945,6 +1031,75 @@ mod tests {
         assert_eq!(left, 38);
         assert!(n.edges.iter().all(|r| r.to == "hub" || r.from == "hub"));
         assert_eq!(n.edges.len(), 4);
+    }
+
+    /// The cost of the cheapest path by a plain one-sided Dijkstra, with no bounds.
+    fn reference_cost(g: &GraphIndex, s: NodeIndex, t: NodeIndex, f: &StepFilter, degrees: &[u32]) -> Option<f64> {
+        let mut best: FastMap<NodeIndex, f64> = FastMap::from_iter([(s, 0.0)]);
+        let mut heap = BinaryHeap::from([Queued { cost: 0.0, hops: 0, node: s }]);
+        while let Some(Queued { cost, node, .. }) = heap.pop() {
+            if node == t {
+                return Some(cost);
+            }
+            if best[&node] < cost || (node != s && !passable(g, node, f)) {
+                continue;
+            }
+            for (_, m, _) in neighbours(g, node, f) {
+                let c = cost + step_cost(degrees, m, t, PathRanking::AvoidHubs);
+                if best.get(&m).is_none_or(|&b| c < b) {
+                    best.insert(m, c);
+                    heap.push(Queued { cost: c, hops: 0, node: m });
+                }
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn the_two_sided_weighed_search_finds_the_cheapest_path() {
+        let (es, rs) = crate::synthetic::generate(3_000, 9_000, 5);
+        let g = GraphIndex::build(es, rs, 1).unwrap();
+        let degrees = g.degrees();
+        let nodes: Vec<NodeIndex> = g.graph.node_indices().collect();
+        let filters = [
+            StepFilter::default(),
+            StepFilter { directed: true, ..StepFilter::default() },
+            StepFilter { exclude_entity_kinds: vec![EntityKind::Organization], ..StepFilter::default() },
+            StepFilter { include_provenance: true, ..StepFilter::default() },
+        ];
+        let (mut found, mut none) = (0, 0);
+        for (i, f) in filters.iter().enumerate() {
+            for k in 0..60 {
+                let (s, t) = (nodes[(k * 37 + i) % nodes.len()], nodes[(k * 1009 + 500) % nodes.len()]);
+                if s == t {
+                    continue;
+                }
+                let expected = reference_cost(&g, s, t, f, &degrees);
+                let got = avoid_hubs(&g, s, t, f, 100, &degrees, usize::MAX);
+                match (expected, got) {
+                    (None, None) => none += 1,
+                    (Some(e), Some((hops, cost))) => {
+                        found += 1;
+                        assert!((e - cost).abs() < 1e-9, "filter {i}, pair {k}: {cost} against {e}");
+                        // The steps are a real path from s to t, and they cost what was said.
+                        let mut at = s;
+                        let mut sum = 0.0;
+                        for &(e, m, fw) in &hops {
+                            let (a, b) = g.graph.edge_endpoints(e).unwrap();
+                            assert_eq!(if fw { (a, b) } else { (b, a) }, (at, m));
+                            assert!(!f.directed || fw);
+                            assert!(m == t || passable(&g, m, f));
+                            sum += step_cost(&degrees, m, t, PathRanking::AvoidHubs);
+                            at = m;
+                        }
+                        assert_eq!(at, t);
+                        assert!((sum - cost).abs() < 1e-9);
+                    }
+                    (e, got) => panic!("filter {i}, pair {k}: expected {e:?}, got {:?}", got.map(|g| g.1)),
+                }
+            }
+        }
+        assert!(found > 150 && none > 0, "{found} paths, {none} without one");
     }
 
     /// c's ring 1 is a (six relations, one a loop on itself) and b (tied to c twice); ring 2 is
