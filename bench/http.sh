@@ -214,7 +214,7 @@ sleep 1
 read -r base p50 p99 <<<"$(run_wrk baseline "$work/fixed.lua" http://127.0.0.1:18992/)"
 kill $bare_pid; wait $bare_pid 2>/dev/null || true
 echo "| bare actix-web, same bytes (baseline) | $base | $p50 | $p99 | 100 % |" >>"$out"
-row() { echo "| $1 | $2 | $3 | $4 | $(echo "scale=4; 100 * $2 / $base" | bc | xargs printf '%.1f') % |" >>"$out"; } # rounded (records before 09af82a truncated)
+row() { echo "| $1 | $2 | $3 | $4 | $(echo "scale=4; 100 * $2 / $base" | bc | xargs printf '%.1f') % |" >>"$out"; } # rounded (records up to dce8b26 truncated)
 start_server
 read -r r a b <<<"$(run_wrk hit "$work/fixed.lua" http://127.0.0.1:18991/graphql)"; row "entity + 20 relations, repeated (answer cache hit)" "$r" "$a" "$b"
 read -r r a b <<<"$(run_wrk miss "$work/entity_vary.lua" http://127.0.0.1:18991/graphql)"; row "entity + 20 relations, slug varies (cache miss)" "$r" "$a" "$b"

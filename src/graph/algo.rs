@@ -349,9 +349,10 @@ fn avoid_hubs(
         if outdated || hops >= max_len || (node != end && !passable(g, node, f)) {
             continue;
         }
-        let steps: Box<dyn Iterator<Item = Hop>> =
-            if forward { Box::new(neighbours(g, node, f)) } else { Box::new(arriving(g, node, f)) };
-        for (e, m, fw) in steps {
+        // Either side's steps without boxing them: this runs once per settled entity.
+        let leaving = forward.then(|| neighbours(g, node, f));
+        let entering = (!forward).then(|| arriving(g, node, f));
+        for (e, m, fw) in leaving.into_iter().flatten().chain(entering.into_iter().flatten()) {
             examined += 1;
             if examined > budget {
                 return None;
