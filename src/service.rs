@@ -20,7 +20,7 @@
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use tokio::sync::{broadcast, oneshot, Mutex, OwnedRwLockReadGuard, RwLock};
@@ -76,6 +76,33 @@ pub struct Service {
     unflushed: Arc<std::sync::Mutex<VecDeque<Unflushed>>>,
     changes: broadcast::Sender<Arc<Change>>,
     snapshot: Arc<Snapshot>,
+    /// The index's size and generation, readable without its lock: `/healthz` and the cost
+    /// model must answer while a writer waits for a long read to end.
+    stats: Arc<Stats>,
+}
+
+/// What [`Service::stats`] reads: set under the index's write lock each time it changes.
+#[derive(Default)]
+struct Stats {
+    entities: AtomicU64,
+    relations: AtomicU64,
+    generation: AtomicU64,
+}
+
+impl Stats {
+    fn record(&self, g: &GraphIndex) {
+        self.entities.store(g.entity_count() as u64, Ordering::Release);
+        self.relations.store(g.relation_count() as u64, Ordering::Release);
+        self.generation.store(g.generation(), Ordering::Release);
+    }
+}
+
+/// The index's size and generation as of its last change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexStats {
+    pub entities: u64,
+    pub relations: u64,
+    pub generation: u64,
 }
 
 /// How to open a [`Service`].
@@ -152,6 +179,8 @@ impl Service {
         let snapshot = Arc::new(Snapshot { path, enabled: options.index_snapshot, current: AtomicBool::new(current) });
         // Subscribers that fall more than this far behind miss events (and are told so).
         let (changes, _) = broadcast::channel(4096);
+        let stats = Arc::new(Stats::default());
+        stats.record(&index);
         Ok(Service {
             store,
             index: Arc::new(RwLock::new(index)),
@@ -159,6 +188,7 @@ impl Service {
             unflushed: Arc::default(),
             changes,
             snapshot,
+            stats,
         })
     }
 
@@ -199,6 +229,15 @@ impl Service {
         &self.store
     }
 
+    /// The index's size and generation without waiting for its lock (as of its last change).
+    pub fn stats(&self) -> IndexStats {
+        IndexStats {
+            entities: self.stats.entities.load(Ordering::Acquire),
+            relations: self.stats.relations.load(Ordering::Acquire),
+            generation: self.stats.generation.load(Ordering::Acquire),
+        }
+    }
+
     /// A read view of the graph; writes wait until it is dropped.
     pub async fn read(&self) -> GraphView {
         Arc::new(self.index.clone().read_owned().await)
@@ -216,7 +255,10 @@ impl Service {
             // A seed touches many records at once; rebuilding is simpler than replaying and it
             // happens once at start or on an explicit `seed`.
             let fresh = load_index(&self.store)?;
-            *self.index.write().await = fresh;
+            let mut g = self.index.write().await;
+            *g = fresh;
+            self.stats.record(&g);
+            drop(g);
             self.publish_since(seq_before)?;
         }
         Ok(report)
@@ -289,12 +331,14 @@ impl Service {
                 tracing::error!(error = %e, "index disagreed with a committed batch; rebuilding it");
                 self.store.flush()?;
                 *g = load_index(&self.store)?;
+                self.stats.record(&g);
                 for u in std::iter::once(u).chain(queue.drain(..)) {
                     self.publish(u);
                 }
                 return Ok(());
             }
             g.set_generation(u.committed.generation);
+            self.stats.record(&g);
             self.publish(u);
         }
         Ok(())
