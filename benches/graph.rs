@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode};
+use policygraph::deadline::Deadline;
 use policygraph::edit::Edit;
 use policygraph::graph::algo::{self, PathRanking, StepFilter};
 use policygraph::graph::{Direction, GraphIndex};
@@ -85,21 +86,23 @@ fn benches(c: &mut Criterion) {
         group.bench_function("neighbourhood_2_hops_limit_100", |b| {
             b.iter(|| {
                 i = (i + 1) % ids.len();
-                algo::neighbourhood(g, &ids[i], 2, 100, &f, true).map(|x| x.nodes.len())
+                algo::neighbourhood(g, &ids[i], 2, 100, &f, true, &Deadline::NONE).map(|x| x.nodes.len())
             })
         });
         group.bench_function("shortest_path_fewest_hops", |b| {
             b.iter(|| {
                 i = (i + 1) % ids.len();
                 let j = (i * 7919 + 13) % ids.len();
-                algo::shortest_path(g, &ids[i], &ids[j], &f, 6, PathRanking::FewestHops).map(|p| p.steps.len())
+                algo::shortest_path(g, &ids[i], &ids[j], &f, 6, PathRanking::FewestHops, &Deadline::NONE)
+                    .map(|p| p.steps.len())
             })
         });
         group.bench_function("shortest_path_avoid_hubs", |b| {
             b.iter(|| {
                 i = (i + 1) % ids.len();
                 let j = (i * 7919 + 13) % ids.len();
-                algo::shortest_path(g, &ids[i], &ids[j], &f, 6, PathRanking::AvoidHubs).map(|p| p.steps.len())
+                algo::shortest_path(g, &ids[i], &ids[j], &f, 6, PathRanking::AvoidHubs, &Deadline::NONE)
+                    .map(|p| p.steps.len())
             })
         });
         group.finish();

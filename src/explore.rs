@@ -32,9 +32,9 @@ const ASSETS: &[Asset] = &[
 const PAGE: &str = include_str!("../static/explore/index.html");
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/explore").route(web::get().to(page)))
-        .service(web::resource("/explore/").route(web::get().to(page)))
-        .service(web::resource("/explore/assets/{name}").route(web::get().to(asset)));
+    cfg.service(web::resource("/explore").route(crate::http::get_or_head().to(page)))
+        .service(web::resource("/explore/").route(crate::http::get_or_head().to(page)))
+        .service(web::resource("/explore/assets/{name}").route(crate::http::get_or_head().to(asset)));
 }
 
 async fn page() -> HttpResponse {

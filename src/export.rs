@@ -78,8 +78,16 @@ pub fn select(g: &GraphIndex, sel: &Selection) -> Result<Subgraph, ExportError> 
         Some(slug) => {
             let e = g.entity_by_slug(slug).ok_or_else(|| ExportError::NotFound(slug.clone()))?;
             let f = StepFilter { include_provenance: sel.include_provenance, ..StepFilter::default() };
-            let n = algo::neighbourhood(g, &e.id, sel.depth.max(1), sel.limit.max(1), &f, false)
-                .ok_or_else(|| ExportError::NotFound(slug.clone()))?;
+            let n = algo::neighbourhood(
+                g,
+                &e.id,
+                sel.depth.max(1),
+                sel.limit.max(1),
+                &f,
+                false,
+                &crate::deadline::Deadline::NONE,
+            )
+            .ok_or_else(|| ExportError::NotFound(slug.clone()))?;
             Ok((n.nodes.into_iter().map(|(e, _, _)| e).collect(), n.edges))
         }
     }

@@ -17,6 +17,7 @@ use petgraph::visit::{EdgeRef, IntoEdgeReferences};
 use petgraph::Direction as PgDirection;
 
 use super::GraphIndex;
+use crate::deadline::{Deadline, Ticker};
 use crate::domain::{Entity, EntityKind, PartialDate, Relation, RelationKind};
 
 /// Which steps a search may take.
@@ -158,7 +159,14 @@ pub const AVOID_HUBS_BUDGET: usize = 20_000;
 
 /// Fewest hops by bidirectional breadth-first search, expanding the smaller frontier a level at
 /// a time: on graphs with hubs it touches a tiny fraction of what a one-sided search does.
-fn fewest_hops(g: &GraphIndex, s: NodeIndex, t: NodeIndex, f: &StepFilter, max_len: usize) -> Option<Vec<Hop>> {
+fn fewest_hops(
+    g: &GraphIndex,
+    s: NodeIndex,
+    t: NodeIndex,
+    f: &StepFilter,
+    max_len: usize,
+    ticker: &mut Ticker,
+) -> Option<Vec<Hop>> {
     if s == t {
         return Some(Vec::new());
     }
@@ -173,6 +181,9 @@ fn fewest_hops(g: &GraphIndex, s: NodeIndex, t: NodeIndex, f: &StepFilter, max_l
         if front_s.len() <= front_t.len() {
             let mut next = Vec::new();
             for &n in &front_s {
+                if ticker.tick() {
+                    return None;
+                }
                 if n != s && !passable(g, n, f) {
                     continue;
                 }
@@ -196,6 +207,9 @@ fn fewest_hops(g: &GraphIndex, s: NodeIndex, t: NodeIndex, f: &StepFilter, max_l
         } else {
             let mut next = Vec::new();
             for &n in &front_t {
+                if ticker.tick() {
+                    return None;
+                }
                 if n != t && !passable(g, n, f) {
                     continue;
                 }
@@ -247,7 +261,8 @@ fn to_path(g: &GraphIndex, s: NodeIndex, hops: Vec<Hop>, cost: f64) -> Path {
     }
 }
 
-/// The best path from `from` to `to` of at most `max_len` relations, or `None`.
+/// The best path from `from` to `to` of at most `max_len` relations, or `None` (also when the
+/// deadline passed first: the caller tells the two apart by asking the deadline).
 pub fn shortest_path(
     g: &GraphIndex,
     from: &str,
@@ -255,6 +270,7 @@ pub fn shortest_path(
     filter: &StepFilter,
     max_len: usize,
     ranking: PathRanking,
+    deadline: &Deadline,
 ) -> Option<Path> {
     let (&s, &t) = (g.by_id.get(from)?, g.by_id.get(to)?);
     if s == t {
@@ -262,12 +278,13 @@ pub fn shortest_path(
     }
     let degrees = g.degrees();
     // No path within the length at all: no need to weigh anything.
-    let hop_path = fewest_hops(g, s, t, filter, max_len)?;
+    let mut ticker = deadline.ticker();
+    let hop_path = fewest_hops(g, s, t, filter, max_len, &mut ticker)?;
     if ranking == PathRanking::FewestHops {
         let cost = hop_path.len() as f64;
         return Some(to_path(g, s, hop_path, cost));
     }
-    match avoid_hubs(g, s, t, filter, max_len, &degrees, AVOID_HUBS_BUDGET) {
+    match avoid_hubs(g, s, t, filter, max_len, &degrees, AVOID_HUBS_BUDGET, &mut ticker) {
         Some((hops, cost)) => Some(to_path(g, s, hops, cost)),
         None => {
             let cost = hop_path.iter().map(|&(_, m, _)| step_cost(&degrees, m, t, ranking)).sum();
@@ -319,6 +336,7 @@ impl Side {
 /// searches meet on the relation into the hub from either side, and neither settles the hub
 /// unless the cheapest path really goes through two of them. With the same bound, one side took
 /// three times as long at 1M (a median of 7.6 ms against 2.6 ms) and found 2 cheaper paths.
+#[allow(clippy::too_many_arguments)]
 fn avoid_hubs(
     g: &GraphIndex,
     s: NodeIndex,
@@ -327,6 +345,7 @@ fn avoid_hubs(
     max_len: usize,
     degrees: &[u32],
     budget: usize,
+    ticker: &mut Ticker,
 ) -> Option<(Vec<Hop>, f64)> {
     let weight = |n: NodeIndex| step_cost(degrees, n, t, PathRanking::AvoidHubs);
     let may_pass = |n: NodeIndex| n == s || n == t || passable(g, n, f);
@@ -344,6 +363,9 @@ fn avoid_hubs(
         let forward = top_s <= top_t;
         let side = if forward { &mut from_s } else { &mut to_t };
         let Some(Queued { cost, hops, node }) = side.heap.pop() else { break };
+        if ticker.tick() {
+            return None;
+        }
         let end = if forward { s } else { t };
         let outdated = side.best.get(&node).is_some_and(|&(c, h)| c < cost || (c == cost && h < hops));
         if outdated || hops >= max_len || (node != end && !passable(g, node, f)) {
@@ -409,10 +431,19 @@ pub struct PathSearch {
 }
 
 /// Hop distances to `t` over the filter (reversed when directed), up to `max`.
-fn distances_to(g: &GraphIndex, t: NodeIndex, f: &StepFilter, max: usize) -> FastMap<NodeIndex, usize> {
+fn distances_to(
+    g: &GraphIndex,
+    t: NodeIndex,
+    f: &StepFilter,
+    max: usize,
+    ticker: &mut Ticker,
+) -> FastMap<NodeIndex, usize> {
     let mut dist = FastMap::from_iter([(t, 0usize)]);
     let mut queue = VecDeque::from([t]);
     while let Some(n) = queue.pop_front() {
+        if ticker.tick() {
+            break;
+        }
         let d = dist[&n];
         if d >= max || (n != t && !passable(g, n, f)) {
             continue;
@@ -444,14 +475,22 @@ fn distances_to(g: &GraphIndex, t: NodeIndex, f: &StepFilter, max: usize) -> Fas
 /// All simple paths of at most `max_len` relations, best first (by the ranking, then length),
 /// at most `limit`. Exploration is pruned by the distance to the target and bounded by
 /// `budget` expansions; the flag says whether the budget ran out (the list may then miss
-/// paths).
-pub fn all_paths(g: &GraphIndex, from: &str, to: &str, filter: &StepFilter, search: PathSearch) -> (Vec<Path>, bool) {
+/// paths). A passed deadline stops it too (the caller asks the deadline which it was).
+pub fn all_paths(
+    g: &GraphIndex,
+    from: &str,
+    to: &str,
+    filter: &StepFilter,
+    search: PathSearch,
+    deadline: &Deadline,
+) -> (Vec<Path>, bool) {
     let PathSearch { max_len, limit, ranking, budget } = search;
     let (Some(&s), Some(&t)) = (g.by_id.get(from), g.by_id.get(to)) else { return (Vec::new(), false) };
     if s == t {
         return (vec![Path { start: g.graph[s].clone(), steps: Vec::new(), cost: 0.0 }], false);
     }
-    let dist = distances_to(g, t, filter, max_len);
+    let mut ticker = deadline.ticker();
+    let dist = distances_to(g, t, filter, max_len, &mut ticker);
     let degrees = g.degrees();
     let mut found: Vec<(f64, Vec<Hop>)> = Vec::new();
     let mut on_path: HashSet<NodeIndex> = HashSet::from([s]);
@@ -475,8 +514,9 @@ pub fn all_paths(g: &GraphIndex, from: &str, to: &str, filter: &StepFilter, sear
         truncated: &mut bool,
         ranking: PathRanking,
         degrees: &[u32],
+        ticker: &mut Ticker,
     ) {
-        if *expansions >= budget {
+        if *expansions >= budget || ticker.tick() {
             *truncated = true;
             return;
         }
@@ -495,7 +535,10 @@ pub fn all_paths(g: &GraphIndex, from: &str, to: &str, filter: &StepFilter, sear
                 found.push((cost, stack.clone()));
             } else if passable(g, m, f) {
                 on_path.insert(m);
-                dfs(g, m, t, f, max_len, dist, on_path, stack, found, expansions, budget, truncated, ranking, degrees);
+                dfs(
+                    g, m, t, f, max_len, dist, on_path, stack, found, expansions, budget, truncated, ranking, degrees,
+                    ticker,
+                );
                 on_path.remove(&m);
             }
             stack.pop();
@@ -516,6 +559,7 @@ pub fn all_paths(g: &GraphIndex, from: &str, to: &str, filter: &StepFilter, sear
         &mut truncated,
         ranking,
         &degrees,
+        &mut ticker,
     );
     found.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.len().cmp(&b.1.len())));
     found.truncate(limit);
@@ -622,8 +666,10 @@ pub fn neighbourhood(
     limit: usize,
     filter: &StepFilter,
     count_omitted: bool,
+    deadline: &Deadline,
 ) -> Option<Neighbourhood> {
     let &c = g.by_id.get(center)?;
+    let mut ticker = deadline.ticker();
     let limit = limit.max(1);
     let undirected = StepFilter { directed: false, ..filter.clone() };
     let degrees = g.degrees();
@@ -644,6 +690,9 @@ pub fn neighbourhood(
         }
         let mut next: Vec<NodeIndex> = Vec::new();
         for &n in &frontier {
+            if ticker.tick() {
+                return None;
+            }
             if n != c && !passable(g, n, filter) {
                 continue;
             }
@@ -758,7 +807,9 @@ pub fn timeline(
     from: Option<PartialDate>,
     to: Option<PartialDate>,
     include_provenance: bool,
+    deadline: &Deadline,
 ) -> Option<Vec<TimelineItem>> {
+    let mut ticker = deadline.ticker();
     let mut items = Vec::new();
     let in_range = |d: PartialDate| from.is_none_or(|f| d >= f) && to.is_none_or(|t| d <= t);
     let add_entity = |items: &mut Vec<TimelineItem>, e: &Arc<Entity>| {
@@ -798,10 +849,16 @@ pub fn timeline(
         }
         None => {
             for n in g.graph.node_indices() {
+                if ticker.tick() {
+                    return None;
+                }
                 add_entity(&mut items, &g.graph[n]);
             }
             // Only dated relations are copied out of the index.
             for e in g.graph.edge_indices() {
+                if ticker.tick() {
+                    return None;
+                }
                 if g.data(e).rest.as_ref().is_some_and(|r| r.valid_from.is_some() || r.valid_until.is_some()) {
                     add_relation(&mut items, &g.relation_at(e));
                 }
@@ -949,14 +1006,14 @@ mod tests {
     fn fewest_hops_goes_through_the_hub_and_avoid_hubs_does_not() {
         let g = graph();
         let f = StepFilter::default();
-        let p = shortest_path(&g, "a", "b", &f, 6, PathRanking::FewestHops).unwrap();
+        let p = shortest_path(&g, "a", "b", &f, 6, PathRanking::FewestHops, &Deadline::NONE).unwrap();
         assert_eq!(slugs(&p), ["a", "hub", "b"]);
         assert!(p.steps[0].forward && p.steps[1].forward);
-        let p = shortest_path(&g, "a", "b", &f, 6, PathRanking::AvoidHubs).unwrap();
+        let p = shortest_path(&g, "a", "b", &f, 6, PathRanking::AvoidHubs, &Deadline::NONE).unwrap();
         assert_eq!(slugs(&p), ["a", "x", "y", "b"]);
         assert_eq!((p.steps[0].forward, p.steps[1].forward, p.steps[2].forward), (true, false, true));
         // A length cap that only the hub path fits.
-        let p = shortest_path(&g, "a", "b", &f, 2, PathRanking::AvoidHubs).unwrap();
+        let p = shortest_path(&g, "a", "b", &f, 2, PathRanking::AvoidHubs, &Deadline::NONE).unwrap();
         assert_eq!(slugs(&p), ["a", "hub", "b"]);
     }
 
@@ -964,18 +1021,21 @@ mod tests {
     fn provenance_is_left_out_unless_asked_and_filters_apply() {
         let g = graph();
         let only_mentions = StepFilter { relation_kinds: Some(vec![RelationKind::Mentions]), ..StepFilter::default() };
-        assert!(shortest_path(&g, "a", "b", &only_mentions, 6, PathRanking::FewestHops).is_none());
+        assert!(shortest_path(&g, "a", "b", &only_mentions, 6, PathRanking::FewestHops, &Deadline::NONE).is_none());
         let with = StepFilter { include_provenance: true, ..only_mentions };
-        assert_eq!(slugs(&shortest_path(&g, "a", "b", &with, 6, PathRanking::FewestHops).unwrap()), ["a", "doc", "b"]);
+        assert_eq!(
+            slugs(&shortest_path(&g, "a", "b", &with, 6, PathRanking::FewestHops, &Deadline::NONE).unwrap()),
+            ["a", "doc", "b"]
+        );
         let no_orgs = StepFilter { exclude_entity_kinds: vec![EntityKind::Organization], ..StepFilter::default() };
         assert_eq!(
-            slugs(&shortest_path(&g, "a", "b", &no_orgs, 6, PathRanking::FewestHops).unwrap()),
+            slugs(&shortest_path(&g, "a", "b", &no_orgs, 6, PathRanking::FewestHops, &Deadline::NONE).unwrap()),
             ["a", "x", "y", "b"]
         );
         // Directed: a → hub → b exists; b → a does not.
         let directed = StepFilter { directed: true, ..StepFilter::default() };
-        assert!(shortest_path(&g, "a", "b", &directed, 6, PathRanking::FewestHops).is_some());
-        assert!(shortest_path(&g, "b", "a", &directed, 6, PathRanking::FewestHops).is_none());
+        assert!(shortest_path(&g, "a", "b", &directed, 6, PathRanking::FewestHops, &Deadline::NONE).is_some());
+        assert!(shortest_path(&g, "b", "a", &directed, 6, PathRanking::FewestHops, &Deadline::NONE).is_none());
     }
 
     #[test]
@@ -987,6 +1047,7 @@ mod tests {
             "b",
             &StepFilter::default(),
             PathSearch { max_len: 4, limit: 10, ranking: PathRanking::FewestHops, budget: 10_000 },
+            &Deadline::NONE,
         );
         assert!(!truncated);
         let got: Vec<Vec<String>> = paths.iter().map(slugs).collect();
@@ -997,6 +1058,7 @@ mod tests {
             "b",
             &StepFilter::default(),
             PathSearch { max_len: 4, limit: 10, ranking: PathRanking::AvoidHubs, budget: 10_000 },
+            &Deadline::NONE,
         );
         assert_eq!(slugs(&paths[0]), ["a", "x", "y", "b"]);
         let (paths, _) = all_paths(
@@ -1005,6 +1067,7 @@ mod tests {
             "b",
             &StepFilter::default(),
             PathSearch { max_len: 2, limit: 10, ranking: PathRanking::AvoidHubs, budget: 10_000 },
+            &Deadline::NONE,
         );
         assert_eq!(paths.len(), 1);
         let (_, truncated) = all_paths(
@@ -1013,6 +1076,7 @@ mod tests {
             "b",
             &StepFilter::default(),
             PathSearch { max_len: 4, limit: 10, ranking: PathRanking::AvoidHubs, budget: 1 },
+            &Deadline::NONE,
         );
         assert!(truncated);
     }
@@ -1024,7 +1088,7 @@ mod tests {
         assert_eq!(c.len(), 1);
         assert_eq!(c[0].entity.id, "x");
         assert_eq!((c[0].via_a[0].id.as_str(), c[0].via_b[0].id.as_str()), ("part_of:a:x", "located_in:y:x"));
-        let n = neighbourhood(&g, "hub", 1, 5, &StepFilter::default(), true).unwrap();
+        let n = neighbourhood(&g, "hub", 1, 5, &StepFilter::default(), true, &Deadline::NONE).unwrap();
         assert_eq!(n.nodes.len(), 5);
         assert_eq!(n.nodes[0].0.id, "hub");
         // The hub has 42 neighbours; 4 are shown, so 38 are counted as left out.
@@ -1115,7 +1179,7 @@ mod tests {
         let mut compared = 0;
         for centre in g.graph.node_indices().step_by(97).take(20) {
             let id = g.graph[centre].id.clone();
-            let got = neighbourhood(&g, &id, 2, 40, &f, true).unwrap();
+            let got = neighbourhood(&g, &id, 2, 40, &f, true, &Deadline::NONE).unwrap();
             // Without the counts (read only outgoing lists): the same nodes and edges, under
             // other filters too.
             for f in [
@@ -1127,8 +1191,8 @@ mod tests {
                 },
             ] {
                 let (with, without) = (
-                    neighbourhood(&g, &id, 2, 40, &f, true).unwrap(),
-                    neighbourhood(&g, &id, 2, 40, &f, false).unwrap(),
+                    neighbourhood(&g, &id, 2, 40, &f, true, &Deadline::NONE).unwrap(),
+                    neighbourhood(&g, &id, 2, 40, &f, false, &Deadline::NONE).unwrap(),
                 );
                 let nodes = |n: &Neighbourhood| n.nodes.iter().map(|(e, d, _)| (e.id.clone(), *d)).collect::<Vec<_>>();
                 let edges = |n: &Neighbourhood| n.edges.iter().map(|r| r.id.clone()).collect::<Vec<_>>();
@@ -1186,7 +1250,7 @@ mod tests {
             r(RelationKind::OfficeOf, "l1", "b"),
         ];
         let g = GraphIndex::build(es, rs, 1).unwrap();
-        let n = neighbourhood(&g, "c", 2, 4, &StepFilter::default(), true).unwrap();
+        let n = neighbourhood(&g, "c", 2, 4, &StepFilter::default(), true, &Deadline::NONE).unwrap();
         let nodes: Vec<(&str, usize, usize)> =
             n.nodes.iter().map(|(e, d, o)| (e.id.as_str(), *d, o.values().sum::<usize>())).collect();
         assert_eq!(nodes, [("c", 0, 0), ("a", 1, 2), ("b", 1, 0), ("l1", 2, 0)]);
@@ -1201,7 +1265,7 @@ mod tests {
     #[test]
     fn timelines_in_date_order() {
         let g = graph();
-        let t = timeline(&g, Some("b"), None, None, false).unwrap();
+        let t = timeline(&g, Some("b"), None, None, false, &Deadline::NONE).unwrap();
         let dates: Vec<String> = t.iter().map(|i| i.date().to_string()).collect();
         assert_eq!(dates, ["1951", "2021-02-02", "2023-07-25"]);
         let t = timeline(
@@ -1210,6 +1274,7 @@ mod tests {
             Some(PartialDate::parse("2021").unwrap()),
             Some(PartialDate::parse("2022").unwrap()),
             true,
+            &Deadline::NONE,
         )
         .unwrap();
         let dates: Vec<String> = t.iter().map(|i| i.date().to_string()).collect();
