@@ -15,6 +15,8 @@ pub mod code {
     pub const FORBIDDEN: &str = "FORBIDDEN";
     pub const CONFLICT: &str = "CONFLICT";
     pub const PERSISTED_QUERY_NOT_FOUND: &str = "PERSISTED_QUERY_NOT_FOUND";
+    /// The request ran past its time limit and was stopped.
+    pub const REQUEST_TIMEOUT: &str = "REQUEST_TIMEOUT";
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +25,8 @@ pub enum ApiError {
     NotFound { what: &'static str, key: String },
     #[error("argument `{argument}`: {message}")]
     BadInput { argument: &'static str, message: String },
+    #[error("the request ran past its time limit of {limit_ms} ms and was stopped; ask for less (a shorter `maxLength`, fewer aliases, narrower filters)")]
+    TimedOut { limit_ms: u64 },
     /// Something on our side; the details go to the log, not to the client.
     #[error("internal error; the server log has the details (request id in the `x-request-id` header)")]
     Internal(String),
@@ -41,6 +45,7 @@ impl ApiError {
         match self {
             ApiError::NotFound { .. } => code::NOT_FOUND,
             ApiError::BadInput { .. } => code::BAD_USER_INPUT,
+            ApiError::TimedOut { .. } => code::REQUEST_TIMEOUT,
             ApiError::Internal(_) => code::INTERNAL,
         }
     }

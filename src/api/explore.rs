@@ -7,6 +7,7 @@ use super::error::ApiError;
 use super::types::{
     decode_cursor, encode_cursor, page_size, view, Entity, EntityKind, PageInfo, Relation, RelationKind, MAX_PAGE,
 };
+use super::work::off_worker;
 use crate::domain::{self, PartialDate};
 use crate::graph::algo::{self, PathRanking as AlgoRanking, StepFilter, TimelineItem as AlgoItem};
 use crate::graph::GraphIndex;
@@ -315,7 +316,11 @@ impl ExploreQuery {
         let g = view(ctx).await?;
         let (a, b) = (entity_ref(&g, "from", &from)?, entity_ref(&g, "to", &to)?);
         let f = filter(kinds, exclude_kinds, include_provenance, directed);
-        Ok(algo::shortest_path(&g, &a, &b, &f, path_length(max_length)?, ranking.into()).map(Path))
+        let (max_len, ranking) = (path_length(max_length)?, ranking.into());
+        let path =
+            off_worker(ctx, g, move |g, deadline| algo::shortest_path(g, &a, &b, &f, max_len, ranking, deadline))
+                .await?;
+        Ok(path.map(Path))
     }
 
     /// Simple paths (no entity twice) between two entities, best first by `ranking` then length,
@@ -344,7 +349,8 @@ impl ExploreQuery {
             ranking: ranking.into(),
             budget: PATH_BUDGET,
         };
-        let (paths, truncated) = algo::all_paths(&g, &a, &b, &f, search);
+        let (paths, truncated) =
+            off_worker(ctx, g, move |g, deadline| algo::all_paths(g, &a, &b, &f, search, deadline)).await?;
         Ok(PathList { paths: paths.into_iter().map(Path).collect(), truncated })
     }
 
@@ -363,7 +369,8 @@ impl ExploreQuery {
         let g = view(ctx).await?;
         let (x, y) = (entity_ref(&g, "a", &a)?, entity_ref(&g, "b", &b)?);
         let f = filter(kinds, None, include_provenance, false);
-        Ok(algo::common_neighbours(&g, &x, &y, &f).into_iter().take(n).map(CommonNeighbor).collect())
+        let common = off_worker(ctx, g, move |g, _| algo::common_neighbours(g, &x, &y, &f)).await?;
+        Ok(common.into_iter().take(n).map(CommonNeighbor).collect())
     }
 
     /// The sub-graph around an entity as nodes and edges, ready to draw: entities within `depth`
@@ -393,8 +400,12 @@ impl ExploreQuery {
         // asked for.
         let nodes = ctx.look_ahead().field("nodes");
         let count_omitted = nodes.field("omitted").exists() || nodes.field("omittedTotal").exists();
-        let n = algo::neighbourhood(&g, &id, depth as usize, limit as usize, &f, count_omitted)
-            .ok_or_else(|| ApiError::not_found("entity", slug.clone()).extend())?;
+        let (depth, limit) = (depth as usize, limit as usize);
+        let n = off_worker(ctx, g, move |g, deadline| {
+            algo::neighbourhood(g, &id, depth, limit, &f, count_omitted, deadline)
+        })
+        .await?
+        .ok_or_else(|| ApiError::not_found("entity", slug.clone()).extend())?;
         let center = Entity::from(n.nodes[0].0.clone());
         Ok(Neighborhood {
             center,
@@ -430,7 +441,11 @@ impl ExploreQuery {
         let (from, to) = (date_arg("from", from)?, date_arg("to", to)?);
         let g = view(ctx).await?;
         let id = entity.map(|e| entity_ref(&g, "entity", &e)).transpose()?;
-        let items = algo::timeline(&g, id.as_deref(), from, to, include_provenance).unwrap_or_default();
+        let items = off_worker(ctx, g, move |g, deadline| {
+            algo::timeline(g, id.as_deref(), from, to, include_provenance, deadline)
+        })
+        .await?
+        .unwrap_or_default();
         let start = match after {
             Some(c) => {
                 decode_cursor(&c, "after")?
@@ -472,23 +487,32 @@ impl ExploreQuery {
         let n = page_size(first)?;
         let kinds: Option<Vec<domain::EntityKind>> = kinds.map(|ks| ks.into_iter().map(Into::into).collect());
         let g = view(ctx).await?;
-        let r = g.rankings();
-        let mut all: Vec<_> = g
-            .entities(None, None)
-            .filter(|e| kinds.as_ref().is_none_or(|ks| ks.contains(&e.kind)))
-            .map(|e| {
-                (e.clone(), r.degree.get(&e.id).copied().unwrap_or(0), r.pagerank.get(&e.id).copied().unwrap_or(0.0))
-            })
-            .collect();
-        match by {
-            RankingMeasure::Degree => all.sort_by(|a, b| b.1.cmp(&a.1).then(b.2.total_cmp(&a.2))),
-            RankingMeasure::PageRank => all.sort_by(|a, b| b.2.total_cmp(&a.2).then(b.1.cmp(&a.1))),
-        }
+        let all = off_worker(ctx, g, move |g, _| ranked(g, kinds.as_deref(), by, n)).await?;
         Ok(all
             .into_iter()
-            .take(n)
             .enumerate()
             .map(|(i, (e, degree, page_rank))| RankedEntity { rank: i + 1, entity: Entity::from(e), degree, page_rank })
             .collect())
     }
+}
+
+/// The first `n` entities by `by`, with their degree and PageRank.
+fn ranked(
+    g: &GraphIndex,
+    kinds: Option<&[domain::EntityKind]>,
+    by: RankingMeasure,
+    n: usize,
+) -> Vec<(std::sync::Arc<domain::Entity>, usize, f64)> {
+    let r = g.rankings();
+    let mut all: Vec<_> = g
+        .entities(None, None)
+        .filter(|e| kinds.as_ref().is_none_or(|ks| ks.contains(&e.kind)))
+        .map(|e| (e.clone(), r.degree.get(&e.id).copied().unwrap_or(0), r.pagerank.get(&e.id).copied().unwrap_or(0.0)))
+        .collect();
+    match by {
+        RankingMeasure::Degree => all.sort_by(|a, b| b.1.cmp(&a.1).then(b.2.total_cmp(&a.2))),
+        RankingMeasure::PageRank => all.sort_by(|a, b| b.2.total_cmp(&a.2).then(b.1.cmp(&a.1))),
+    }
+    all.truncate(n);
+    all
 }

@@ -10,6 +10,7 @@ pub mod mutation;
 pub mod query;
 pub mod subscription;
 pub mod types;
+pub mod work;
 
 use async_graphql::Schema;
 
@@ -33,7 +34,7 @@ pub type PolicySchema = Schema<Query, MutationRoot, SubscriptionRoot>;
 pub fn build_schema(service: Option<Service>) -> PolicySchema {
     let mut builder = Schema::build(Query::default(), MutationRoot, SubscriptionRoot);
     if let Some(s) = service {
-        builder = builder.data(s);
+        builder = builder.data(s).data(work::HeavyWork::per_core());
     }
     builder
         .limit_depth(limits::MAX_DEPTH)

@@ -163,7 +163,11 @@ impl QueryRoot {
         }
         let kinds: Option<Vec<domain::EntityKind>> = kinds.map(|ks| ks.into_iter().map(Into::into).collect());
         let g = view(ctx).await?;
-        Ok(g.search(&query, kinds.as_deref(), first).into_iter().map(|e| Entity::from(e.clone())).collect())
+        let found = super::work::off_worker(ctx, g, move |g, _| {
+            g.search(&query, kinds.as_deref(), first).into_iter().cloned().collect::<Vec<_>>()
+        })
+        .await?;
+        Ok(found.into_iter().map(Entity::from).collect())
     }
 
     /// A relation by its key (the `key` field; e.g. `office_of:iom-washington:iom`). An unknown
