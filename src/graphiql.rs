@@ -12,6 +12,11 @@ struct Asset {
 
 const ASSETS: &[Asset] = &[
     Asset {
+        name: "init.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../static/graphiql/init.js"),
+    },
+    Asset {
         name: "graphiql.min.js",
         content_type: "text/javascript; charset=utf-8",
         bytes: include_bytes!("../static/graphiql/graphiql.min.js"),
@@ -36,9 +41,9 @@ const ASSETS: &[Asset] = &[
 const PAGE: &str = include_str!("../static/graphiql/index.html");
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/graphiql").route(web::get().to(page)))
-        .service(web::resource("/graphiql/").route(web::get().to(page)))
-        .service(web::resource("/graphiql/assets/{name}").route(web::get().to(asset)));
+    cfg.service(web::resource("/graphiql").route(crate::http::get_or_head().to(page)))
+        .service(web::resource("/graphiql/").route(crate::http::get_or_head().to(page)))
+        .service(web::resource("/graphiql/assets/{name}").route(crate::http::get_or_head().to(asset)));
 }
 
 async fn page() -> HttpResponse {

@@ -1,0 +1,206 @@
+// The GraphiQL page's start-up: example tabs and the fetcher. A file of its own, not inline,
+// so that the page's Content-Security-Policy can forbid inline scripts.
+(function () {
+  'use strict';
+
+  // Example questions, one per tab. Each query runs as it is: press ▶ (or Ctrl+Enter).
+  var EXAMPLES = [
+    {
+      query: [
+        '# Who holds which role at IOM?',
+        '# People, their titles, and the documents that say so.',
+        'query IOMRoles {',
+        '  entity(slug: "iom") {',
+        '    name',
+        '    summary',
+        '    ... on Organization {',
+        '      roles: relations(',
+        '        kinds: [HOLDS_ROLE]',
+        '        direction: INCOMING',
+        '        first: 50',
+        '      ) {',
+        '        totalCount',
+        '        edges {',
+        '          node {',
+        '            title',
+        '            validFrom',
+        '            validUntil',
+        '            from { name slug }',
+        '            citations {',
+        '              document { title publishedOn url }',
+        '              quote',
+        '            }',
+        '          }',
+        '        }',
+        '      }',
+        '    }',
+        '  }',
+        '}',
+        ''
+      ].join('\n')
+    },
+    {
+      query: [
+        '# Who is "Klein Solomon"?',
+        '# search finds any entity by a name or alias.',
+        'query SearchByName {',
+        '  search(query: "klein solomon") {',
+        '    name',
+        '    kind',
+        '    slug',
+        '  }',
+        '}',
+        ''
+      ].join('\n')
+    },
+    {
+      query: [
+        '# Which roles has Michele Klein Solomon held?',
+        '# Since when, and where is it written?',
+        'query KleinSolomonRoles {',
+        '  entity(slug: "michele-klein-solomon") {',
+        '    name',
+        '    relations(kinds: [HOLDS_ROLE], direction: OUTGOING) {',
+        '      totalCount',
+        '      edges {',
+        '        node {',
+        '          title',
+        '          validFrom',
+        '          validUntil',
+        '          to { name }',
+        '          citations { document { title } quote }',
+        '        }',
+        '      }',
+        '    }',
+        '  }',
+        '}',
+        ''
+      ].join('\n')
+    },
+    {
+      query: [
+        '# What does IOM welcome, support, criticize',
+        '# or warn about, in the words of the sources?',
+        'query IOMStances {',
+        '  entity(slug: "iom") {',
+        '    name',
+        '    relations(',
+        '      kinds: [WELCOMES, SUPPORTS, WARNS_ABOUT, CRITICIZES]',
+        '      direction: OUTGOING',
+        '      first: 50',
+        '    ) {',
+        '      totalCount',
+        '      edges {',
+        '        node {',
+        '          kind',
+        '          to { name kind }',
+        '          validFrom',
+        '          citations {',
+        '            document { title publishedOn url }',
+        '            quote',
+        '          }',
+        '        }',
+        '      }',
+        '    }',
+        '  }',
+        '}',
+        ''
+      ].join('\n')
+    },
+    {
+      query: [
+        '# What are the first 10 offices?',
+        '# For the next 10, copy pageInfo.endCursor',
+        '# into "after" under Variables.',
+        'query Offices($after: String) {',
+        '  entities(kind: OFFICE, first: 10, after: $after) {',
+        '    totalCount',
+        '    pageInfo { hasNextPage endCursor }',
+        '    edges {',
+        '      cursor',
+        '      node { name slug summary }',
+        '    }',
+        '  }',
+        '}',
+        ''
+      ].join('\n'),
+      variables: '{\n  "after": null\n}\n'
+    },
+    {
+      query: [
+        '# What did Joe Biden sign or issue,',
+        '# and what do those documents call for?',
+        'query BidenDocuments {',
+        '  entity(slug: "joe-biden") {',
+        '    name',
+        '    relations(kinds: [SIGNED, ISSUED], direction: OUTGOING) {',
+        '      edges {',
+        '        node {',
+        '          kind',
+        '          validFrom',
+        '          to {',
+        '            name',
+        '            date',
+        '            callsFor: relations(',
+        '              kinds: [CALLS_FOR]',
+        '              direction: OUTGOING',
+        '              first: 10',
+        '            ) {',
+        '              edges {',
+        '                node { to { name } citations { quote } }',
+        '              }',
+        '            }',
+        '          }',
+        '        }',
+        '      }',
+        '    }',
+        '  }',
+        '}',
+        ''
+      ].join('\n')
+    }
+  ];
+
+  var DEFAULT_QUERY = [
+    '# policygraph: who does what in migration policy,',
+    '# with the sources that say so.',
+    '# Start from an entity by its slug, or find one',
+    '# with search(query: "..."). The tabs above hold',
+    '# more examples.',
+    '# Ctrl+Space completes names; the Docs button',
+    '# (top left) lists every field.',
+    '{',
+    '  entity(slug: "iom") {',
+    '    name',
+    '    kind',
+    '    summary',
+    '  }',
+    '}',
+    ''
+  ].join('\n');
+
+  var root = document.getElementById('graphiql');
+  if (!window.React || !window.ReactDOM || !window.GraphiQL) {
+    root.textContent = 'GraphiQL could not load its scripts from /graphiql/assets/. Send GraphQL requests (POST, JSON) to /graphql instead.';
+    return;
+  }
+
+  var wsScheme = window.location.protocol === 'https:' ? 'wss://' : 'ws://';
+  var fetcher = GraphiQL.createFetcher({
+    url: '/graphql',
+    subscriptionUrl: wsScheme + window.location.host + '/graphql'
+  });
+
+  ReactDOM.createRoot(root).render(
+    React.createElement(
+      GraphiQL,
+      {
+        fetcher: fetcher,
+        defaultQuery: DEFAULT_QUERY,
+        defaultTabs: EXAMPLES,
+        shouldPersistHeaders: false
+      },
+      React.createElement(GraphiQL.Logo, null, 'policygraph')
+    )
+  );
+})();
