@@ -159,6 +159,12 @@ pub struct ServeArgs {
     /// Seconds a client may keep a GET answer before revalidating it with its ETag.
     #[arg(long, env = "POLICYGRAPH_HTTP_MAX_AGE", default_value_t = 0)]
     pub http_max_age: u32,
+    /// Milliseconds a query may run before it is stopped with `REQUEST_TIMEOUT`.
+    #[arg(long, env = "POLICYGRAPH_REQUEST_TIMEOUT_MS", default_value_t = crate::http::DEFAULT_REQUEST_TIMEOUT.as_millis() as u64, value_parser = clap::value_parser!(u64).range(1..))]
+    pub request_timeout_ms: u64,
+    /// Seconds a request body may take to arrive whole (408 past that).
+    #[arg(long, env = "POLICYGRAPH_BODY_TIMEOUT_SECS", default_value_t = crate::http::DEFAULT_BODY_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
+    pub body_timeout_secs: u64,
 }
 
 #[derive(Args, Debug)]
@@ -236,6 +242,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             private_reads: args.private_reads,
             answer_cache_bytes: args.answer_cache_mb * 1024 * 1024,
             max_age: args.http_max_age,
+            request_timeout: std::time::Duration::from_millis(args.request_timeout_ms),
+            body_timeout: std::time::Duration::from_secs(args.body_timeout_secs),
         },
     )?;
     {

@@ -4,21 +4,33 @@
 //! The `/graphql` handler is our own rather than async-graphql-actix-web's extractor, because
 //! the spec's rules (content negotiation, 4xx before execution with
 //! `application/graphql-response+json`, no mutations over GET) need control of the response.
+//!
+//! The server is assembled from actix's parts rather than with `HttpServer`, for one reason:
+//! `HttpServer` answers `Expect: 100-continue` with `100 Continue` before any handler runs, so a
+//! client announcing a body past the limit would be invited to send it. Our expect handler
+//! refuses it with 413 first.
+//!
+//! Bounds on what one client can make the server do: the body must arrive whole within
+//! [`HttpConfig::body_timeout`]; a query gets [`HttpConfig::request_timeout`] to run (the
+//! resolvers that search the graph check it and run off the HTTP workers, see
+//! [`crate::api::work`]); an answer carries at most [`MAX_ERRORS`] errors and no message longer
+//! than [`MAX_MESSAGE_CHARS`], so a hostile document cannot be echoed back at length.
 
 use std::collections::HashMap;
 use std::net::TcpListener;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
-use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use actix_web::{web, App, HttpRequest, HttpResponse};
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use futures_util::StreamExt;
 use serde_json::{json, Map, Value};
 
 use crate::api::error::code;
+use crate::api::work::TimeLimit;
 use crate::api::{build_schema, ExecutionStarted, PolicySchema};
 use crate::auth::Caller;
 use crate::cache::{answer_key, AnswerCache, DocumentCache, PersistedQueries};
@@ -28,6 +40,17 @@ use std::sync::Arc;
 
 /// The largest request body accepted on `/graphql`.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
+/// The most errors one answer carries; the rest are counted in a last error. A document of
+/// 10,000 repeated directives otherwise answers with a megabyte of the same complaint.
+pub const MAX_ERRORS: usize = 20;
+/// Error messages are cut to this many characters: a message that quotes the input must not
+/// hand a client's megabyte back to it (or to the log).
+pub const MAX_MESSAGE_CHARS: usize = 300;
+/// Headers on every HTML page: scripts only from the server itself (the pages' scripts are
+/// files, not inline), no framing, no sniffing. Styles may be inline: GraphiQL sets them.
+pub const HTML_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; \
+form-action 'self'; frame-ancestors 'none'";
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 const APPLICATION_JSON: &str = "application/json";
@@ -43,6 +66,10 @@ pub struct AppState {
     pub persisted: Arc<PersistedQueries>,
     /// `max-age` of GET answers, in seconds.
     pub max_age: u32,
+    /// How long a query may run.
+    pub request_timeout: Duration,
+    /// How long the whole request body may take to arrive.
+    pub body_timeout: Duration,
 }
 
 /// Settings of the HTTP server.
@@ -56,11 +83,29 @@ pub struct HttpConfig {
     pub answer_cache_bytes: usize,
     /// How long a client may keep a GET answer before revalidating it (`Cache-Control: max-age`).
     pub max_age: u32,
+    /// How long a query may run before it is stopped with `REQUEST_TIMEOUT`. Mutations are not
+    /// cut off: a write that has committed cannot be taken back by a timer.
+    pub request_timeout: Duration,
+    /// How long a request body may take to arrive, from the first byte to the last: a client
+    /// trickling a byte at a time would otherwise hold its connection open for ever.
+    pub body_timeout: Duration,
 }
+
+/// The default of [`HttpConfig::request_timeout`].
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
+/// The default of [`HttpConfig::body_timeout`].
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        HttpConfig { workers: 0, private_reads: false, answer_cache_bytes: 64 * 1024 * 1024, max_age: 0 }
+        HttpConfig {
+            workers: 0,
+            private_reads: false,
+            answer_cache_bytes: 64 * 1024 * 1024,
+            max_age: 0,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
+        }
     }
 }
 
@@ -74,10 +119,12 @@ pub fn start(listener: TcpListener, service: Service, config: &HttpConfig) -> st
         answers: Arc::new(AnswerCache::new(config.answer_cache_bytes)),
         persisted: Arc::new(PersistedQueries::new(10_000)),
         max_age: config.max_age,
+        request_timeout: config.request_timeout,
+        body_timeout: config.body_timeout,
     };
     // Install the recorder before the first request so that every metric is captured.
     telemetry::metrics_handle();
-    let mut server = HttpServer::new(move || {
+    let app = move || {
         App::new()
             .app_data(web::Data::new(state.clone()))
             .wrap_fn(|req, srv| {
@@ -101,18 +148,70 @@ pub fn start(listener: TcpListener, service: Service, config: &HttpConfig) -> st
                     if let Some(id) = request_id.and_then(|id| HeaderValue::from_str(&id).ok()) {
                         res.headers_mut().insert(header::HeaderName::from_static("x-request-id"), id);
                     }
+                    add_security_headers(res.headers_mut());
                     Ok(res)
                 }
             })
             .wrap(tracing_actix_web::TracingLogger::<RequestSpan>::new())
             .configure(routes)
-    })
-    .listen(listener)?
-    .shutdown_timeout(10);
+    };
+    let addr = listener.local_addr()?;
+    let mut builder = actix_server::Server::build().shutdown_timeout(10);
     if config.workers > 0 {
-        server = server.workers(config.workers);
+        builder = builder.workers(config.workers);
     }
-    Ok(server.run())
+    let server = builder
+        .listen("policygraph", listener, move || {
+            use actix_service::{IntoServiceFactory as _, ServiceFactoryExt as _};
+            let app = app().into_factory().map_err(|e| e.error_response());
+            actix_http::HttpService::build()
+                .client_request_timeout(Duration::from_secs(5))
+                .client_disconnect_timeout(Duration::from_secs(1))
+                .local_addr(addr)
+                .expect(actix_service::fn_service(refuse_large_bodies))
+                // The app's configuration: this server's address; URLs are never built from it.
+                .finish(actix_service::map_config(app, move |_| actix_web::dev::AppConfig::default()))
+                .tcp()
+        })?
+        .run();
+    Ok(server)
+}
+
+/// The `Expect: 100-continue` handler: a body announced past [`MAX_BODY_BYTES`] is refused
+/// with 413 before the client is told to send it.
+async fn refuse_large_bodies(req: actix_http::Request) -> Result<actix_http::Request, actix_web::Error> {
+    use actix_http::HttpMessage as _;
+    let length: Option<u64> =
+        req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+    match length {
+        Some(n) if n > MAX_BODY_BYTES as u64 => Err(actix_web::error::InternalError::from_response(
+            "body too large",
+            HttpResponse::PayloadTooLarge().content_type(APPLICATION_JSON).json(json!({ "errors": [{
+                "message": format!("the request body ({n} bytes) is larger than the limit of {MAX_BODY_BYTES} bytes"),
+                "extensions": { "code": "PAYLOAD_TOO_LARGE" }
+            }] })),
+        )
+        .into()),
+        _ => Ok(req),
+    }
+}
+
+/// `nosniff` on everything; on HTML pages also the CSP, no framing and no referrer.
+fn add_security_headers(headers: &mut header::HeaderMap) {
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    let html =
+        headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/html"));
+    if html {
+        headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(HTML_CSP));
+        headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+        headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    }
+}
+
+/// A route for GET that also answers HEAD (the same headers, no body: actix leaves the body
+/// out of an answer to HEAD).
+pub fn get_or_head() -> actix_web::Route {
+    web::route().guard(actix_web::guard::Any(actix_web::guard::Get()).or(actix_web::guard::Head()))
 }
 
 /// The span every request runs in: what a log line written during a request needs to be traced
@@ -143,12 +242,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::resource("/graphql")
             .route(web::post().to(graphql_post))
             .route(web::get().guard(actix_web::guard::Header("upgrade", "websocket")).to(graphql_ws))
-            .route(web::get().to(graphql_get))
+            .route(get_or_head().to(graphql_get))
             .route(web::route().to(method_not_allowed)),
     )
-    .service(web::resource("/healthz").route(web::get().to(healthz)))
-    .service(web::resource("/metrics").route(web::get().to(metrics)))
-    .service(web::resource("/export/{file}").route(web::get().to(export)))
+    .service(web::resource("/healthz").route(get_or_head().to(healthz)))
+    .service(web::resource("/metrics").route(get_or_head().to(metrics)))
+    .service(web::resource("/export/{file}").route(get_or_head().to(export)))
     .configure(crate::graphiql::routes)
     .configure(crate::explore::routes);
 }
@@ -178,13 +277,15 @@ fn record_request<B: MessageBody>(
     metrics::histogram!("http_request_duration_seconds", "path" => path).record(started.elapsed().as_secs_f64());
 }
 
+/// Never waits for the index's lock: a writer queued behind a long read must not make the
+/// server look dead.
 async fn healthz(state: web::Data<AppState>) -> HttpResponse {
-    let g = state.service.read().await;
-    HttpResponse::Ok().json(json!({
+    let stats = state.service.stats();
+    HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(json!({
         "status": "ok",
-        "entities": g.entity_count(),
-        "relations": g.relation_count(),
-        "generation": g.generation(),
+        "entities": stats.entities,
+        "relations": stats.relations,
+        "generation": stats.generation,
     }))
 }
 
@@ -351,7 +452,7 @@ fn caller(req: &HttpRequest, state: &AppState, rt: ResponseType) -> Result<Optio
                 .json(json!({ "errors": [{ "message": msg, "extensions": { "code": code::UNAUTHENTICATED } }] })),
         )
     };
-    let Some(secret) = value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")).map(str::trim) else {
+    let Some(secret) = value.to_str().ok().and_then(bearer_secret) else {
         return Err(unauthorized("the Authorization header must be `Bearer <token>`"));
     };
     match state.service.authenticate(secret) {
@@ -367,6 +468,14 @@ fn caller(req: &HttpRequest, state: &AppState, rt: ResponseType) -> Result<Optio
             )))
         }
     }
+}
+
+/// The token of an `Authorization` value `Bearer <token>`; the scheme is case-insensitive
+/// (RFC 9110 §11.1).
+pub fn bearer_secret(value: &str) -> Option<&str> {
+    let (scheme, secret) = value.trim_start().split_once(' ')?;
+    let secret = secret.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !secret.is_empty()).then_some(secret)
 }
 
 async fn graphql_post(req: HttpRequest, mut payload: web::Payload, state: web::Data<AppState>) -> HttpResponse {
@@ -389,7 +498,22 @@ async fn graphql_post(req: HttpRequest, mut payload: web::Payload, state: web::D
         return bad_request(StatusCode::UNSUPPORTED_MEDIA_TYPE, rt, "UNSUPPORTED_MEDIA_TYPE", msg);
     }
     let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
+    let body_deadline = tokio::time::Instant::now() + state.body_timeout;
+    loop {
+        let chunk = match tokio::time::timeout_at(body_deadline, payload.next()).await {
+            Ok(Some(chunk)) => chunk,
+            Ok(None) => break,
+            Err(_) => {
+                let mut r = bad_request(
+                    StatusCode::REQUEST_TIMEOUT,
+                    rt,
+                    "BODY_TIMEOUT",
+                    format!("the request body did not arrive whole within {} s", state.body_timeout.as_secs_f32()),
+                );
+                r.head_mut().set_connection_type(actix_web::http::ConnectionType::Close);
+                return r;
+            }
+        };
         let chunk = match chunk {
             Ok(c) => c,
             Err(e) => {
@@ -558,11 +682,8 @@ async fn execute(
                 doc
             }
             Err(e) => {
-                let server_error: async_graphql::ServerError = e.into();
-                let mut v = serde_json::to_value(&server_error).unwrap_or_else(|_| json!({ "message": "parse error" }));
-                v["extensions"] = json!({ "code": code::PARSE_FAILED });
                 count_errors([code::PARSE_FAILED]);
-                return pre_execution_errors(rt, vec![v]);
+                return pre_execution_errors(rt, vec![parse_error(&query, e)]);
             }
         },
     };
@@ -584,7 +705,17 @@ async fn execute(
     // A query reads one consistent view for its whole execution, and its answer is valid for
     // that view's generation. A mutation must not hold a view: it takes the index's write lock
     // to apply what it committed.
-    let view = if is_query { Some(state.service.read().await) } else { None };
+    let limit = state.request_timeout;
+    let deadline = tokio::time::Instant::now() + limit;
+    let view = if is_query {
+        // Behind a writer that waits for a long read, even the view can take a while.
+        match tokio::time::timeout_at(deadline, state.service.read()).await {
+            Ok(v) => Some(v),
+            Err(_) => return timed_out(rt, limit),
+        }
+    } else {
+        None
+    };
     let generation = view.as_ref().map(|v| v.generation()).unwrap_or(0);
     let role = caller.as_ref().map(|c| c.role.as_str()).unwrap_or("anonymous");
     let variables = params.variables.as_ref().map(|v| Value::Object(v.clone()).to_string()).unwrap_or_default();
@@ -640,7 +771,17 @@ async fn execute(
     if let Some(v) = view {
         request = request.data(v);
     }
-    let response = state.schema.execute(request).await;
+    let response = if is_query {
+        let time_limit = TimeLimit { deadline: crate::deadline::Deadline::at(deadline.into_std()), limit };
+        // The resolvers stop at the deadline themselves; this is the backstop for what has no
+        // await point to stop at until it is done.
+        match tokio::time::timeout_at(deadline, state.schema.execute(request.data(time_limit))).await {
+            Ok(r) => r,
+            Err(_) => return timed_out(rt, limit),
+        }
+    } else {
+        state.schema.execute(request).await
+    };
 
     let executed = started.get();
     if response.errors.is_empty() {
@@ -652,6 +793,7 @@ async fn execute(
     }
     let mut body = serde_json::to_value(&response).unwrap_or_else(|_| json!({}));
     if let Some(errors) = body.get_mut("errors").and_then(Value::as_array_mut) {
+        bound_errors(errors);
         for e in errors.iter_mut() {
             if e.pointer("/extensions/code").is_none() {
                 let c = if executed { code::BAD_USER_INPUT } else { code::VALIDATION_FAILED };
@@ -712,6 +854,70 @@ async fn graphql_ws(
             }
         })
         .start(&req, payload)
+}
+
+/// A query stopped by its time limit before it had an answer: no `data`, so with the GraphQL
+/// media type not a 2xx (503: nothing is wrong with the request as such, the server would not
+/// spend more on it); with plain JSON a 200, like every other error.
+fn timed_out(rt: ResponseType, limit: Duration) -> HttpResponse {
+    count_errors([code::REQUEST_TIMEOUT]);
+    let status = match rt {
+        ResponseType::GraphqlResponseJson => StatusCode::SERVICE_UNAVAILABLE,
+        ResponseType::Json => StatusCode::OK,
+    };
+    let message = crate::api::error::ApiError::TimedOut { limit_ms: limit.as_millis() as u64 }.to_string();
+    HttpResponse::build(status)
+        .content_type(rt.mime())
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(json!({ "errors": [{ "message": message, "extensions": { "code": code::REQUEST_TIMEOUT } }] }))
+}
+
+/// At most [`MAX_ERRORS`] errors, the last saying how many were left out, each message at most
+/// [`MAX_MESSAGE_CHARS`] long.
+fn bound_errors(errors: &mut Vec<Value>) {
+    if errors.len() > MAX_ERRORS {
+        let left_out = errors.len() - (MAX_ERRORS - 1);
+        errors.truncate(MAX_ERRORS - 1);
+        errors.push(json!({
+            "message": format!("{left_out} more error(s) left out; an answer carries at most {MAX_ERRORS}"),
+            "extensions": { "code": "TOO_MANY_ERRORS" }
+        }));
+    }
+    for e in errors.iter_mut() {
+        if let Some(Value::String(m)) = e.get_mut("message") {
+            if let Some(short) = shorten(m, MAX_MESSAGE_CHARS) {
+                *m = short;
+            }
+        }
+    }
+}
+
+/// `text` cut to `max` characters with an ellipsis, or `None` if it is short enough.
+fn shorten(text: &str, max: usize) -> Option<String> {
+    let (cut, _) = text.char_indices().nth(max)?;
+    Some(format!("{}…", &text[..cut]))
+}
+
+/// A parse error as a client gets it: where, what was expected, and at most a short excerpt of
+/// the document there (the parser's own message quotes the whole line, which can be the whole
+/// document).
+fn parse_error(query: &str, e: async_graphql::parser::Error) -> Value {
+    use async_graphql::parser::Error as E;
+    let locations: Vec<Value> = e.positions().map(|p| json!({ "line": p.line, "column": p.column })).collect();
+    let message = match &e {
+        E::Syntax { message, start, .. } => {
+            // pest's message ends with "= expected …": that is the part worth keeping.
+            let expected =
+                message.lines().rev().find_map(|l| l.trim().strip_prefix("= ")).unwrap_or("syntax error").to_string();
+            let line = query.lines().nth(start.line.saturating_sub(1)).unwrap_or("");
+            let from = line.char_indices().nth(start.column.saturating_sub(1).saturating_sub(20)).map_or(0, |(i, _)| i);
+            let excerpt = &line[from..];
+            let excerpt = shorten(excerpt, 40).unwrap_or_else(|| excerpt.to_string());
+            format!("syntax error at line {}, column {}: {expected}, near `{excerpt}`", start.line, start.column)
+        }
+        other => shorten(&other.to_string(), MAX_MESSAGE_CHARS).unwrap_or_else(|| other.to_string()),
+    };
+    json!({ "message": message, "locations": locations, "extensions": { "code": code::PARSE_FAILED } })
 }
 
 fn count_errors<'a>(codes: impl IntoIterator<Item = &'a str>) {
