@@ -3,7 +3,11 @@
 use std::sync::OnceLock;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use tracing_subscriber::EnvFilter;
+use tracing::Level;
+use tracing_subscriber::filter::filter_fn;
+use tracing_subscriber::layer::{Context, SubscriberExt};
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
 /// Log format on stderr.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -19,12 +23,57 @@ pub fn init_logging(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     // Colour only for a person at a terminal: styling every line costs measurable time under load.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
-    // A second call (tests start several servers in one process) keeps the first subscriber.
-    let _ = match format {
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
-        LogFormat::Text => builder.try_init(),
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(ansi);
+    let fmt = match format {
+        LogFormat::Json => fmt.json().flatten_event(true).boxed(),
+        LogFormat::Text => fmt.boxed(),
     };
+    // A second call (tests start several servers in one process) keeps the first subscriber.
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(fmt.with_filter(filter_fn(|meta| !is_dispatcher_error(meta))))
+        .with(ReLevelDispatcherErrors)
+        .try_init();
+}
+
+/// actix-http's connection dispatcher logs at ERROR what a client did wrong (a request that is
+/// not HTTP, a header it cannot parse, a connection broken off mid-request): anyone on the
+/// network could fill the error log. Those events are kept out of the formatted log and said
+/// again by [`ReLevelDispatcherErrors`] at the level they deserve.
+fn is_dispatcher_error(meta: &tracing::Metadata<'_>) -> bool {
+    *meta.level() == Level::ERROR && meta.target().starts_with("actix_http::h1::dispatcher")
+}
+
+/// Re-logs the dispatcher's errors: its `stream error: …` lines (a malformed request, a peer
+/// that went away) at DEBUG and counted in `http_client_stream_errors_total`, anything else
+/// (a fault of the server's own) still at ERROR.
+struct ReLevelDispatcherErrors;
+
+impl<S: tracing::Subscriber> Layer<S> for ReLevelDispatcherErrors {
+    fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+        if !is_dispatcher_error(event.metadata()) {
+            return;
+        }
+        let mut message = Message(String::new());
+        event.record(&mut message);
+        let detail = message.0;
+        if detail.starts_with("stream error") {
+            metrics::counter!("http_client_stream_errors_total").increment(1);
+            tracing::debug!(target: "policygraph::http", %detail, "a client sent a malformed request or broke off its connection");
+        } else {
+            tracing::error!(target: "policygraph::http", %detail, "HTTP connection error");
+        }
+    }
+}
+
+struct Message(String);
+
+impl tracing::field::Visit for Message {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            self.0 = format!("{value:?}");
+        }
+    }
 }
 
 /// The process-wide Prometheus recorder; installed on first use.

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The project's test command (the README's, and what CI runs): installs what the tests need,
+# then runs every test. Works from any directory, on a fresh clone of a fresh machine.
+#   1. scripts/install-test-deps.sh: Debian's chromium and the npm packages of tests/browser
+#   2. the tests, with cargo-nextest when it is installed (each test in its own process, the
+#      hostile-load test alone: .config/nextest.toml), else with `cargo test`
+# Every failing test is reported (no stop at the first). Extra arguments go to the runner.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+bash scripts/install-test-deps.sh
+
+if cargo nextest --version >/dev/null 2>&1; then
+  echo "test: cargo nextest run $*"
+  exec cargo nextest run --locked --no-fail-fast "$@"
+else
+  # Without nextest, test binaries run one after another; the hostile-load test has a binary
+  # of its own, so it runs alone here too.
+  echo "test: cargo-nextest is not installed; cargo test $*"
+  exec cargo test --locked --no-fail-fast "$@"
+fi
