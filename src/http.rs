@@ -188,7 +188,7 @@ async fn refuse_large_bodies(req: actix_http::Request) -> Result<actix_http::Req
             "body too large",
             HttpResponse::PayloadTooLarge().content_type(APPLICATION_JSON).json(json!({ "errors": [{
                 "message": format!("the request body ({n} bytes) is larger than the limit of {MAX_BODY_BYTES} bytes"),
-                "extensions": { "code": "PAYLOAD_TOO_LARGE" }
+                "extensions": { "code": code::PAYLOAD_TOO_LARGE }
             }] })),
         )
         .into()),
@@ -363,7 +363,7 @@ async fn metrics() -> HttpResponse {
 async fn method_not_allowed() -> HttpResponse {
     HttpResponse::MethodNotAllowed()
         .insert_header((header::ALLOW, "GET, POST"))
-        .json(json!({ "errors": [{ "message": "/graphql accepts GET (queries only) and POST", "extensions": { "code": "METHOD_NOT_ALLOWED" } }] }))
+        .json(json!({ "errors": [{ "message": "/graphql accepts GET (queries only) and POST", "extensions": { "code": code::METHOD_NOT_ALLOWED } }] }))
 }
 
 /// The parameters of a GraphQL request, from a JSON body or a query string.
@@ -428,7 +428,7 @@ fn negotiate(req: &HttpRequest) -> Result<ResponseType, Box<HttpResponse>> {
     }
     best.map(|(_, t)| t).ok_or_else(|| {
         Box::new(HttpResponse::NotAcceptable().content_type(APPLICATION_JSON).json(json!({
-            "errors": [{ "message": format!("cannot answer in any type the Accept header allows (`{accept}`); use {GRAPHQL_RESPONSE_JSON} or {APPLICATION_JSON}"), "extensions": { "code": "NOT_ACCEPTABLE" } }]
+            "errors": [{ "message": format!("cannot answer in any type the Accept header allows (`{accept}`); use {GRAPHQL_RESPONSE_JSON} or {APPLICATION_JSON}"), "extensions": { "code": code::NOT_ACCEPTABLE } }]
         })))
     })
 }
@@ -495,7 +495,7 @@ async fn graphql_post(req: HttpRequest, mut payload: web::Payload, state: web::D
         } else {
             format!("unsupported Content-Type `{content_type}`; send `application/json`")
         };
-        return bad_request(StatusCode::UNSUPPORTED_MEDIA_TYPE, rt, "UNSUPPORTED_MEDIA_TYPE", msg);
+        return bad_request(StatusCode::UNSUPPORTED_MEDIA_TYPE, rt, code::UNSUPPORTED_MEDIA_TYPE, msg);
     }
     let mut body = web::BytesMut::new();
     let body_deadline = tokio::time::Instant::now() + state.body_timeout;
@@ -507,7 +507,7 @@ async fn graphql_post(req: HttpRequest, mut payload: web::Payload, state: web::D
                 let mut r = bad_request(
                     StatusCode::REQUEST_TIMEOUT,
                     rt,
-                    "BODY_TIMEOUT",
+                    code::BODY_TIMEOUT,
                     format!("the request body did not arrive whole within {} s", state.body_timeout.as_secs_f32()),
                 );
                 r.head_mut().set_connection_type(actix_web::http::ConnectionType::Close);
@@ -520,7 +520,7 @@ async fn graphql_post(req: HttpRequest, mut payload: web::Payload, state: web::D
                 return bad_request(
                     StatusCode::BAD_REQUEST,
                     rt,
-                    "BAD_REQUEST",
+                    code::BAD_REQUEST,
                     format!("cannot read the request body: {e}"),
                 )
             }
@@ -529,7 +529,7 @@ async fn graphql_post(req: HttpRequest, mut payload: web::Payload, state: web::D
             return bad_request(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 rt,
-                "PAYLOAD_TOO_LARGE",
+                code::PAYLOAD_TOO_LARGE,
                 format!("the request body is larger than the limit of {MAX_BODY_BYTES} bytes"),
             );
         }
@@ -538,12 +538,12 @@ async fn graphql_post(req: HttpRequest, mut payload: web::Payload, state: web::D
     let value: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
         Err(e) => {
-            return bad_request(StatusCode::BAD_REQUEST, rt, "BAD_REQUEST", format!("the body is not valid JSON: {e}"))
+            return bad_request(StatusCode::BAD_REQUEST, rt, code::BAD_REQUEST, format!("the body is not valid JSON: {e}"))
         }
     };
     let params = match params_from_json(value) {
         Ok(p) => p,
-        Err(msg) => return bad_request(StatusCode::BAD_REQUEST, rt, "BAD_REQUEST", msg),
+        Err(msg) => return bad_request(StatusCode::BAD_REQUEST, rt, code::BAD_REQUEST, msg),
     };
     execute(&state, rt, params, caller, None).await
 }
@@ -559,7 +559,7 @@ async fn graphql_get(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
     };
     let pairs: HashMap<String, String> = match web::Query::<HashMap<String, String>>::from_query(req.query_string()) {
         Ok(q) => q.into_inner(),
-        Err(e) => return bad_request(StatusCode::BAD_REQUEST, rt, "BAD_REQUEST", format!("bad query string: {e}")),
+        Err(e) => return bad_request(StatusCode::BAD_REQUEST, rt, code::BAD_REQUEST, format!("bad query string: {e}")),
     };
     let mut obj = Map::new();
     for (k, v) in pairs {
@@ -570,7 +570,7 @@ async fn graphql_get(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
                     return bad_request(
                         StatusCode::BAD_REQUEST,
                         rt,
-                        "BAD_REQUEST",
+                        code::BAD_REQUEST,
                         format!("parameter `{k}` is not valid JSON: {e}"),
                     )
                 }
@@ -581,7 +581,7 @@ async fn graphql_get(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
     }
     let params = match params_from_json(Value::Object(obj)) {
         Ok(p) => p,
-        Err(msg) => return bad_request(StatusCode::BAD_REQUEST, rt, "BAD_REQUEST", msg),
+        Err(msg) => return bad_request(StatusCode::BAD_REQUEST, rt, code::BAD_REQUEST, msg),
     };
     let if_none_match = req.headers().get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).map(String::from);
     execute(&state, rt, params, caller, Some(if_none_match)).await
@@ -671,7 +671,7 @@ async fn execute(
         }
     }
     let Some(query) = params.query else {
-        return bad_request(StatusCode::BAD_REQUEST, rt, "BAD_REQUEST", "the request has no `query`".into());
+        return bad_request(StatusCode::BAD_REQUEST, rt, code::BAD_REQUEST, "the request has no `query`".into());
     };
     let doc = match state.documents.get(&query) {
         Some(doc) => doc,
@@ -695,7 +695,7 @@ async fn execute(
                 return HttpResponse::MethodNotAllowed()
                     .insert_header((header::ALLOW, "POST"))
                     .content_type(rt.mime())
-                    .json(json!({ "errors": [{ "message": format!("a {other} cannot be sent with GET; use POST"), "extensions": { "code": "METHOD_NOT_ALLOWED" } }] }));
+                    .json(json!({ "errors": [{ "message": format!("a {other} cannot be sent with GET; use POST"), "extensions": { "code": code::METHOD_NOT_ALLOWED } }] }));
             }
             // No such operation: validation names the problem below.
             None => {}
@@ -880,7 +880,7 @@ fn bound_errors(errors: &mut Vec<Value>) {
         errors.truncate(MAX_ERRORS - 1);
         errors.push(json!({
             "message": format!("{left_out} more error(s) left out; an answer carries at most {MAX_ERRORS}"),
-            "extensions": { "code": "TOO_MANY_ERRORS" }
+            "extensions": { "code": code::TOO_MANY_ERRORS }
         }));
     }
     for e in errors.iter_mut() {

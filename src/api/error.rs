@@ -17,6 +17,17 @@ pub mod code {
     pub const PERSISTED_QUERY_NOT_FOUND: &str = "PERSISTED_QUERY_NOT_FOUND";
     /// The request ran past its time limit and was stopped.
     pub const REQUEST_TIMEOUT: &str = "REQUEST_TIMEOUT";
+    /// An answer had more errors than it carries; this entry counts the ones left out.
+    pub const TOO_MANY_ERRORS: &str = "TOO_MANY_ERRORS";
+
+    // The HTTP layer's own refusals, before any GraphQL is read.
+    pub const BAD_REQUEST: &str = "BAD_REQUEST";
+    pub const METHOD_NOT_ALLOWED: &str = "METHOD_NOT_ALLOWED";
+    pub const NOT_ACCEPTABLE: &str = "NOT_ACCEPTABLE";
+    pub const UNSUPPORTED_MEDIA_TYPE: &str = "UNSUPPORTED_MEDIA_TYPE";
+    pub const PAYLOAD_TOO_LARGE: &str = "PAYLOAD_TOO_LARGE";
+    /// The body did not arrive within the body time limit.
+    pub const BODY_TIMEOUT: &str = "BODY_TIMEOUT";
 }
 
 #[derive(Debug, thiserror::Error)]
