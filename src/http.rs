@@ -34,6 +34,7 @@ use crate::api::work::TimeLimit;
 use crate::api::{build_schema, ExecutionStarted, PolicySchema};
 use crate::auth::Caller;
 use crate::cache::{answer_key, AnswerCache, DocumentCache, PersistedQueries};
+use crate::executor::Executor;
 use crate::service::Service;
 use crate::telemetry;
 use std::sync::Arc;
@@ -51,6 +52,10 @@ pub const MAX_MESSAGE_CHARS: usize = 300;
 pub const HTML_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
 img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; \
 form-action 'self'; frame-ancestors 'none'";
+
+/// Bodies and documents up to this size are decoded on the actix worker (it takes
+/// microseconds); bigger ones on the executor.
+const DECODE_INLINE_BYTES: usize = 16 * 1024;
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 const APPLICATION_JSON: &str = "application/json";
@@ -70,6 +75,8 @@ pub struct AppState {
     pub request_timeout: Duration,
     /// How long the whole request body may take to arrive.
     pub body_timeout: Duration,
+    /// Where parsing, validation, execution and serialization run (not on the actix worker).
+    pub executor: Executor,
 }
 
 /// Settings of the HTTP server.
@@ -121,6 +128,7 @@ pub fn start(listener: TcpListener, service: Service, config: &HttpConfig) -> st
         max_age: config.max_age,
         request_timeout: config.request_timeout,
         body_timeout: config.body_timeout,
+        executor: Executor::new(0)?,
     };
     // Install the recorder before the first request so that every metric is captured.
     telemetry::metrics_handle();
@@ -535,10 +543,25 @@ async fn graphql_post(req: HttpRequest, mut payload: web::Payload, state: web::D
         }
         body.extend_from_slice(&chunk);
     }
-    let value: Value = match serde_json::from_slice(&body) {
+    let inline = body.len() <= DECODE_INLINE_BYTES;
+    let decode = move || serde_json::from_slice::<Value>(&body).map_err(|e| e.to_string());
+    let decoded = if inline {
+        decode()
+    } else {
+        match state.executor.run(async move { decode() }).await {
+            Ok(r) => r,
+            Err(e) => return internal_error(rt, e),
+        }
+    };
+    let value = match decoded {
         Ok(v) => v,
         Err(e) => {
-            return bad_request(StatusCode::BAD_REQUEST, rt, code::BAD_REQUEST, format!("the body is not valid JSON: {e}"))
+            return bad_request(
+                StatusCode::BAD_REQUEST,
+                rt,
+                code::BAD_REQUEST,
+                format!("the body is not valid JSON: {e}"),
+            )
         }
     };
     let params = match params_from_json(value) {
@@ -675,13 +698,14 @@ async fn execute(
     };
     let doc = match state.documents.get(&query) {
         Some(doc) => doc,
-        None => match async_graphql::parser::parse_query(&query) {
-            Ok(doc) => {
+        None => match parse_document(state, &query).await {
+            Err(e) => return internal_error(rt, e),
+            Ok(Ok(doc)) => {
                 let doc = Arc::new(doc);
                 state.documents.put(&query, doc.clone());
                 doc
             }
-            Err(e) => {
+            Ok(Err(e)) => {
                 count_errors([code::PARSE_FAILED]);
                 return pre_execution_errors(rt, vec![parse_error(&query, e)]);
             }
@@ -771,21 +795,30 @@ async fn execute(
     if let Some(v) = view {
         request = request.data(v);
     }
-    let response = if is_query {
-        let time_limit = TimeLimit { deadline: crate::deadline::Deadline::at(deadline.into_std()), limit };
-        // The resolvers stop at the deadline themselves; this is the backstop for what has no
-        // await point to stop at until it is done.
-        match tokio::time::timeout_at(deadline, state.schema.execute(request.data(time_limit))).await {
-            Ok(r) => r,
-            Err(_) => return timed_out(rt, limit),
-        }
-    } else {
-        state.schema.execute(request).await
+    // Execution and the answer's serialization run on the executor; a query stops at its
+    // deadline there (the resolvers that search the graph stop themselves; this timeout is the
+    // backstop for what has no await point until it is done). Mutations are not cut off: a
+    // write that has committed cannot be taken back by a timer.
+    let schema = state.schema.clone();
+    let time_limit =
+        is_query.then(|| TimeLimit { deadline: crate::deadline::Deadline::at(deadline.into_std()), limit });
+    let run = async move {
+        let response = match time_limit {
+            Some(t) => tokio::time::timeout_at(deadline, schema.execute(request.data(t))).await.ok()?,
+            None => schema.execute(request).await,
+        };
+        let body =
+            response.errors.is_empty().then(|| web::Bytes::from(serde_json::to_vec(&response).unwrap_or_default()));
+        Some((response, body))
+    };
+    let (response, answer) = match state.executor.run(run).await {
+        Ok(Some(done)) => done,
+        Ok(None) => return timed_out(rt, limit),
+        Err(e) => return internal_error(rt, e),
     };
 
     let executed = started.get();
-    if response.errors.is_empty() {
-        let body = web::Bytes::from(serde_json::to_vec(&response).unwrap_or_default());
+    if let Some(body) = answer {
         if let Some(k) = key {
             state.answers.put(k, generation, body.clone());
         }
@@ -854,6 +887,30 @@ async fn graphql_ws(
             }
         })
         .start(&req, payload)
+}
+
+/// The document parsed, on the executor when it is big.
+async fn parse_document(
+    state: &AppState,
+    query: &str,
+) -> Result<Result<async_graphql::parser::types::ExecutableDocument, async_graphql::parser::Error>, crate::executor::Lost>
+{
+    if query.len() <= DECODE_INLINE_BYTES {
+        return Ok(async_graphql::parser::parse_query(query));
+    }
+    let owned = query.to_string();
+    state.executor.run(async move { async_graphql::parser::parse_query(&owned) }).await
+}
+
+/// The executor lost a request (a panic in a resolver): the client gets a 500 with a code, the
+/// log gets the details.
+fn internal_error(rt: ResponseType, e: crate::executor::Lost) -> HttpResponse {
+    tracing::error!(error = %e, "a request failed on the executor");
+    count_errors([code::INTERNAL]);
+    HttpResponse::InternalServerError().content_type(rt.mime()).json(json!({ "errors": [{
+        "message": "the server failed to answer this request; it is logged",
+        "extensions": { "code": code::INTERNAL }
+    }] }))
 }
 
 /// A query stopped by its time limit before it had an answer: no `data`, so with the GraphQL

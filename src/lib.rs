@@ -8,6 +8,7 @@ pub mod cli;
 pub mod deadline;
 pub mod domain;
 pub mod edit;
+pub mod executor;
 pub mod explore;
 pub mod export;
 pub mod graph;
