@@ -1140,7 +1140,7 @@ mod tests {
                     continue;
                 }
                 let expected = reference_cost(&g, s, t, f, &degrees);
-                let got = avoid_hubs(&g, s, t, f, 100, &degrees, usize::MAX);
+                let got = avoid_hubs(&g, s, t, f, 100, &degrees, usize::MAX, &mut Deadline::NONE.ticker());
                 match (expected, got) {
                     (None, None) => none += 1,
                     (Some(e), Some((hops, cost))) => {
@@ -1165,6 +1165,27 @@ mod tests {
             }
         }
         assert!(found > 150 && none > 0, "{found} paths, {none} without one");
+    }
+
+    /// A passed deadline stops a search at its next check (every 256 steps), whatever is left
+    /// to explore: the searches a request starts give its thread back at its time limit. (A
+    /// search that ends within one interval may still answer; the caller asks the deadline.)
+    #[test]
+    fn a_passed_deadline_stops_every_search() {
+        let (es, rs) = crate::synthetic::generate(3_000, 15_000, 17);
+        let g = GraphIndex::build(es, rs, 1).unwrap();
+        let ids: Vec<String> = g.graph.node_indices().map(|n| g.graph[n].id.clone()).collect();
+        let (from, to) = (&ids[3], &ids[ids.len() - 2]);
+        let f = StepFilter::default();
+        let passed = Deadline::after(std::time::Duration::ZERO);
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let search = PathSearch { max_len: 5, limit: 50, ranking: PathRanking::AvoidHubs, budget: 50_000 };
+        // Without a deadline, this search expands far more than one ticker interval of nodes...
+        let (all, _) = all_paths(&g, from, to, &f, search, &Deadline::NONE);
+        assert!(!all.is_empty());
+        // ...and stopped by the deadline it gives up at its first check.
+        let (cut, _) = all_paths(&g, from, to, &f, search, &passed);
+        assert!(cut.len() < all.len(), "{} paths despite a passed deadline", cut.len());
     }
 
     /// c's ring 1 is a (six relations, one a loop on itself) and b (tied to c twice); ring 2 is
@@ -1327,9 +1348,9 @@ mod tests {
         for k in 0..200 {
             let (a, b) = (&ids[(k * 37) % ids.len()], &ids[(k * 91 + 5) % ids.len()]);
             let (s, t) = (g.node(a).unwrap(), g.node(b).unwrap());
-            let got = fewest_hops(&g, s, t, &f, 50).map(|p| p.len());
+            let got = fewest_hops(&g, s, t, &f, 50, &mut Deadline::NONE.ticker()).map(|p| p.len());
             assert_eq!(got, plain(s, t), "{a} → {b}");
-            if let Some(p) = fewest_hops(&g, s, t, &f, 50) {
+            if let Some(p) = fewest_hops(&g, s, t, &f, 50, &mut Deadline::NONE.ticker()) {
                 // The hops chain: each relation joins the previous node and the next.
                 let mut at = s;
                 for (e, m, fw) in p {
