@@ -223,6 +223,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let options = Options { cache_mb: args.store_cache_mb, index_snapshot: !args.no_index_snapshot };
     let service = Service::open_with(&args.data.data, &options)
         .with_context(|| format!("opening the store at {}", args.data.data.display()))?;
+    if args.seed.seed_dir.is_dir() {
+        // Editors' quotes are checked against these, whether or not this start seeds.
+        service.add_document_texts(&seed::load_document_texts(&args.seed.seed_dir)?);
+    }
     if service.store().is_empty() {
         if args.seed.seed_dir.is_dir() {
             let data = seed::load(&args.seed.seed_dir)?;

@@ -5,8 +5,10 @@
 //! this module knows about sled, petgraph or GraphQL.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -45,7 +47,7 @@ macro_rules! string_enum {
                     _ => Err(InvalidValue(format!(
                         "unknown {} `{}` (expected one of: {})",
                         stringify!($name),
-                        s,
+                        excerpt(s),
                         [$($text),+].join(", ")
                     ))),
                 }
@@ -110,13 +112,15 @@ pub struct Slug(String);
 impl Slug {
     pub fn parse(s: &str) -> Result<Self, InvalidValue> {
         let ok = !s.is_empty()
-            && s.len() <= 128
+            && s.len() <= limits::SLUG
             && s.split('-').all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()));
         if ok {
             Ok(Slug(s.to_owned()))
         } else {
             Err(InvalidValue(format!(
-                "invalid slug `{s}`: use lowercase letters a-z, digits and single hyphens (at most 128 characters)"
+                "invalid slug `{}`: use lowercase letters a-z, digits and single hyphens (at most {} characters)",
+                excerpt(s),
+                limits::SLUG
             )))
         }
     }
@@ -157,8 +161,12 @@ pub struct PartialDate {
 
 impl PartialDate {
     pub fn parse(s: &str) -> Result<Self, InvalidValue> {
-        let bad =
-            || InvalidValue(format!("invalid date `{s}`: expected YYYY, YYYY-MM or YYYY-MM-DD (a real calendar date)"));
+        let bad = || {
+            InvalidValue(format!(
+                "invalid date `{}`: expected YYYY, YYYY-MM or YYYY-MM-DD (a real calendar date)",
+                excerpt(s)
+            ))
+        };
         let parts: Vec<&str> = s.split('-').collect();
         let num = |p: &str, len: usize| -> Result<u32, InvalidValue> {
             if p.len() == len && p.bytes().all(|b| b.is_ascii_digit()) {
@@ -210,6 +218,314 @@ impl fmt::Display for PartialDate {
         }
         if let Some(d) = self.day {
             write!(f, "-{d:02}")?;
+        }
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Value rules: what a free-text field may hold, how many aliases, citations and quantities a
+// record may have, and that a quote is in its document. Seed files (`seed::load`) and edits
+// (`edit::plan`) both go through these, so a value one accepts the other accepts too.
+// ---------------------------------------------------------------------------------------------
+
+/// What a free-text field may hold: at most `max_chars` characters (Unicode scalar values, counted
+/// after trimming surrounding whitespace) and no control or invisible formatting character (see
+/// [`forbidden_char`]). A multi-line field may also hold line feeds and tabs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TextRule {
+    pub max_chars: usize,
+    pub multi_line: bool,
+}
+
+/// The limits on record values. The curated seed's longest value of each field is noted for
+/// scale: every limit leaves it several times the room.
+pub mod limits {
+    use super::TextRule;
+
+    /// An entity's name (seed's longest: 139).
+    pub const NAME: TextRule = TextRule::single_line(300);
+    /// One alias (seed's longest: 68).
+    pub const ALIAS: TextRule = TextRule::single_line(300);
+    /// An entity's sub-type, `type` (seed's longest: 30).
+    pub const SUBTYPE: TextRule = TextRule::single_line(100);
+    /// An entity's summary, one sentence (seed's longest: 263).
+    pub const SUMMARY: TextRule = TextRule::single_line(2_000);
+    /// A URL (seed's longest: 101).
+    pub const URL: TextRule = TextRule::single_line(2_000);
+    /// A document's file name in `documents/` (seed's longest: 24).
+    pub const FILE: TextRule = TextRule::single_line(200);
+    /// A relation's title (seed's longest: 108).
+    pub const TITLE: TextRule = TextRule::single_line(500);
+    /// A quote, of a citation or a quantity (seed's longest: 236). Multi-line: a verbatim quote
+    /// may run across a line break of its document.
+    pub const QUOTE: TextRule = TextRule::multi_line(2_000);
+    /// What a quantity counts (seed's longest: 58).
+    pub const QUANTITY_NAME: TextRule = TextRule::single_line(200);
+    /// A quantity's unit (seed's longest: 14).
+    pub const UNIT: TextRule = TextRule::single_line(100);
+    /// A slug, in ASCII characters (seed's longest: 63).
+    pub const SLUG: usize = 128;
+    /// A relation ID given in a seed file, in ASCII characters (seed's longest: 36).
+    pub const RELATION_ID: usize = 200;
+    /// Aliases of one entity (seed's most: 4).
+    pub const ALIASES: usize = 100;
+    /// Citations of one relation (seed's most: 4).
+    pub const CITATIONS: usize = 50;
+    /// Quantities of one entity or relation (seed's most: 2).
+    pub const QUANTITIES: usize = 50;
+}
+
+/// Why a value is refused, without the field it is in (see [`FieldError`]). Messages never
+/// repeat more than a short excerpt of the value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValueError {
+    #[error("must not be empty")]
+    Empty,
+    #[error("is {len} characters long; at most {max} are allowed")]
+    TooLong { len: usize, max: usize },
+    #[error(
+        "contains U+{code:04X} ({what}) at character {at}; control characters, bidirectional overrides and \
+         invisible formatting characters are not allowed{}",
+        if *.multi_line { " (line feeds and tabs are)" } else { "" }
+    )]
+    Forbidden { code: u32, what: &'static str, at: usize, multi_line: bool },
+    #[error("has {count} entries; at most {max} are allowed")]
+    TooMany { count: usize, max: usize },
+    #[error("must be a finite number")]
+    NotFinite,
+    #[error("not found verbatim in document `{document}` (runs of whitespace count as one space)")]
+    NotInDocument { document: String },
+    #[error(
+        "cannot be checked: the text of document `{document}` is not known to this server, and a quote must be \
+         verbatim in its document; cite the document without a quote"
+    )]
+    DocumentTextUnknown { document: String },
+    #[error(transparent)]
+    Invalid(#[from] InvalidValue),
+}
+
+impl ValueError {
+    /// This error, in the field at `path` (`name`, `aliases[3]`, `citations[0].quote`).
+    pub fn at(self, path: impl Into<String>) -> FieldError {
+        FieldError { field: path.into(), error: self }
+    }
+}
+
+/// A refused value and where it is: the field's path in the record or input.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("field `{field}`: {error}")]
+pub struct FieldError {
+    pub field: String,
+    pub error: ValueError,
+}
+
+/// Why `c` may not appear in a free-text field, or `None` when it may. Refused: the C0 controls
+/// (a multi-line field allows line feed and tab), DEL, the C1 controls, the bidirectional
+/// embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069), and the invisible
+/// characters that can make one text pass for another or hide text: zero-width space, word
+/// joiner and invisible operators, byte order mark, line and paragraph separators, deprecated
+/// format characters, interlinear annotations, tags and noncharacters. Left alone: zero-width
+/// joiner and non-joiner and the left-to-right and right-to-left marks, which scripts and emoji
+/// need, and the soft hyphen.
+pub fn forbidden_char(c: char, multi_line: bool) -> Option<&'static str> {
+    Some(match c {
+        '\n' | '\t' if multi_line => return None,
+        '\0' => "NUL",
+        '\t' => "a tab",
+        '\n' | '\r' => "a line break",
+        '\u{1b}' => "an escape character",
+        '\u{1}'..='\u{1f}' => "a control character",
+        '\u{7f}' => "DEL",
+        '\u{80}'..='\u{9f}' => "a C1 control character",
+        '\u{202a}'..='\u{202e}' => "a bidirectional embedding or override",
+        '\u{2066}'..='\u{2069}' => "a bidirectional isolate",
+        '\u{200b}' => "a zero-width space",
+        '\u{2028}' | '\u{2029}' => "a line or paragraph separator",
+        '\u{2060}'..='\u{2064}' => "a word joiner or invisible operator",
+        '\u{206a}'..='\u{206f}' => "a deprecated format character",
+        '\u{180e}' => "a Mongolian vowel separator",
+        '\u{feff}' => "a byte order mark",
+        '\u{fff9}'..='\u{fffb}' => "an interlinear annotation character",
+        '\u{e0000}'..='\u{e007f}' => "a tag character",
+        c if (c as u32) & 0xfffe == 0xfffe || ('\u{fdd0}'..='\u{fdef}').contains(&c) => "a noncharacter",
+        _ => return None,
+    })
+}
+
+/// A short excerpt of a value for an error message, with control and invisible characters
+/// shown as U+FFFD: a message never carries all of what a client sent (it may be 250 KB), nor
+/// escape sequences a terminal would obey.
+pub fn excerpt(s: &str) -> String {
+    const MAX: usize = 80;
+    let mut out: String =
+        s.chars().take(MAX).map(|c| if forbidden_char(c, false).is_some() { '\u{fffd}' } else { c }).collect();
+    if s.chars().nth(MAX).is_some() {
+        out.push('…');
+    }
+    out
+}
+
+impl TextRule {
+    pub const fn single_line(max_chars: usize) -> TextRule {
+        TextRule { max_chars, multi_line: false }
+    }
+
+    pub const fn multi_line(max_chars: usize) -> TextRule {
+        TextRule { max_chars, multi_line: true }
+    }
+
+    /// `value` without surrounding whitespace, if it keeps to the rule; a blank value gives `""`.
+    pub fn check<'a>(&self, value: &'a str) -> Result<&'a str, ValueError> {
+        let v = value.trim();
+        // Bytes bound characters from above: count only when the bytes could be too many.
+        if v.len() > self.max_chars {
+            let len = v.chars().count();
+            if len > self.max_chars {
+                return Err(ValueError::TooLong { len, max: self.max_chars });
+            }
+        }
+        let bad = v.chars().enumerate().find_map(|(at, c)| forbidden_char(c, self.multi_line).map(|w| (at, c, w)));
+        match bad {
+            Some((at, c, what)) => Err(ValueError::Forbidden { code: c as u32, what, at, multi_line: self.multi_line }),
+            None => Ok(v),
+        }
+    }
+
+    /// A required field: trimmed, not blank.
+    pub fn required(&self, field: &str, value: &str) -> Result<String, FieldError> {
+        match self.check(value) {
+            Ok("") => Err(ValueError::Empty.at(field)),
+            Ok(v) => Ok(v.to_owned()),
+            Err(e) => Err(e.at(field)),
+        }
+    }
+
+    /// An optional field: trimmed; blank is absent.
+    pub fn optional(&self, field: &str, value: Option<&str>) -> Result<Option<String>, FieldError> {
+        match value.map(|v| self.check(v)) {
+            None | Some(Ok("")) => Ok(None),
+            Some(Ok(v)) => Ok(Some(v.to_owned())),
+            Some(Err(e)) => Err(e.at(field)),
+        }
+    }
+}
+
+/// At most `max` entries in the list at `field`.
+pub fn check_count(field: &str, count: usize, max: usize) -> Result<(), FieldError> {
+    if count > max {
+        return Err(ValueError::TooMany { count, max }.at(field));
+    }
+    Ok(())
+}
+
+/// An optional URL: a text field that, when present, is an `http://` or `https://` URL
+/// without spaces.
+pub fn url(field: &str, value: Option<&str>) -> Result<Option<String>, FieldError> {
+    let Some(v) = limits::URL.optional(field, value)? else { return Ok(None) };
+    let scheme = |p: &str| v.as_bytes().get(..p.len()).is_some_and(|b| b.eq_ignore_ascii_case(p.as_bytes()));
+    if !(scheme("http://") || scheme("https://")) || v.contains(char::is_whitespace) {
+        let message = format!("`{}` is not an http(s) URL", excerpt(&v));
+        return Err(ValueError::Invalid(InvalidValue(message)).at(field));
+    }
+    Ok(Some(v))
+}
+
+/// A document's file: a plain file name in `documents/` (no directory, not hidden).
+pub fn file_name(field: &str, value: &str) -> Result<String, FieldError> {
+    let v = limits::FILE.required(field, value)?;
+    if v.contains(['/', '\\']) || v.starts_with('.') {
+        let message = format!("`{}` must be a plain file name in documents/", excerpt(&v));
+        return Err(ValueError::Invalid(InvalidValue(message)).at(field));
+    }
+    Ok(v)
+}
+
+/// A relation ID given by hand: ASCII letters, digits and `- _ : .`.
+pub fn relation_id(field: &str, value: &str) -> Result<String, FieldError> {
+    let ok = !value.is_empty()
+        && value.len() <= limits::RELATION_ID
+        && value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':' | '.'));
+    if !ok {
+        let message = format!(
+            "`{}` is not a valid ID (letters, digits, - _ : . only; at most {} characters)",
+            excerpt(value),
+            limits::RELATION_ID
+        );
+        return Err(ValueError::Invalid(InvalidValue(message)).at(field));
+    }
+    Ok(value.to_owned())
+}
+
+/// A quantity's own values: `name` and `unit` required, `value` finite, `quote` optional; its
+/// `document` is left for the caller to resolve, and to check the quote against (see
+/// [`DocumentTexts`]). `field` is the quantity's path (`quantities[1]`).
+pub fn quantity(field: &str, name: &str, value: f64, unit: &str, quote: Option<&str>) -> Result<Quantity, FieldError> {
+    let name = limits::QUANTITY_NAME.required(&format!("{field}.name"), name)?;
+    if !value.is_finite() {
+        return Err(ValueError::NotFinite.at(format!("{field}.value")));
+    }
+    let unit = limits::UNIT.required(&format!("{field}.unit"), unit)?;
+    let quote = limits::QUOTE.optional(&format!("{field}.quote"), quote)?;
+    Ok(Quantity { name, value, unit, quote, document: None })
+}
+
+/// Collapses every run of whitespace to one space, so that a quote copied across a line break
+/// (or a no-break space) still matches its document.
+pub fn collapse_whitespace(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The source documents' texts by file name (a document entity's `file`), each with its runs of
+/// whitespace collapsed: what every quote is checked against. Loaded from the seed directory's
+/// `documents/`; cheap to clone.
+///
+/// A quote is accepted when, with runs of whitespace (Unicode's, which takes in the no-break
+/// spaces some documents use) collapsed to one space on both sides, it is a substring of its
+/// document's text; otherwise character for character (curly and straight quotes differ). A
+/// quote from a document whose text is not known (one made through the API, which has no file, or
+/// a server started without its seed directory) cannot be checked and is refused; the document
+/// can still be cited without a quote.
+#[derive(Debug, Clone, Default)]
+pub struct DocumentTexts(Arc<HashMap<String, String>>);
+
+impl DocumentTexts {
+    /// From `(file name, text)` pairs, the texts as read.
+    pub fn from_texts(texts: impl IntoIterator<Item = (String, String)>) -> DocumentTexts {
+        DocumentTexts(Arc::new(texts.into_iter().map(|(f, t)| (f, collapse_whitespace(&t))).collect()))
+    }
+
+    /// These texts with `other`'s added (`other`'s text wins for a file in both).
+    pub fn merged(&self, other: &DocumentTexts) -> DocumentTexts {
+        if self.is_empty() {
+            return other.clone();
+        }
+        let mut all = (*self.0).clone();
+        all.extend(other.0.iter().map(|(f, t)| (f.clone(), t.clone())));
+        DocumentTexts(Arc::new(all))
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn contains_file(&self, file: &str) -> bool {
+        self.0.contains_key(file)
+    }
+
+    /// Whether `quote` is in the text of the document whose file is `file`; `document` names the
+    /// document in the error.
+    pub fn check_quote(&self, document: &str, file: Option<&str>, quote: &str) -> Result<(), ValueError> {
+        let Some(text) = file.and_then(|f| self.0.get(f)) else {
+            return Err(ValueError::DocumentTextUnknown { document: document.into() });
+        };
+        let quote = collapse_whitespace(quote);
+        if quote.is_empty() || !text.contains(&quote) {
+            return Err(ValueError::NotInDocument { document: document.into() });
         }
         Ok(())
     }
@@ -446,5 +762,137 @@ mod tests {
             assert_eq!(view.to_relation(), r);
             assert_eq!(RelationView::from(r.clone()).to_relation(), r);
         }
+    }
+
+    #[test]
+    fn text_is_trimmed_and_bounded_in_characters() {
+        let rule = TextRule::single_line(5);
+        assert_eq!(rule.check("  héllo \n"), Ok("héllo"), "five characters, six bytes, trimmed");
+        assert_eq!(rule.check("hello!"), Err(ValueError::TooLong { len: 6, max: 5 }));
+        assert_eq!(rule.required("name", " "), Err(ValueError::Empty.at("name")));
+        assert_eq!(rule.optional("summary", Some(" \t")), Ok(None));
+        assert_eq!(rule.optional("summary", None), Ok(None));
+        let long = "x".repeat(250_000);
+        let e = limits::NAME.required("name", &long).unwrap_err();
+        assert_eq!(e, ValueError::TooLong { len: 250_000, max: limits::NAME.max_chars }.at("name"));
+        assert!(e.to_string().len() < 200, "the message does not carry the value: {e}");
+        assert!(e.to_string().starts_with("field `name`: is 250000 characters long"), "{e}");
+    }
+
+    #[test]
+    fn control_and_invisible_characters_are_refused_with_where_they_are() {
+        let single = TextRule::single_line(100);
+        for (text, code) in [
+            ("a\0b", 0x0),
+            ("\u{1b}[31mred", 0x1b),
+            ("a\tb", 0x9),
+            ("a\nb", 0xa),
+            ("a\rb", 0xd),
+            ("a\u{7f}", 0x7f),
+            ("a\u{85}b", 0x85),
+            ("a\u{9b}31m", 0x9b),
+            ("evil\u{202e}txt.exe", 0x202e),
+            ("a\u{202a}b", 0x202a),
+            ("a\u{2066}b\u{2069}", 0x2066),
+            ("I\u{200b}OM", 0x200b),
+            ("a\u{2060}b", 0x2060),
+            ("a\u{feff}b", 0xfeff),
+            ("a\u{2028}b", 0x2028),
+            ("a\u{e0041}", 0xe0041),
+            ("a\u{ffff}", 0xffff),
+        ] {
+            match single.check(text) {
+                Err(ValueError::Forbidden { code: c, .. }) => assert_eq!(c, code, "{text:?}"),
+                other => panic!("{text:?} gave {other:?}"),
+            }
+        }
+        let e = single.required("aliases[3]", "ab\u{1b}c").unwrap_err();
+        assert_eq!(e.field, "aliases[3]");
+        assert!(e.to_string().contains("U+001B") && e.to_string().contains("character 2"), "{e}");
+        // Line feeds and tabs only where text may run over lines; the rest never.
+        let multi = TextRule::multi_line(100);
+        assert_eq!(multi.check("one\n\ttwo"), Ok("one\n\ttwo"));
+        for text in ["a\rb", "a\0b", "a\u{202e}b", "a\u{1b}b"] {
+            assert!(multi.check(text).is_err(), "{text:?}");
+        }
+        // Text that scripts and emoji need stays: joiners, marks, accents, no-break spaces.
+        for text in [
+            "Ana Núñez-Pérez",
+            "क्\u{200d}ष",
+            "a\u{200c}b",
+            "\u{200f}שלום",
+            "São\u{a0}Paulo",
+            "👩\u{200d}🔬",
+            "“quoted” – dash",
+        ] {
+            assert!(single.check(text).is_ok(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn counts_urls_file_names_and_quantities() {
+        assert!(check_count("aliases", limits::ALIASES, limits::ALIASES).is_ok());
+        let e = check_count("aliases", 10_000, limits::ALIASES).unwrap_err();
+        assert_eq!(
+            (e.field.as_str(), e.error),
+            ("aliases", ValueError::TooMany { count: 10_000, max: limits::ALIASES })
+        );
+        assert_eq!(url("url", Some(" https://example.org/a?b ")), Ok(Some("https://example.org/a?b".into())));
+        assert_eq!(url("url", Some("HTTP://example.org")), Ok(Some("HTTP://example.org".into())));
+        assert_eq!(url("url", Some("")), Ok(None));
+        for bad in ["javascript:alert(1)", "example.org", "https://exa mple.org", "http://a\u{1b}b"] {
+            assert_eq!(url("url", Some(bad)).unwrap_err().field, "url", "{bad:?}");
+        }
+        assert!(file_name("file", "000_9cbd7760c31c9283.txt").is_ok());
+        for bad in ["../x.txt", "a/b.txt", ".hidden", "a\\b", ""] {
+            assert!(file_name("file", bad).is_err(), "{bad:?}");
+        }
+        assert!(relation_id("id", "holds_role:a-b:001").is_ok());
+        assert!(relation_id("id", "a b").is_err() && relation_id("id", &"x".repeat(201)).is_err());
+        let q = quantity("quantities[0]", " funding ", 1.5, "USD", Some(" US$ 1.5 ")).unwrap();
+        assert_eq!((q.name.as_str(), q.unit.as_str(), q.quote.as_deref()), ("funding", "USD", Some("US$ 1.5")));
+        assert_eq!(quantity("quantities[1]", "n", f64::NAN, "u", None).unwrap_err().field, "quantities[1].value");
+        assert_eq!(quantity("quantities[1]", "n", 1.0, " ", None).unwrap_err().field, "quantities[1].unit");
+        let long = "q".repeat(limits::QUOTE.max_chars + 1);
+        assert_eq!(quantity("quantities[1]", "n", 1.0, "u", Some(&long)).unwrap_err().field, "quantities[1].quote");
+    }
+
+    #[test]
+    fn quotes_are_found_in_their_document_with_whitespace_collapsed() {
+        let texts = DocumentTexts::from_texts([(
+            "note.txt".to_string(),
+            "Geneva\u{a0}– The Order\ncalls for   a Strategy.\n\n“Quoted.”".to_string(),
+        )]);
+        for ok in ["Geneva – The", "The Order calls for a Strategy.", "calls\nfor\ta", "“Quoted.”"] {
+            assert_eq!(texts.check_quote("note", Some("note.txt"), ok), Ok(()), "{ok:?}");
+        }
+        for missing in ["the order", "\"Quoted.\"", "Strategy. Quoted", "   "] {
+            assert_eq!(
+                texts.check_quote("note", Some("note.txt"), missing),
+                Err(ValueError::NotInDocument { document: "note".into() }),
+                "{missing:?}"
+            );
+        }
+        let unknown = Err(ValueError::DocumentTextUnknown { document: "other".into() });
+        assert_eq!(texts.check_quote("other", Some("other.txt"), "Geneva"), unknown);
+        assert_eq!(texts.check_quote("other", None, "Geneva"), unknown);
+        let more = DocumentTexts::from_texts([("other.txt".to_string(), "Geneva".to_string())]);
+        let both = texts.merged(&more);
+        assert_eq!(both.len(), 2);
+        assert_eq!(both.check_quote("other", Some("other.txt"), "Geneva"), Ok(()));
+        let msg = ValueError::NotInDocument { document: "note".into() }.at("citations[0].quote").to_string();
+        assert_eq!(
+            msg,
+            "field `citations[0].quote`: not found verbatim in document `note` (runs of whitespace count as one space)"
+        );
+    }
+
+    #[test]
+    fn excerpts_are_short_and_inert() {
+        assert_eq!(excerpt("short"), "short");
+        let e = excerpt(&format!("\u{1b}[2J{}", "y".repeat(1000)));
+        assert!(e.starts_with('\u{fffd}') && e.ends_with('…') && e.chars().count() == 81, "{e}");
+        let slug = Slug::parse(&"A".repeat(250_000)).unwrap_err();
+        assert!(slug.0.len() < 300, "{}", slug.0);
     }
 }

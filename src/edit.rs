@@ -10,7 +10,10 @@ use std::cell::RefCell;
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 
-use crate::domain::{Citation, Entity, EntityKind, PartialDate, Quantity, Relation, RelationKind, Slug};
+use crate::domain::{
+    self, limits, Citation, DocumentTexts, Entity, EntityKind, FieldError, PartialDate, Quantity, Relation,
+    RelationKind, Slug,
+};
 use crate::graph::{Direction, GraphIndex};
 use crate::store::{AuditEntry, TargetKind, WriteBatch};
 
@@ -20,6 +23,10 @@ pub enum EditError {
     NotFound { what: &'static str, id: String },
     #[error("field `{field}`: {message}")]
     Invalid { field: String, message: String },
+    /// A value the rules of [`domain`] refuse (too long, a control character, a quote that is
+    /// not in its document…).
+    #[error(transparent)]
+    Value(#[from] FieldError),
     #[error("{what} `{id}` is at version {actual}, not {expected}: it changed since you read it; read it again")]
     VersionConflict { what: &'static str, id: String, expected: u64, actual: u64 },
     #[error("entity `{id}` still has {count} relation(s); delete them first or ask for `cascade: true`")]
@@ -225,6 +232,8 @@ impl<'a> Reading<'a> {
 
 struct Planner<'a> {
     g: &'a Reading<'a>,
+    /// What quotes are checked against.
+    texts: &'a DocumentTexts,
     /// Only its writes: the reads are the [`Reading`]'s.
     footprint: Footprint,
     actor: &'a str,
@@ -289,18 +298,17 @@ impl Planner<'_> {
             .ok_or_else(|| EditError::NotFound { what: "relation", id: id.into() })
     }
 
-    fn citation(&self, field: &str, c: NewCitation) -> Result<Citation, EditError> {
-        let doc = self
-            .g
-            .entity(&c.document)
-            .ok_or_else(|| invalid(&format!("{field}.document"), format!("no document `{}`", c.document)))?;
+    /// A citation whose document and quote are the input fields `doc_field` and `quote_field`.
+    fn citation(&self, doc_field: &str, quote_field: &str, c: NewCitation) -> Result<Citation, EditError> {
+        let doc =
+            self.g.entity(&c.document).ok_or_else(|| invalid(doc_field, format!("no document `{}`", c.document)))?;
         if doc.kind != EntityKind::Document {
-            return Err(invalid(
-                &format!("{field}.document"),
-                format!("`{}` is a {}, not a document", c.document, doc.kind),
-            ));
+            return Err(invalid(doc_field, format!("`{}` is a {}, not a document", c.document, doc.kind)));
         }
-        let quote = c.quote.map(|q| q.trim().to_string()).filter(|q| !q.is_empty());
+        let quote = limits::QUOTE.optional(quote_field, c.quote.as_deref())?;
+        if let Some(q) = &quote {
+            self.texts.check_quote(&c.document, doc.file.as_deref(), q).map_err(|e| e.at(quote_field))?;
+        }
         Ok(Citation { document: c.document, quote })
     }
 
@@ -310,23 +318,28 @@ impl Planner<'_> {
         qs: Vec<NewQuantity>,
         default_doc: Option<&str>,
     ) -> Result<Vec<Quantity>, EditError> {
+        domain::check_count(field, qs.len(), limits::QUANTITIES)?;
         qs.into_iter()
             .enumerate()
             .map(|(i, q)| {
                 let f = format!("{field}[{i}]");
-                if !q.value.is_finite() {
-                    return Err(invalid(&format!("{f}.value"), "must be a finite number"));
-                }
-                if q.name.trim().is_empty() || q.unit.trim().is_empty() {
-                    return Err(invalid(&f, "a quantity needs a name and a unit"));
-                }
+                let mut quantity = domain::quantity(&f, &q.name, q.value, &q.unit, q.quote.as_deref())?;
                 let document = q.document.or_else(|| default_doc.map(String::from));
-                if let Some(d) = &document {
-                    if self.g.entity(d).is_none_or(|e| e.kind != EntityKind::Document) {
-                        return Err(invalid(&format!("{f}.document"), format!("no document `{d}`")));
-                    }
+                let doc = match &document {
+                    None => None,
+                    Some(d) => match self.g.entity(d).filter(|e| e.kind == EntityKind::Document) {
+                        None => return Err(invalid(&format!("{f}.document"), format!("no document `{d}`"))),
+                        doc => doc,
+                    },
+                };
+                if let Some(quote) = &quantity.quote {
+                    let Some(d) = doc else {
+                        return Err(invalid(&format!("{f}.quote"), "a quote needs a document to be found in"));
+                    };
+                    self.texts.check_quote(&d.id, d.file.as_deref(), quote).map_err(|e| e.at(format!("{f}.quote")))?;
                 }
-                Ok(Quantity { name: q.name, value: q.value, unit: q.unit, quote: q.quote, document })
+                quantity.document = document;
+                Ok(quantity)
             })
             .collect()
     }
@@ -340,14 +353,6 @@ fn date(field: &str, v: Option<String>) -> Result<Option<PartialDate>, EditError
     v.filter(|s| !s.trim().is_empty())
         .map(|s| PartialDate::parse(s.trim()).map_err(|e| invalid(field, e.0)))
         .transpose()
-}
-
-fn non_empty(field: &str, v: &str) -> Result<String, EditError> {
-    let v = v.trim();
-    if v.is_empty() {
-        return Err(invalid(field, "must not be empty"));
-    }
-    Ok(v.to_string())
 }
 
 fn check_version(what: &'static str, id: &str, expected: Option<u64>, actual: u64) -> Result<(), EditError> {
@@ -366,11 +371,12 @@ fn check_dates(from_field: &str, from: Option<PartialDate>, until: Option<Partia
     Ok(())
 }
 
-/// Validates `edit` against the graph `g` and plans the write. Nothing is written here.
-pub fn plan(g: &GraphIndex, actor: &str, edit: Edit) -> Result<Plan, EditError> {
+/// Validates `edit` against the graph `g` and the value rules of [`domain`] (quotes against
+/// `texts`), and plans the write. Nothing is written here.
+pub fn plan(g: &GraphIndex, texts: &DocumentTexts, actor: &str, edit: Edit) -> Result<Plan, EditError> {
     let g = &Reading { g, reads: RefCell::default() };
     let mut p =
-        Planner { g, footprint: Footprint::default(), actor, action: edit.name(), batch: WriteBatch::default() };
+        Planner { g, texts, footprint: Footprint::default(), actor, action: edit.name(), batch: WriteBatch::default() };
     let primary = match edit {
         Edit::CreateEntity(n) => {
             let kind = n.kind.ok_or_else(|| invalid("kind", "required"))?;
@@ -386,20 +392,30 @@ pub fn plan(g: &GraphIndex, actor: &str, edit: Edit) -> Result<Plan, EditError> 
                     format!("`{slug}` is the ID of an existing entity (slugs are never reused)"),
                 ));
             }
-            let name = non_empty("name", &n.name)?;
+            let name = limits::NAME.required("name", &n.name)?;
+            let subtype = limits::SUBTYPE.optional("type", n.subtype.as_deref())?;
+            domain::check_count("aliases", n.aliases.len(), limits::ALIASES)?;
+            let aliases = n
+                .aliases
+                .iter()
+                .enumerate()
+                .map(|(i, a)| limits::ALIAS.required(&format!("aliases[{i}]"), a))
+                .collect::<Result<Vec<_>, _>>()?;
+            let summary = limits::SUMMARY.optional("summary", n.summary.as_deref())?;
+            let url = domain::url("url", n.url.as_deref())?;
             let (date_v, end_v) = (date("date", n.date)?, date("endDate", n.end_date)?);
             check_dates("date", date_v, end_v)?;
             let e = Entity {
                 id: id.clone(),
                 slug,
                 kind,
-                subtype: n.subtype.filter(|s| !s.trim().is_empty()),
-                aliases: dedupe_aliases(&name, n.aliases),
+                subtype,
+                aliases: dedupe_aliases(&name, aliases),
                 name,
-                summary: n.summary.filter(|s| !s.trim().is_empty()),
+                summary,
                 date: date_v,
                 end_date: end_v,
-                url: n.url.filter(|s| !s.trim().is_empty()),
+                url,
                 file: None,
                 quantities: Vec::new(),
                 version: 1,
@@ -419,13 +435,13 @@ pub fn plan(g: &GraphIndex, actor: &str, edit: Edit) -> Result<Plan, EditError> 
                 e.slug = slug;
             }
             if let Some(n) = patch.name {
-                e.name = non_empty("name", &n)?;
+                e.name = limits::NAME.required("name", &n)?;
             }
             if let Some(v) = patch.subtype {
-                e.subtype = v.filter(|s| !s.trim().is_empty());
+                e.subtype = limits::SUBTYPE.optional("type", v.as_deref())?;
             }
             if let Some(v) = patch.summary {
-                e.summary = v.filter(|s| !s.trim().is_empty());
+                e.summary = limits::SUMMARY.optional("summary", v.as_deref())?;
             }
             if let Some(v) = patch.date {
                 e.date = date("date", v)?;
@@ -435,7 +451,7 @@ pub fn plan(g: &GraphIndex, actor: &str, edit: Edit) -> Result<Plan, EditError> 
             }
             check_dates("date", e.date, e.end_date)?;
             if let Some(v) = patch.url {
-                e.url = v.filter(|s| !s.trim().is_empty());
+                e.url = domain::url("url", v.as_deref())?;
             }
             e.aliases = dedupe_aliases(&e.name, e.aliases);
             if e != old {
@@ -468,10 +484,16 @@ pub fn plan(g: &GraphIndex, actor: &str, edit: Edit) -> Result<Plan, EditError> 
         }
         Edit::AddAlias { id, alias } => {
             let old = p.entity(&id)?;
-            let alias = non_empty("alias", &alias)?;
+            let alias = limits::ALIAS.required("alias", &alias)?;
             let mut e = old.clone();
             e.aliases.push(alias);
             e.aliases = dedupe_aliases(&e.name, e.aliases);
+            if e != old && e.aliases.len() > limits::ALIASES {
+                return Err(invalid(
+                    "alias",
+                    format!("`{id}` already has {} aliases, the most an entity may have", old.aliases.len()),
+                ));
+            }
             if e != old {
                 e.version += 1;
                 p.put_entity(Some(&old), e);
@@ -498,11 +520,13 @@ pub fn plan(g: &GraphIndex, actor: &str, edit: Edit) -> Result<Plan, EditError> 
             if n.citations.is_empty() {
                 return Err(invalid("citations", "every relation needs at least one citation"));
             }
+            domain::check_count("citations", n.citations.len(), limits::CITATIONS)?;
+            let title = limits::TITLE.optional("title", n.title.as_deref())?;
             let citations = n
                 .citations
                 .into_iter()
                 .enumerate()
-                .map(|(i, c)| p.citation(&format!("citations[{i}]"), c))
+                .map(|(i, c)| p.citation(&format!("citations[{i}].document"), &format!("citations[{i}].quote"), c))
                 .collect::<Result<Vec<_>, _>>()?;
             let quantities = p.quantities("quantities", n.quantities, Some(&citations[0].document))?;
             let (vf, vu) = (date("validFrom", n.valid_from)?, date("validUntil", n.valid_until)?);
@@ -517,7 +541,7 @@ pub fn plan(g: &GraphIndex, actor: &str, edit: Edit) -> Result<Plan, EditError> 
                 kind: n.kind,
                 from: n.from,
                 to: n.to,
-                title: n.title.filter(|s| !s.trim().is_empty()),
+                title,
                 order: n.order,
                 valid_from: vf,
                 valid_until: vu,
@@ -533,7 +557,7 @@ pub fn plan(g: &GraphIndex, actor: &str, edit: Edit) -> Result<Plan, EditError> 
             check_version("relation", &id, expected_version, old.version)?;
             let mut r = old.clone();
             if let Some(v) = patch.title {
-                r.title = v.filter(|s| !s.trim().is_empty());
+                r.title = limits::TITLE.optional("title", v.as_deref())?;
             }
             if let Some(v) = patch.order {
                 r.order = v;
@@ -562,8 +586,17 @@ pub fn plan(g: &GraphIndex, actor: &str, edit: Edit) -> Result<Plan, EditError> 
         }
         Edit::AddCitation { id, citation } => {
             let old = p.relation(&id)?;
-            let c = p.citation("citation", citation)?;
+            let c = p.citation("document", "quote", citation)?;
             let mut r = old.clone();
+            if !r.citations.contains(&c) && r.citations.len() >= limits::CITATIONS {
+                return Err(invalid(
+                    "document",
+                    format!(
+                        "relation `{id}` already has {} citations, the most a relation may have",
+                        r.citations.len()
+                    ),
+                ));
+            }
             if !r.citations.contains(&c) {
                 r.citations.push(c);
                 r.version += 1;
@@ -613,6 +646,16 @@ pub fn plan(g: &GraphIndex, actor: &str, edit: Edit) -> Result<Plan, EditError> 
                     e.quantities.push(q.clone());
                 }
             }
+            for (what, count, max) in
+                [("aliases", e.aliases.len(), limits::ALIASES), ("quantities", e.quantities.len(), limits::QUANTITIES)]
+            {
+                if count > max {
+                    return Err(invalid(
+                        "remove",
+                        format!("`{keep}` would have {count} {what} after the merge; at most {max} are allowed"),
+                    ));
+                }
+            }
             e.version += 1;
             // Relations of `keep` by (kind, from, to, title): a moved relation that duplicates one
             // of them adds its citations to it instead of standing twice.
@@ -639,6 +682,17 @@ pub fn plan(g: &GraphIndex, actor: &str, edit: Edit) -> Result<Plan, EditError> 
                         if !target.citations.contains(c) {
                             target.citations.push(c.clone());
                         }
+                    }
+                    if target.citations.len() > limits::CITATIONS {
+                        return Err(invalid(
+                            "remove",
+                            format!(
+                                "relation `{}` would have {} citations after the merge; at most {} are allowed",
+                                target.id,
+                                target.citations.len(),
+                                limits::CITATIONS
+                            ),
+                        ));
                     }
                     p.delete_relation(&old);
                     if *target != before {
@@ -707,7 +761,20 @@ mod tests {
         batch.put_relations.iter().for_each(|r| g.upsert_relation(r.clone()).unwrap());
     }
 
-    /// Organizations a, b, c and d; documents doc and spare; a → b citing doc.
+    /// The texts of `doc.txt` and `spare.txt`.
+    fn texts() -> DocumentTexts {
+        DocumentTexts::from_texts([
+            ("doc.txt".to_string(), "It says\nso. And more.".to_string()),
+            ("spare.txt".to_string(), "It says so.".to_string()),
+        ])
+    }
+
+    fn plan(g: &GraphIndex, actor: &str, edit: Edit) -> Result<Plan, EditError> {
+        super::plan(g, &texts(), actor, edit)
+    }
+
+    /// Organizations a, b, c and d; documents doc and spare (with their texts) and bare (an
+    /// editor's, with no file); a → b citing doc.
     fn graph() -> GraphIndex {
         let mut g = GraphIndex::default();
         for edit in [
@@ -717,11 +784,18 @@ mod tests {
             create_entity(EntityKind::Organization, "d"),
             create_entity(EntityKind::Document, "doc"),
             create_entity(EntityKind::Document, "spare"),
-            create_relation("a", "b", "doc"),
+            create_entity(EntityKind::Document, "bare"),
         ] {
             let plan = plan(&g, "test", edit).unwrap();
             apply(&mut g, &plan.batch);
         }
+        for doc in ["doc", "spare"] {
+            let mut e = (**g.entity(doc).unwrap()).clone();
+            e.file = Some(format!("{doc}.txt"));
+            g.upsert_entity(e);
+        }
+        let plan = plan(&g, "test", create_relation("a", "b", "doc")).unwrap();
+        apply(&mut g, &plan.batch);
         g
     }
 
@@ -827,5 +901,55 @@ mod tests {
         }
         assert!(!footprint(alias("a", "x")).depends_on(&footprint(alias("c", "y"))));
         assert!(!footprint(create_relation("c", "d", "doc")).depends_on(&footprint(alias("a", "y"))));
+    }
+
+    #[test]
+    fn quotes_must_be_in_their_document_and_values_keep_to_the_rules() {
+        let g = graph();
+        let field = |edit| match plan(&g, "test", edit) {
+            Err(EditError::Value(e)) => e.field,
+            Err(EditError::Invalid { field, .. }) => field,
+            other => panic!("accepted or the wrong error: {}", written(&other)),
+        };
+        let cite = |document: &str, quote: &str| Edit::AddCitation {
+            id: "part_of:a:b".into(),
+            citation: NewCitation { document: document.into(), quote: Some(quote.into()) },
+        };
+        // Runs of whitespace count as one space on both sides.
+        assert!(plan(&g, "test", cite("spare", "  It   says\nso.")).is_ok());
+        assert!(plan(&g, "test", cite("doc", "It says so. And")).is_ok());
+        assert_eq!(field(cite("doc", "It says no.")), "quote");
+        // A document with no known text: no quote can be checked, so none is taken.
+        assert_eq!(field(cite("bare", "It says so.")), "quote");
+        assert!(plan(
+            &g,
+            "test",
+            Edit::AddCitation {
+                id: "part_of:a:b".into(),
+                citation: NewCitation { document: "bare".into(), quote: None },
+            }
+        )
+        .is_ok());
+        let mut relation = match create_relation("c", "d", "doc") {
+            Edit::CreateRelation(r) => r,
+            _ => unreachable!(),
+        };
+        relation.citations.push(NewCitation { document: "spare".into(), quote: Some("It says\u{202e}so.".into()) });
+        assert_eq!(field(Edit::CreateRelation(relation.clone())), "citations[1].quote");
+        relation.citations = vec![NewCitation { document: "doc".into(), quote: None }; limits::CITATIONS + 1];
+        assert_eq!(field(Edit::CreateRelation(relation)), "citations");
+        let entity = |aliases: Vec<String>| {
+            Edit::CreateEntity(NewEntity {
+                kind: Some(EntityKind::Person),
+                slug: "p".into(),
+                name: "P".into(),
+                aliases,
+                ..Default::default()
+            })
+        };
+        assert_eq!(field(entity(vec!["x".into(), "y\u{1b}[31m".into()])), "aliases[1]");
+        assert_eq!(field(entity(vec![" ".into()])), "aliases[0]");
+        assert_eq!(field(entity((0..=limits::ALIASES).map(|i| format!("a{i}")).collect())), "aliases");
+        assert!(plan(&g, "test", entity((0..limits::ALIASES).map(|i| format!("a{i}")).collect())).is_ok());
     }
 }

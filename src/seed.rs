@@ -12,7 +12,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::domain::{Citation, Entity, EntityKind, PartialDate, Quantity, Relation, RelationKind, Slug};
+use crate::domain::{
+    self, limits, Citation, DocumentTexts, Entity, EntityKind, FieldError, PartialDate, Quantity, Relation,
+    RelationKind, Slug,
+};
 use crate::store::{AuditEntry, Store, StoreError, TargetKind, WriteBatch};
 
 /// One thing wrong with the seed data, located as precisely as possible.
@@ -52,6 +55,9 @@ pub enum SeedError {
 pub struct SeedData {
     pub entities: Vec<Entity>,
     pub relations: Vec<Relation>,
+    /// The texts of the documents' files, which the quotes were checked against: a service
+    /// seeded with this data checks editors' quotes against them too.
+    pub documents: DocumentTexts,
 }
 
 /// What applying a seed changed.
@@ -158,11 +164,8 @@ struct CitationRecord {
     quote: Option<String>,
 }
 
-/// Collapses every run of whitespace to one space, so that a quote copied across a line break
-/// still matches its document.
-pub fn collapse_whitespace(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
-}
+/// Collapses every run of whitespace to one space (how quotes are compared with documents).
+pub use crate::domain::collapse_whitespace;
 
 fn toml_files(dir: &Path) -> Result<Vec<PathBuf>, SeedError> {
     let io = |source| SeedError::Io { path: dir.display().to_string(), source };
@@ -209,13 +212,17 @@ pub fn load(dir: &Path) -> Result<SeedData, SeedError> {
     }
 
     // Documents first: citations resolve file names to document entities.
-    let mut documents: HashMap<String, (String, String)> = HashMap::new(); // file → (entity id, normalized text)
+    let mut documents: HashMap<String, String> = HashMap::new(); // file → document entity ID
+    let mut texts: Vec<(String, String)> = Vec::new(); // file → text as read
     let mut entities = Vec::new();
     let mut slugs_seen: HashMap<String, String> = HashMap::new();
     let mut pending_quantities: Vec<(usize, String, String, Vec<QuantityRecord>)> = Vec::new();
 
     for (file, n, r) in entity_records {
-        let record = format!("entity #{n}{}", r.slug.as_deref().map(|s| format!(" `{s}`")).unwrap_or_default());
+        let record = format!(
+            "entity #{n}{}",
+            r.slug.as_deref().map(|s| format!(" `{}`", domain::excerpt(s))).unwrap_or_default()
+        );
         let mut p = |field: &str, message: String| {
             problems.push(Problem {
                 file: file.clone(),
@@ -251,47 +258,48 @@ pub fn load(dir: &Path) -> Result<SeedData, SeedError> {
             }
             Some(Ok(k)) => Some(k),
         };
-        let name = match r.name.as_deref().map(str::trim) {
-            Some(n) if !n.is_empty() => Some(n.to_owned()),
-            _ => {
-                p("name", "missing or empty".into());
-                None
-            }
-        };
+        let name = ok(limits::NAME.required("name", r.name.as_deref().unwrap_or_default()), &mut p);
+        let subtype = ok(limits::SUBTYPE.optional("type", r.subtype.as_deref()), &mut p).flatten();
+        let summary = ok(limits::SUMMARY.optional("summary", r.summary.as_deref()), &mut p).flatten();
+        let url = ok(domain::url("url", r.url.as_deref()), &mut p).flatten();
         let date = parse_date(r.date.as_deref(), "date", &mut p);
         let end_date = parse_date(r.end_date.as_deref(), "end_date", &mut p);
-        for (i, a) in r.aliases.iter().enumerate() {
-            if a.trim().is_empty() {
-                p(&format!("aliases[{i}]"), "empty alias".into());
+        let aliases = match domain::check_count("aliases", r.aliases.len(), limits::ALIASES) {
+            Err(e) => {
+                p(&e.field, e.error.to_string());
+                Vec::new()
             }
-        }
-        if let Some(url) = &r.url {
-            if !(url.starts_with("https://") || url.starts_with("http://")) {
-                p("url", format!("`{url}` is not an http(s) URL"));
+            Ok(()) => r
+                .aliases
+                .iter()
+                .enumerate()
+                .filter_map(|(i, a)| ok(limits::ALIAS.required(&format!("aliases[{i}]"), a), &mut p))
+                .collect(),
+        };
+        let doc_file = match (kind, &r.file) {
+            (Some(EntityKind::Document), None) => {
+                p("file", "required for a document: the file in documents/".into());
+                None
             }
-        }
-        match (kind, &r.file) {
-            (Some(EntityKind::Document), None) => p("file", "required for a document: the file in documents/".into()),
-            (Some(EntityKind::Document), Some(f)) => {
-                let path = dir.join("documents").join(f);
-                if f.contains('/') || f.contains("..") {
-                    p("file", format!("`{f}` must be a plain file name in documents/"));
-                } else {
-                    match std::fs::read_to_string(&path) {
-                        Ok(text) => {
-                            if let Some(slug) = &slug {
-                                if documents.insert(f.clone(), (slug.to_string(), collapse_whitespace(&text))).is_some()
-                                {
-                                    p("file", format!("`{f}` is already the file of another document"));
-                                }
-                            }
+            (Some(EntityKind::Document), Some(f)) => ok(domain::file_name("file", f), &mut p),
+            (Some(_), Some(_)) => {
+                p("file", "only documents have a file".into());
+                None
+            }
+            _ => None,
+        };
+        if let Some(f) = &doc_file {
+            match std::fs::read_to_string(dir.join("documents").join(f)) {
+                Ok(text) => {
+                    if let Some(slug) = &slug {
+                        if documents.insert(f.clone(), slug.to_string()).is_some() {
+                            p("file", format!("`{f}` is already the file of another document"));
                         }
-                        Err(e) => p("file", format!("cannot read documents/{f}: {e}")),
+                        texts.push((f.clone(), text));
                     }
                 }
+                Err(e) => p("file", format!("cannot read documents/{f}: {e}")),
             }
-            (Some(_), Some(_)) => p("file", "only documents have a file".into()),
-            _ => {}
         }
         if let (Some(slug), Some(kind), Some(name)) = (slug, kind, name) {
             let idx = entities.len();
@@ -302,34 +310,44 @@ pub fn load(dir: &Path) -> Result<SeedData, SeedError> {
                 id: slug.to_string(),
                 slug,
                 kind,
-                subtype: r.subtype.filter(|s| !s.trim().is_empty()),
+                subtype,
                 name,
-                aliases: r.aliases,
-                summary: r.summary.filter(|s| !s.trim().is_empty()),
+                aliases,
+                summary,
                 date,
                 end_date,
-                url: r.url,
-                file: r.file,
+                url,
+                file: doc_file,
                 quantities: Vec::new(),
                 version: 1,
             });
         }
     }
+    let texts = DocumentTexts::from_texts(texts);
 
     for (idx, file, record, quantities) in pending_quantities {
+        let mut p = |field: &str, message: String| {
+            problems.push(Problem {
+                file: file.clone(),
+                record: Some(record.clone()),
+                field: Some(field.into()),
+                message,
+            })
+        };
+        if let Err(e) = domain::check_count("quantities", quantities.len(), limits::QUANTITIES) {
+            p(&e.field, e.error.to_string());
+            continue;
+        }
         let mut out = Vec::new();
         for (i, q) in quantities.into_iter().enumerate() {
             let field = format!("quantities[{i}]");
-            let doc = q.document.clone();
-            match doc.as_deref() {
-                None => problems.push(Problem {
-                    file: file.clone(),
-                    record: Some(record.clone()),
-                    field: Some(format!("{field}.document")),
-                    message: "required for an entity's quantities: the file the number is read from".into(),
-                }),
+            match q.document.clone() {
+                None => p(
+                    &format!("{field}.document"),
+                    "required for an entity's quantities: the file the number is read from".into(),
+                ),
                 Some(doc) => {
-                    if let Some(q) = check_quantity(q, doc, &documents, &file, &record, &field, &mut problems) {
+                    if let Some(q) = check_quantity(q, &doc, &documents, &texts, &field, &mut p) {
                         out.push(q);
                     }
                 }
@@ -344,8 +362,9 @@ pub fn load(dir: &Path) -> Result<SeedData, SeedError> {
         let record = format!(
             "relation #{n}{}",
             match (&r.id, &r.kind, &r.from, &r.to) {
-                (Some(id), ..) => format!(" `{id}`"),
-                (None, Some(k), Some(f), Some(t)) => format!(" ({f} {k} {t})"),
+                (Some(id), ..) => format!(" `{}`", domain::excerpt(id)),
+                (None, Some(k), Some(f), Some(t)) =>
+                    format!(" ({} {} {})", domain::excerpt(f), domain::excerpt(k), domain::excerpt(t)),
                 _ => String::new(),
             }
         );
@@ -370,13 +389,14 @@ pub fn load(dir: &Path) -> Result<SeedData, SeedError> {
                 None
             }
             Some(s) if !slugs_seen.contains_key(s) => {
-                p(field, format!("no entity has the slug `{s}`"));
+                p(field, format!("no entity has the slug `{}`", domain::excerpt(s)));
                 None
             }
             Some(s) => Some(s.clone()),
         };
         let from = endpoint("from", &r.from);
         let to = endpoint("to", &r.to);
+        let title = ok(limits::TITLE.optional("title", r.title.as_deref()), &mut p).flatten();
         let valid_from = parse_date(r.valid_from.as_deref(), "valid_from", &mut p);
         let valid_until = parse_date(r.valid_until.as_deref(), "valid_until", &mut p);
         if let (Some(a), Some(b)) = (valid_from, valid_until) {
@@ -384,35 +404,29 @@ pub fn load(dir: &Path) -> Result<SeedData, SeedError> {
                 p("valid_until", format!("{b} is before valid_from {a}"));
             }
         }
+        let mut citations = Vec::new();
         if r.citations.is_empty() {
             p("citations", "every relation needs at least one citation".into());
-        }
-        let mut citations = Vec::new();
-        for (i, c) in r.citations.iter().enumerate() {
-            match documents.get(&c.document) {
-                None => {
-                    p(&format!("citations[{i}].document"), format!("no document entity has the file `{}`", c.document))
+        } else if let Err(e) = domain::check_count("citations", r.citations.len(), limits::CITATIONS) {
+            p(&e.field, e.error.to_string());
+        } else {
+            for (i, c) in r.citations.iter().enumerate() {
+                let field = format!("citations[{i}]");
+                let Some(doc_id) = documents.get(&c.document) else {
+                    let message = format!("no document entity has the file `{}`", domain::excerpt(&c.document));
+                    p(&format!("{field}.document"), message);
+                    continue;
+                };
+                let quote = ok(limits::QUOTE.optional(&format!("{field}.quote"), c.quote.as_deref()), &mut p);
+                if let Some(Some(q)) = &quote {
+                    let checked = texts.check_quote(&c.document, Some(&c.document), q);
+                    ok(checked.map_err(|e| e.at(format!("{field}.quote"))), &mut p);
                 }
-                Some((doc_id, text)) => {
-                    if let Some(q) = &c.quote {
-                        if q.trim().is_empty() || !text.contains(&collapse_whitespace(q)) {
-                            p(&format!("citations[{i}].quote"), format!("not found verbatim in {}: {q:?}", c.document));
-                        }
-                    }
-                    citations.push(Citation { document: doc_id.clone(), quote: c.quote.clone() });
-                }
+                citations.push(Citation { document: doc_id.clone(), quote: quote.flatten() });
             }
         }
         let id = match (&r.id, kind, &from, &to) {
-            (Some(id), ..) => {
-                let ok = !id.is_empty()
-                    && id.len() <= 200
-                    && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':' | '.'));
-                if !ok {
-                    p("id", format!("`{id}` is not a valid ID (letters, digits, - _ : . only)"));
-                }
-                Some(id.clone())
-            }
+            (Some(id), ..) => ok(domain::relation_id("id", id), &mut p),
             (None, Some(k), Some(f), Some(t)) => Some(format!("{k}:{f}:{t}")),
             _ => None,
         };
@@ -428,11 +442,15 @@ pub fn load(dir: &Path) -> Result<SeedData, SeedError> {
         }
         let default_doc = r.citations.first().map(|c| c.document.clone());
         let mut quantities = Vec::new();
-        for (i, q) in r.quantities.into_iter().enumerate() {
-            let field = format!("quantities[{i}]");
-            let doc = q.document.clone().or_else(|| default_doc.clone()).unwrap_or_default();
-            if let Some(q) = check_quantity(q, &doc, &documents, &file, &record, &field, &mut local) {
-                quantities.push(q);
+        if let Err(e) = domain::check_count("quantities", r.quantities.len(), limits::QUANTITIES) {
+            p(&e.field, e.error.to_string());
+        } else {
+            for (i, q) in r.quantities.into_iter().enumerate() {
+                let field = format!("quantities[{i}]");
+                let doc = q.document.clone().or_else(|| default_doc.clone()).unwrap_or_default();
+                if let Some(q) = check_quantity(q, &doc, &documents, &texts, &field, &mut p) {
+                    quantities.push(q);
+                }
             }
         }
         let clean = local.is_empty();
@@ -443,7 +461,7 @@ pub fn load(dir: &Path) -> Result<SeedData, SeedError> {
                 kind,
                 from,
                 to,
-                title: r.title.filter(|s| !s.trim().is_empty()),
+                title,
                 order: r.order,
                 valid_from,
                 valid_until,
@@ -455,10 +473,38 @@ pub fn load(dir: &Path) -> Result<SeedData, SeedError> {
     }
 
     if problems.is_empty() {
-        Ok(SeedData { entities, relations })
+        Ok(SeedData { entities, relations, documents: texts })
     } else {
         Err(SeedError::Invalid(problems))
     }
+}
+
+/// The texts of every file in `documents/` of the seed directory `dir`, for a server whose store
+/// was seeded earlier: the quotes editors give are checked against them. No `documents/`, no
+/// texts.
+pub fn load_document_texts(dir: &Path) -> Result<DocumentTexts, SeedError> {
+    let docs = dir.join("documents");
+    let io = |source| SeedError::Io { path: docs.display().to_string(), source };
+    let mut texts = Vec::new();
+    if !docs.is_dir() {
+        return Ok(DocumentTexts::default());
+    }
+    for entry in std::fs::read_dir(&docs).map_err(io)? {
+        let entry = entry.map_err(io)?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') || !entry.file_type().map_err(io)?.is_file() {
+            continue;
+        }
+        let text = std::fs::read_to_string(entry.path())
+            .map_err(|source| SeedError::Io { path: entry.path().display().to_string(), source })?;
+        texts.push((name, text));
+    }
+    Ok(DocumentTexts::from_texts(texts))
+}
+
+/// The value, or `None` with its problem reported.
+fn ok<T>(result: Result<T, FieldError>, p: &mut impl FnMut(&str, String)) -> Option<T> {
+    result.map_err(|e| p(&e.field, e.error.to_string())).ok()
 }
 
 fn read_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, String> {
@@ -477,39 +523,26 @@ fn parse_date(value: Option<&str>, field: &str, p: &mut impl FnMut(&str, String)
     }
 }
 
+/// A quantity read from the document with file `doc`, its values and its quote checked.
 fn check_quantity(
     q: QuantityRecord,
     doc: &str,
-    documents: &HashMap<String, (String, String)>,
-    file: &str,
-    record: &str,
+    documents: &HashMap<String, String>,
+    texts: &DocumentTexts,
     field: &str,
-    problems: &mut Vec<Problem>,
+    p: &mut impl FnMut(&str, String),
 ) -> Option<Quantity> {
-    let mut p = |sub: &str, message: String| {
-        problems.push(Problem {
-            file: file.into(),
-            record: Some(record.into()),
-            field: Some(format!("{field}.{sub}")),
-            message,
-        })
-    };
-    if !q.value.is_finite() {
-        p("value", "must be a finite number".into());
-    }
-    if q.name.trim().is_empty() || q.unit.trim().is_empty() {
-        p("name", "a quantity needs a name and a unit".into());
-    }
-    let Some((doc_id, text)) = documents.get(doc) else {
-        p("document", format!("no document entity has the file `{doc}`"));
+    let checked = ok(domain::quantity(field, &q.name, q.value, &q.unit, q.quote.as_deref()), p);
+    let Some(doc_id) = documents.get(doc) else {
+        p(&format!("{field}.document"), format!("no document entity has the file `{}`", domain::excerpt(doc)));
         return None;
     };
-    if let Some(quote) = &q.quote {
-        if !text.contains(&collapse_whitespace(quote)) {
-            p("quote", format!("not found verbatim in {doc}: {quote:?}"));
-        }
+    let mut quantity = checked?;
+    if let Some(quote) = &quantity.quote {
+        ok(texts.check_quote(doc, Some(doc), quote).map_err(|e| e.at(format!("{field}.quote"))), p)?;
     }
-    Some(Quantity { name: q.name, value: q.value, unit: q.unit, quote: q.quote, document: Some(doc_id.clone()) })
+    quantity.document = Some(doc_id.clone());
+    Some(quantity)
 }
 
 /// Writes the seed into the store, touching only records that differ from what it holds.

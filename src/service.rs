@@ -26,7 +26,7 @@ use std::sync::Arc;
 use tokio::sync::{broadcast, oneshot, Mutex, OwnedRwLockReadGuard, RwLock};
 
 use crate::auth::{self, AuthError, Caller};
-use crate::domain::Entity;
+use crate::domain::{DocumentTexts, Entity};
 use crate::edit::{self, Edit, EditError};
 use crate::graph::{GraphError, GraphIndex, PreparedRelation, Resolver};
 use crate::seed::{self, SeedData, SeedError, SeedReport};
@@ -79,6 +79,9 @@ pub struct Service {
     /// The index's size and generation, readable without its lock: `/healthz` and the cost
     /// model must answer while a writer waits for a long read to end.
     stats: Arc<Stats>,
+    /// The source documents' texts, which every quote an edit writes must be in: those of the
+    /// seed this service applied, and any added with [`Service::add_document_texts`].
+    documents: Arc<std::sync::RwLock<DocumentTexts>>,
 }
 
 /// What [`Service::stats`] reads: set under the index's write lock each time it changes.
@@ -189,6 +192,7 @@ impl Service {
             changes,
             snapshot,
             stats,
+            documents: Arc::default(),
         })
     }
 
@@ -229,6 +233,19 @@ impl Service {
         &self.store
     }
 
+    /// The document texts that quotes are checked against.
+    pub fn document_texts(&self) -> DocumentTexts {
+        self.documents.read().expect("the texts' lock is never poisoned").clone()
+    }
+
+    /// Adds document texts to check quotes against (a text already there is replaced). A server
+    /// whose store was seeded before this start reads them from its seed directory
+    /// ([`seed::load_document_texts`]); seeding ([`Service::seed`]) adds the seed's own.
+    pub fn add_document_texts(&self, texts: &DocumentTexts) {
+        let mut documents = self.documents.write().expect("the texts' lock is never poisoned");
+        *documents = documents.merged(texts);
+    }
+
     /// The index's size and generation without waiting for its lock (as of its last change).
     pub fn stats(&self) -> IndexStats {
         IndexStats {
@@ -251,6 +268,7 @@ impl Service {
         let seq_before = self.store.last_seq()?;
         self.snapshot.invalidate();
         let report = seed::apply(&self.store, data).await?;
+        self.add_document_texts(&data.documents);
         if report.changed() {
             // A seed touches many records at once; rebuilding is simpler than replaying and it
             // happens once at start or on an explicit `seed`.
@@ -268,9 +286,10 @@ impl Service {
     /// have been told. See the module documentation for how concurrent edits share a flush.
     pub async fn edit(&self, actor: &str, edit: Edit) -> Result<Applied, ServiceError> {
         let writer = self.writer.lock().await;
+        let texts = self.document_texts();
         let plan = loop {
             let g = self.index.read().await;
-            let planned = edit::plan(&g, actor, edit.clone());
+            let planned = edit::plan(&g, &texts, actor, edit.clone());
             // Read under the index's read guard, so the queue is the one the plan did not see.
             let must_wait = {
                 let waiting = self.unflushed.lock().expect("the queue's lock is never poisoned");

@@ -136,6 +136,134 @@ fn bad_seed_data_is_reported_with_file_record_and_field() {
     }
 }
 
+/// The value rules the API keeps to hold for seed files too, each problem named by file, record
+/// and field, and without the offending value repeated whole.
+#[test]
+fn values_past_the_rules_are_refused_with_file_record_and_field() {
+    let long_quote = format!("Test note, Geneva. {}", "and so on ".repeat(20_000));
+    let many_aliases =
+        format!("aliases = [{}]", (0..=100).map(|i| format!("\"EXO {i}\"")).collect::<Vec<_>>().join(", "));
+    let cases = [
+        (
+            "entities/all.toml",
+            r#"name = "Bo Chen""#,
+            format!("name = \"{}\"", "B".repeat(301)),
+            vec!["entities/all.toml", "entity #4 `bo-chen`", "field `name`", "301 characters long; at most 300"],
+        ),
+        (
+            "entities/all.toml",
+            r#"name = "Geneva""#,
+            r#"name = "Gen\u001B[2Jeva""#.to_string(),
+            vec!["entities/all.toml", "`geneva`", "field `name`", "U+001B"],
+        ),
+        (
+            "entities/all.toml",
+            r#"aliases = ["EXO"]"#,
+            r#"aliases = ["EXO", "E\u202EXO"]"#.to_string(),
+            vec!["entities/all.toml", "`exo`", "field `aliases[1]`", "U+202E"],
+        ),
+        (
+            "entities/all.toml",
+            r#"aliases = ["EXO"]"#,
+            many_aliases,
+            vec!["entities/all.toml", "`exo`", "field `aliases`", "101 entries; at most 100"],
+        ),
+        (
+            "entities/all.toml",
+            r#"summary = "An organization invented for the tests.""#,
+            r#"summary = "An organization\u0000 invented for the tests.""#.to_string(),
+            vec!["entities/all.toml", "`exo`", "field `summary`", "U+0000"],
+        ),
+        (
+            "relations/note.toml",
+            r#"quote = "Test note, Geneva.""#,
+            r#"quote = "Test note, Lausanne.""#.to_string(),
+            vec![
+                "relations/note.toml",
+                "(note located_in geneva)",
+                "field `citations[0].quote`",
+                "not found verbatim in document `note.txt`",
+            ],
+        ),
+        (
+            "relations/note.toml",
+            r#"quote = "Test note, Geneva.""#,
+            format!("quote = \"{long_quote}\""),
+            vec!["relations/note.toml", "(note located_in geneva)", "field `citations[0].quote`", "at most 2000"],
+        ),
+        (
+            "relations/note.toml",
+            r#"title = "EXO Director General""#,
+            r#"title = "EXO Director\u001B[31m General""#.to_string(),
+            vec!["relations/note.toml", "(ana-nunez-perez holds_role exo)", "field `title`", "U+001B"],
+        ),
+        (
+            "relations/note.toml",
+            r#"quote = "US$ 850K""#,
+            r#"quote = "US$ 850M""#.to_string(),
+            vec![
+                "relations/note.toml",
+                "(exo funds shelter-project)",
+                "field `quantities[0].quote`",
+                "not found verbatim",
+            ],
+        ),
+    ];
+    for (file, from, to, expect) in cases {
+        let d = broken_seed(file, from, &to);
+        let joined = problems(d.path()).join("\n");
+        for e in expect {
+            assert!(
+                joined.contains(e),
+                "problem for {:?} should mention {e:?}; got:\n{joined}",
+                seed::collapse_whitespace(&to).chars().take(60).collect::<String>()
+            );
+        }
+        assert!(joined.len() < 1_000, "the problem repeats the value: {} bytes", joined.len());
+    }
+}
+
+/// A store seeded before this start knows no document texts until they are added (the server
+/// reads them from its seed directory): until then a quote cannot be checked and is refused.
+#[tokio::test]
+async fn quotes_are_checked_against_the_documents_after_a_restart_too() {
+    use policygraph::edit::{Edit, NewCitation};
+    let dir = tempfile::tempdir().unwrap();
+    let data = seed::load(&mini_seed()).unwrap();
+    assert!(data.documents.contains_file("note.txt") && data.documents.len() == 1);
+    {
+        let service = Service::open(dir.path()).unwrap();
+        service.seed(&data).await.unwrap();
+        service.close().await.unwrap();
+    }
+    let service = open_service_once_released(dir.path()).await;
+    let cite = |quote: &str| Edit::AddCitation {
+        id: "signed:bo-chen:open-borders-order".into(),
+        citation: NewCitation { document: "note".into(), quote: Some(quote.into()) },
+    };
+    let err = service.edit("ed", cite("Test note, Geneva.")).await.unwrap_err().to_string();
+    assert!(err.contains("text of document `note` is not known"), "{err}");
+    service.add_document_texts(&seed::load_document_texts(&mini_seed()).unwrap());
+    let err = service.edit("ed", cite("Test note, Lausanne.")).await.unwrap_err().to_string();
+    assert!(err.contains("field `quote`: not found verbatim in document `note`"), "{err}");
+    service.edit("ed", cite("Test note, Geneva.")).await.unwrap();
+    service.close().await.unwrap();
+}
+
+/// Opens a store a service of this process has just closed (sled may hold its lock a moment).
+async fn open_service_once_released(path: &Path) -> Service {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match Service::open(path) {
+            Ok(s) => return s,
+            Err(_) if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("open store: {e}"),
+        }
+    }
+}
+
 #[tokio::test]
 async fn bad_seed_writes_nothing() {
     let d = broken_seed("relations/note.toml", r#"to = "open-borders-order""#, r#"to = "no-such-thing""#);

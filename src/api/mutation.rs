@@ -41,6 +41,7 @@ pub fn service_error(e: ServiceError) -> async_graphql::Error {
     let (c, field) = match &e {
         ServiceError::Edit(EditError::NotFound { .. }) => (code::NOT_FOUND, None),
         ServiceError::Edit(EditError::Invalid { field, .. }) => (code::BAD_USER_INPUT, Some(field.clone())),
+        ServiceError::Edit(EditError::Value(e)) => (code::BAD_USER_INPUT, Some(e.field.clone())),
         ServiceError::Edit(EditError::VersionConflict { .. } | EditError::HasRelations { .. }) => {
             (code::CONFLICT, None)
         }
@@ -59,13 +60,13 @@ pub fn service_error(e: ServiceError) -> async_graphql::Error {
 }
 
 /// An entity named by its global ID (`Person:joe-biden`) or its slug (`joe-biden`).
-fn entity_ref(g: &GraphIndex, field: &'static str, r: &str) -> Result<String> {
+fn entity_ref(g: &GraphIndex, field: &str, r: &str) -> Result<String> {
     let found = match r.split_once(':') {
         Some((ty, key)) => g.entity(key).filter(|e| type_name(e.kind) == ty),
         None => g.entity_by_slug(r),
     };
     found.map(|e| e.id.clone()).ok_or_else(|| {
-        async_graphql::Error::new(format!("`{field}`: no entity `{r}`")).extend_with(|_, e| {
+        async_graphql::Error::new(format!("`{field}`: no entity `{}`", domain::excerpt(r))).extend_with(|_, e| {
             e.set("code", code::NOT_FOUND);
             e.set("field", field);
         })
@@ -292,13 +293,14 @@ async fn relation_payload(ctx: &Context<'_>, applied: Applied) -> Result<Relatio
 fn quantities(g: &GraphIndex, qs: Option<Vec<QuantityInput>>) -> Result<Vec<NewQuantity>> {
     qs.unwrap_or_default()
         .into_iter()
-        .map(|q| {
+        .enumerate()
+        .map(|(i, q)| {
             Ok(NewQuantity {
                 name: q.name,
                 value: q.value,
                 unit: q.unit,
                 quote: q.quote,
-                document: q.document.map(|d| entity_ref(g, "quantities.document", &d)).transpose()?,
+                document: q.document.map(|d| entity_ref(g, &format!("quantities[{i}].document"), &d)).transpose()?,
             })
         })
         .collect()
@@ -392,8 +394,10 @@ impl MutationRoot {
             let citations = input
                 .citations
                 .into_iter()
-                .map(|c| {
-                    Ok(NewCitation { document: entity_ref(&g, "citations.document", &c.document)?, quote: c.quote })
+                .enumerate()
+                .map(|(i, c)| {
+                    let document = entity_ref(&g, &format!("citations[{i}].document"), &c.document)?;
+                    Ok(NewCitation { document, quote: c.quote })
                 })
                 .collect::<Result<Vec<_>>>()?;
             Edit::CreateRelation(NewRelation {
