@@ -17,6 +17,8 @@ pub mod code {
     pub const PERSISTED_QUERY_NOT_FOUND: &str = "PERSISTED_QUERY_NOT_FOUND";
     /// The request ran past its time limit and was stopped.
     pub const REQUEST_TIMEOUT: &str = "REQUEST_TIMEOUT";
+    /// A websocket operation refused: the socket or the client runs as many as it may.
+    pub const TOO_MANY_SUBSCRIPTIONS: &str = "TOO_MANY_SUBSCRIPTIONS";
 }
 
 #[derive(Debug, thiserror::Error)]
