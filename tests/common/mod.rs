@@ -29,6 +29,11 @@ pub struct TestServer {
 impl TestServer {
     /// Opens (or reuses) the store in `data`, seeds it from `seed_dir` when empty, and serves.
     pub async fn start(data: &Path, seed_dir: Option<&Path>) -> TestServer {
+        TestServer::start_with(data, seed_dir, HttpConfig { workers: 1, ..Default::default() }).await
+    }
+
+    /// [`TestServer::start`] with other settings.
+    pub async fn start_with(data: &Path, seed_dir: Option<&Path>, config: HttpConfig) -> TestServer {
         // After a stop, actix's worker threads may still be dropping their copies of the app
         // state (and with them sled's file lock) for a moment: retry briefly.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
@@ -49,7 +54,7 @@ impl TestServer {
         }
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
-        let server = http::start(listener, service.clone(), &HttpConfig { workers: 1, ..Default::default() }).unwrap();
+        let server = http::start(listener, service.clone(), &config).unwrap();
         let handle = server.handle();
         let task = tokio::spawn(server);
         TestServer { url: format!("http://127.0.0.1:{port}"), service, handle, task, client: reqwest::Client::new() }
