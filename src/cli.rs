@@ -165,6 +165,16 @@ pub struct ServeArgs {
     /// Seconds a request body may take to arrive whole (408 past that).
     #[arg(long, env = "POLICYGRAPH_BODY_TIMEOUT_SECS", default_value_t = crate::http::DEFAULT_BODY_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
     pub body_timeout_secs: u64,
+    /// Seconds a websocket may stay open without `connection_init` (then it is closed with 4408).
+    #[arg(long, env = "POLICYGRAPH_WS_INIT_TIMEOUT_SECS", default_value_t = crate::ws::DEFAULT_INIT_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
+    pub ws_init_timeout_secs: u64,
+    /// The most operations (subscriptions, queries) one websocket may run at a time.
+    #[arg(long, env = "POLICYGRAPH_WS_MAX_SUBSCRIPTIONS_PER_SOCKET", default_value_t = crate::ws::DEFAULT_MAX_SUBSCRIPTIONS_PER_SOCKET as u64, value_parser = clap::value_parser!(u64).range(1..))]
+    pub ws_max_subscriptions_per_socket: u64,
+    /// The most operations one client (a token, or an address without one) may run at a time over
+    /// all its websockets.
+    #[arg(long, env = "POLICYGRAPH_WS_MAX_SUBSCRIPTIONS_PER_CLIENT", default_value_t = crate::ws::DEFAULT_MAX_SUBSCRIPTIONS_PER_CLIENT as u64, value_parser = clap::value_parser!(u64).range(1..))]
+    pub ws_max_subscriptions_per_client: u64,
 }
 
 #[derive(Args, Debug)]
@@ -248,6 +258,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             max_age: args.http_max_age,
             request_timeout: std::time::Duration::from_millis(args.request_timeout_ms),
             body_timeout: std::time::Duration::from_secs(args.body_timeout_secs),
+            ws: crate::ws::WsConfig {
+                init_timeout: std::time::Duration::from_secs(args.ws_init_timeout_secs),
+                max_subscriptions_per_socket: args.ws_max_subscriptions_per_socket as usize,
+                max_subscriptions_per_client: args.ws_max_subscriptions_per_client as usize,
+                ..Default::default()
+            },
         },
     )?;
     {

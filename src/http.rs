@@ -77,6 +77,8 @@ pub struct AppState {
     pub body_timeout: Duration,
     /// Where parsing, validation, execution and serialization run (not on the actix worker).
     pub executor: Executor,
+    /// The websocket settings and the operations each client has running.
+    pub ws: Arc<crate::ws::WsLimits>,
 }
 
 /// Settings of the HTTP server.
@@ -96,6 +98,8 @@ pub struct HttpConfig {
     /// How long a request body may take to arrive, from the first byte to the last: a client
     /// trickling a byte at a time would otherwise hold its connection open for ever.
     pub body_timeout: Duration,
+    /// Websocket settings: initialisation timeout, pings, limits.
+    pub ws: crate::ws::WsConfig,
 }
 
 /// The default of [`HttpConfig::request_timeout`].
@@ -112,6 +116,7 @@ impl Default for HttpConfig {
             max_age: 0,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             body_timeout: DEFAULT_BODY_TIMEOUT,
+            ws: crate::ws::WsConfig::default(),
         }
     }
 }
@@ -129,6 +134,7 @@ pub fn start(listener: TcpListener, service: Service, config: &HttpConfig) -> st
         request_timeout: config.request_timeout,
         body_timeout: config.body_timeout,
         executor: Executor::new(0)?,
+        ws: Arc::new(crate::ws::WsLimits::new(config.ws.clone())),
     };
     // Install the recorder before the first request so that every metric is captured.
     telemetry::metrics_handle();
@@ -845,9 +851,9 @@ async fn execute(
     HttpResponse::Ok().content_type(rt.mime()).insert_header((header::CACHE_CONTROL, "no-store")).json(body)
 }
 
-/// Subscriptions over websocket, on the GraphQL endpoint. Speaks graphql-transport-ws and the
-/// legacy graphql-ws protocol. The bearer token may come in the upgrade request's
-/// `Authorization` header or in `connection_init`'s payload (`{"Authorization": "Bearer …"}`).
+/// GraphQL over websocket, on the GraphQL endpoint: graphql-transport-ws and the legacy
+/// graphql-ws protocol (see [`crate::ws`]). The bearer token may come in the upgrade request's
+/// `Authorization` header (a bad one gets a 401 here) or in `connection_init`'s payload.
 async fn graphql_ws(
     req: HttpRequest,
     payload: web::Payload,
@@ -857,36 +863,7 @@ async fn graphql_ws(
         Ok(c) => c,
         Err(r) => return Ok(*r),
     };
-    let service = state.service.clone();
-    let private = state.private_reads;
-    async_graphql_actix_web::GraphQLSubscription::new(state.schema.clone())
-        .on_connection_init(move |value| {
-            let service = service.clone();
-            let header_caller = header_caller.clone();
-            async move {
-                let mut data = async_graphql::Data::default();
-                let from_payload = value
-                    .as_object()
-                    .and_then(|o| o.get("Authorization").or_else(|| o.get("authorization")))
-                    .and_then(|v| v.as_str())
-                    .map(|v| v.strip_prefix("Bearer ").unwrap_or(v).trim().to_string());
-                let caller = match from_payload {
-                    Some(secret) => match service.authenticate(&secret) {
-                        Ok(Some(c)) => Some(c),
-                        _ => return Err("the bearer token is not valid (unknown or revoked)".into()),
-                    },
-                    None => header_caller,
-                };
-                if private && caller.is_none() {
-                    return Err("this server needs a bearer token for subscriptions".into());
-                }
-                if let Some(c) = caller {
-                    data.insert(c);
-                }
-                Ok(data)
-            }
-        })
-        .start(&req, payload)
+    crate::ws::start(&req, payload, &state, header_caller)
 }
 
 /// The document parsed, on the executor when it is big.
@@ -931,7 +908,7 @@ fn timed_out(rt: ResponseType, limit: Duration) -> HttpResponse {
 
 /// At most [`MAX_ERRORS`] errors, the last saying how many were left out, each message at most
 /// [`MAX_MESSAGE_CHARS`] long.
-fn bound_errors(errors: &mut Vec<Value>) {
+pub(crate) fn bound_errors(errors: &mut Vec<Value>) {
     if errors.len() > MAX_ERRORS {
         let left_out = errors.len() - (MAX_ERRORS - 1);
         errors.truncate(MAX_ERRORS - 1);
@@ -958,7 +935,7 @@ fn shorten(text: &str, max: usize) -> Option<String> {
 /// A parse error as a client gets it: where, what was expected, and at most a short excerpt of
 /// the document there (the parser's own message quotes the whole line, which can be the whole
 /// document).
-fn parse_error(query: &str, e: async_graphql::parser::Error) -> Value {
+pub(crate) fn parse_error(query: &str, e: async_graphql::parser::Error) -> Value {
     use async_graphql::parser::Error as E;
     let locations: Vec<Value> = e.positions().map(|p| json!({ "line": p.line, "column": p.column })).collect();
     let message = match &e {
@@ -977,14 +954,17 @@ fn parse_error(query: &str, e: async_graphql::parser::Error) -> Value {
     json!({ "message": message, "locations": locations, "extensions": { "code": code::PARSE_FAILED } })
 }
 
-fn count_errors<'a>(codes: impl IntoIterator<Item = &'a str>) {
+pub(crate) fn count_errors<'a>(codes: impl IntoIterator<Item = &'a str>) {
     for c in codes {
         metrics::counter!("graphql_errors_total", "code" => c.to_string()).increment(1);
     }
 }
 
 /// The type of the operation that would run, or `None` if the name matches none.
-fn operation_type(doc: &async_graphql::parser::types::ExecutableDocument, name: Option<&str>) -> Option<OperationType> {
+pub(crate) fn operation_type(
+    doc: &async_graphql::parser::types::ExecutableDocument,
+    name: Option<&str>,
+) -> Option<OperationType> {
     match (&doc.operations, name) {
         (DocumentOperations::Single(op), _) => Some(op.node.ty),
         (DocumentOperations::Multiple(ops), Some(n)) => ops.get(n).map(|op| op.node.ty),

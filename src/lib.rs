@@ -19,3 +19,4 @@ pub mod service;
 pub mod store;
 pub mod synthetic;
 pub mod telemetry;
+pub mod ws;

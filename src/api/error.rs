@@ -28,6 +28,8 @@ pub mod code {
     pub const PAYLOAD_TOO_LARGE: &str = "PAYLOAD_TOO_LARGE";
     /// The body did not arrive within the body time limit.
     pub const BODY_TIMEOUT: &str = "BODY_TIMEOUT";
+    /// A websocket operation refused: the socket or the client runs as many as it may.
+    pub const TOO_MANY_SUBSCRIPTIONS: &str = "TOO_MANY_SUBSCRIPTIONS";
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -1,5 +1,5 @@
 //! Subscriptions: committed changes, live, over websocket (graphql-transport-ws and the legacy
-//! graphql-ws protocol, both spoken by async-graphql's actix integration).
+//! graphql-ws protocol, both spoken by [`crate::ws`], which runs these streams).
 
 use std::sync::Arc;
 
