@@ -1140,7 +1140,7 @@ mod tests {
                     continue;
                 }
                 let expected = reference_cost(&g, s, t, f, &degrees);
-                let got = avoid_hubs(&g, s, t, f, 100, &degrees, usize::MAX);
+                let got = avoid_hubs(&g, s, t, f, 100, &degrees, usize::MAX, &mut Deadline::NONE.ticker());
                 match (expected, got) {
                     (None, None) => none += 1,
                     (Some(e), Some((hops, cost))) => {
@@ -1327,9 +1327,9 @@ mod tests {
         for k in 0..200 {
             let (a, b) = (&ids[(k * 37) % ids.len()], &ids[(k * 91 + 5) % ids.len()]);
             let (s, t) = (g.node(a).unwrap(), g.node(b).unwrap());
-            let got = fewest_hops(&g, s, t, &f, 50).map(|p| p.len());
+            let got = fewest_hops(&g, s, t, &f, 50, &mut Deadline::NONE.ticker()).map(|p| p.len());
             assert_eq!(got, plain(s, t), "{a} → {b}");
-            if let Some(p) = fewest_hops(&g, s, t, &f, 50) {
+            if let Some(p) = fewest_hops(&g, s, t, &f, 50, &mut Deadline::NONE.ticker()) {
                 // The hops chain: each relation joins the previous node and the next.
                 let mut at = s;
                 for (e, m, fw) in p {
