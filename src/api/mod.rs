@@ -38,7 +38,7 @@ pub fn build_schema(service: Option<Service>) -> PolicySchema {
     }
     builder
         .limit_depth(limits::MAX_DEPTH)
-        .extension(limits::Limits { max_cost: limits::MAX_COST })
+        .extension(limits::Limits::new(limits::MAX_COST))
         // A subgraph for Apollo Federation: `_service { sdl }` and `_entities` by global ID.
         .enable_federation()
         .finish()
