@@ -53,10 +53,6 @@ pub const HTML_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'se
 img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; \
 form-action 'self'; frame-ancestors 'none'";
 
-/// Bodies and documents up to this size are decoded on the actix worker (it takes
-/// microseconds); bigger ones on the executor.
-const DECODE_INLINE_BYTES: usize = 16 * 1024;
-
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 const APPLICATION_JSON: &str = "application/json";
 
@@ -549,32 +545,25 @@ async fn graphql_post(req: HttpRequest, mut payload: web::Payload, state: web::D
         }
         body.extend_from_slice(&chunk);
     }
-    let inline = body.len() <= DECODE_INLINE_BYTES;
-    let decode = move || serde_json::from_slice::<Value>(&body).map_err(|e| e.to_string());
-    let decoded = if inline {
-        decode()
-    } else {
-        match state.executor.run(async move { decode() }).await {
-            Ok(r) => r,
-            Err(e) => return internal_error(rt, e),
-        }
-    };
-    let value = match decoded {
-        Ok(v) => v,
-        Err(e) => {
-            return bad_request(
-                StatusCode::BAD_REQUEST,
-                rt,
-                code::BAD_REQUEST,
-                format!("the body is not valid JSON: {e}"),
-            )
-        }
-    };
-    let params = match params_from_json(value) {
-        Ok(p) => p,
-        Err(msg) => return bad_request(StatusCode::BAD_REQUEST, rt, code::BAD_REQUEST, msg),
-    };
-    execute(&state, rt, params, caller, None).await
+    off_worker(&state, rt, move |state| async move {
+        let value = match serde_json::from_slice::<Value>(&body) {
+            Ok(v) => v,
+            Err(e) => {
+                return bad_request(
+                    StatusCode::BAD_REQUEST,
+                    rt,
+                    code::BAD_REQUEST,
+                    format!("the body is not valid JSON: {e}"),
+                )
+            }
+        };
+        let params = match params_from_json(value) {
+            Ok(p) => p,
+            Err(msg) => return bad_request(StatusCode::BAD_REQUEST, rt, code::BAD_REQUEST, msg),
+        };
+        execute(&state, rt, params, caller, None).await
+    })
+    .await
 }
 
 async fn graphql_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
@@ -613,7 +602,51 @@ async fn graphql_get(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
         Err(msg) => return bad_request(StatusCode::BAD_REQUEST, rt, code::BAD_REQUEST, msg),
     };
     let if_none_match = req.headers().get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).map(String::from);
-    execute(&state, rt, params, caller, Some(if_none_match)).await
+    off_worker(&state, rt, move |state| async move { execute(&state, rt, params, caller, Some(if_none_match)).await })
+        .await
+}
+
+/// Runs a GraphQL request's CPU work on the executor (see [`crate::executor`]): decoding,
+/// parsing, validation, execution, serialization. What crosses back is the answer's status,
+/// headers and bytes; the response itself is made again on the worker (actix's are not `Send`).
+async fn off_worker<F, Fut>(state: &web::Data<AppState>, rt: ResponseType, work: F) -> HttpResponse
+where
+    F: FnOnce(web::Data<AppState>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = HttpResponse> + Send + 'static,
+{
+    let st = state.clone();
+    // The response is made and taken apart on the executor; only the parts come back.
+    match state.executor.run(async move { Reply::from(work(st).await) }).await {
+        Ok(reply) => reply.into_response(),
+        Err(e) => internal_error(rt, e),
+    }
+}
+
+/// An answer in a form that can cross threads.
+struct Reply {
+    status: StatusCode,
+    headers: Vec<(header::HeaderName, HeaderValue)>,
+    body: web::Bytes,
+}
+
+impl From<HttpResponse> for Reply {
+    fn from(r: HttpResponse) -> Reply {
+        let status = r.status();
+        let headers = r.headers().iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        // Every answer of `execute` is made from bytes or JSON: its body is at hand.
+        let body = r.into_body().try_into_bytes().unwrap_or_default();
+        Reply { status, headers, body }
+    }
+}
+
+impl Reply {
+    fn into_response(self) -> HttpResponse {
+        let mut r = HttpResponse::build(self.status);
+        for h in self.headers {
+            r.append_header(h);
+        }
+        r.body(self.body)
+    }
 }
 
 fn params_from_json(value: Value) -> Result<Params, String> {
@@ -704,14 +737,13 @@ async fn execute(
     };
     let doc = match state.documents.get(&query) {
         Some(doc) => doc,
-        None => match parse_document(state, &query).await {
-            Err(e) => return internal_error(rt, e),
-            Ok(Ok(doc)) => {
+        None => match async_graphql::parser::parse_query(&query) {
+            Ok(doc) => {
                 let doc = Arc::new(doc);
                 state.documents.put(&query, doc.clone());
                 doc
             }
-            Ok(Err(e)) => {
+            Err(e) => {
                 count_errors([code::PARSE_FAILED]);
                 return pre_execution_errors(rt, vec![parse_error(&query, e)]);
             }
@@ -813,42 +845,66 @@ async fn execute(
             Some(t) => tokio::time::timeout_at(deadline, schema.execute(request.data(t))).await.ok()?,
             None => schema.execute(request).await,
         };
-        let body =
-            response.errors.is_empty().then(|| web::Bytes::from(serde_json::to_vec(&response).unwrap_or_default()));
-        Some((response, body))
+        Some(shape_answer(response, started.get()))
     };
-    let (response, answer) = match state.executor.run(run).await {
-        Ok(Some(done)) => done,
-        Ok(None) => return timed_out(rt, limit),
-        Err(e) => return internal_error(rt, e),
-    };
-
-    let executed = started.get();
-    if let Some(body) = answer {
-        if let Some(k) = key {
-            state.answers.put(k, generation, body.clone());
+    match run.await {
+        Some(Outcome::Answer(body)) => {
+            if let Some(k) = key {
+                state.answers.put(k, generation, body.clone());
+            }
+            respond(body)
         }
-        return respond(body);
+        Some(Outcome::Refused(errors)) => pre_execution_errors(rt, errors),
+        // Answers with errors are neither cached nor cacheable.
+        Some(Outcome::WithErrors(body)) => {
+            HttpResponse::Ok().content_type(rt.mime()).insert_header((header::CACHE_CONTROL, "no-store")).body(body)
+        }
+        None => timed_out(rt, limit),
+    }
+}
+
+/// What an execution comes to, shaped and serialized on the executor (a 10,000-error answer
+/// or a big page is CPU work the actix worker must not do).
+enum Outcome {
+    /// No errors: the answer, cacheable.
+    Answer(web::Bytes),
+    /// Refused before execution (parse, validation, cost): the errors alone.
+    Refused(Vec<Value>),
+    /// Executed with errors: data and errors, not cacheable.
+    WithErrors(web::Bytes),
+}
+
+fn shape_answer(mut response: async_graphql::Response, executed: bool) -> Outcome {
+    if response.errors.is_empty() {
+        return Outcome::Answer(web::Bytes::from(serde_json::to_vec(&response).unwrap_or_default()));
+    }
+    // Only what is sent is turned into JSON: at most MAX_ERRORS, the last one counting the rest.
+    let total = response.errors.len();
+    if total > MAX_ERRORS {
+        response.errors.truncate(MAX_ERRORS - 1);
     }
     let mut body = serde_json::to_value(&response).unwrap_or_else(|_| json!({}));
-    if let Some(errors) = body.get_mut("errors").and_then(Value::as_array_mut) {
-        bound_errors(errors);
-        for e in errors.iter_mut() {
-            if e.pointer("/extensions/code").is_none() {
-                let c = if executed { code::BAD_USER_INPUT } else { code::VALIDATION_FAILED };
-                e.as_object_mut()
-                    .map(|o| o.entry("extensions").or_insert_with(|| json!({})))
-                    .and_then(Value::as_object_mut)
-                    .map(|x| x.insert("code".into(), json!(c)));
-            }
-        }
-        count_errors(errors.iter().filter_map(|e| e.pointer("/extensions/code").and_then(Value::as_str)));
-        if !executed {
-            return pre_execution_errors(rt, std::mem::take(errors));
+    let Some(errors) = body.get_mut("errors").and_then(Value::as_array_mut) else {
+        return Outcome::WithErrors(web::Bytes::from(body.to_string()));
+    };
+    if total > MAX_ERRORS {
+        errors.push(too_many_errors(total - (MAX_ERRORS - 1)));
+    }
+    bound_errors(errors);
+    for e in errors.iter_mut() {
+        if e.pointer("/extensions/code").is_none() {
+            let c = if executed { code::BAD_USER_INPUT } else { code::VALIDATION_FAILED };
+            e.as_object_mut()
+                .map(|o| o.entry("extensions").or_insert_with(|| json!({})))
+                .and_then(Value::as_object_mut)
+                .map(|x| x.insert("code".into(), json!(c)));
         }
     }
-    // Answers with errors are neither cached nor cacheable.
-    HttpResponse::Ok().content_type(rt.mime()).insert_header((header::CACHE_CONTROL, "no-store")).json(body)
+    count_errors(errors.iter().filter_map(|e| e.pointer("/extensions/code").and_then(Value::as_str)));
+    if !executed {
+        return Outcome::Refused(std::mem::take(errors));
+    }
+    Outcome::WithErrors(web::Bytes::from(body.to_string()))
 }
 
 /// GraphQL over websocket, on the GraphQL endpoint: graphql-transport-ws and the legacy
@@ -864,19 +920,6 @@ async fn graphql_ws(
         Err(r) => return Ok(*r),
     };
     crate::ws::start(&req, payload, &state, header_caller)
-}
-
-/// The document parsed, on the executor when it is big.
-async fn parse_document(
-    state: &AppState,
-    query: &str,
-) -> Result<Result<async_graphql::parser::types::ExecutableDocument, async_graphql::parser::Error>, crate::executor::Lost>
-{
-    if query.len() <= DECODE_INLINE_BYTES {
-        return Ok(async_graphql::parser::parse_query(query));
-    }
-    let owned = query.to_string();
-    state.executor.run(async move { async_graphql::parser::parse_query(&owned) }).await
 }
 
 /// The executor lost a request (a panic in a resolver): the client gets a 500 with a code, the
@@ -908,14 +951,19 @@ fn timed_out(rt: ResponseType, limit: Duration) -> HttpResponse {
 
 /// At most [`MAX_ERRORS`] errors, the last saying how many were left out, each message at most
 /// [`MAX_MESSAGE_CHARS`] long.
+/// The last error of a cut list.
+fn too_many_errors(left_out: usize) -> Value {
+    json!({
+        "message": format!("{left_out} more error(s) left out; an answer carries at most {MAX_ERRORS}"),
+        "extensions": { "code": code::TOO_MANY_ERRORS }
+    })
+}
+
 pub(crate) fn bound_errors(errors: &mut Vec<Value>) {
     if errors.len() > MAX_ERRORS {
         let left_out = errors.len() - (MAX_ERRORS - 1);
         errors.truncate(MAX_ERRORS - 1);
-        errors.push(json!({
-            "message": format!("{left_out} more error(s) left out; an answer carries at most {MAX_ERRORS}"),
-            "extensions": { "code": code::TOO_MANY_ERRORS }
-        }));
+        errors.push(too_many_errors(left_out));
     }
     for e in errors.iter_mut() {
         if let Some(Value::String(m)) = e.get_mut("message") {
