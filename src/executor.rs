@@ -7,7 +7,11 @@
 //! check the headers, answer from the caches, and hand everything that costs CPU to this pool.
 //! A load balancer's health check and a small mutation then wait for a free worker only as
 //! long as it takes to move bytes, never behind someone else's query. (Graph searches go one
-//! step further, to the blocking pool under a permit: [`crate::api::work`].)
+//! step further, to this runtime's blocking pool under a permit: [`crate::api::work`].)
+//!
+//! The pool's threads also run at a lower scheduling priority than the workers (nice +5 on
+//! Linux, which needs no privilege): when the cores are busy with queries, the thread that
+//! answers `/healthz` or reads a body is still scheduled first.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -47,6 +51,7 @@ impl Executor {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(threads)
             .thread_name("graphql")
+            .on_thread_start(lower_priority)
             .enable_all()
             .build()?;
         Ok(Executor { handle: rt.handle().clone(), _owner: Arc::new(Owner(Some(rt))) })
@@ -63,6 +68,18 @@ impl Executor {
         let abort = task.abort_handle();
         let _cancel_on_drop = scopeguard(move || abort.abort());
         task.await.map_err(|e| Lost(e.to_string()))
+    }
+}
+
+/// Makes the calling thread yield the CPU to the actix workers when both want it.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: `gettid` has no preconditions; `setpriority` on our own thread id only changes
+    // that thread's nice value, and raising it needs no privilege. A failure leaves the
+    // priority as it was, which is harmless.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, 5);
     }
 }
 

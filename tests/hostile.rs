@@ -234,10 +234,16 @@ async fn healthz_and_writes_stay_responsive_under_the_worst_requests() {
         t.join().unwrap();
     }
     let worst = health.iter().max().copied().unwrap_or_default();
-    eprintln!("healthz: {} polls, worst {worst:?}; attackers: {}", health.len(), report.join("; "));
+    eprintln!(
+        "healthz: {} polls, worst {worst:?}; write: {write_took:?}; attackers: {}",
+        health.len(),
+        report.join("; ")
+    );
     assert!(health.len() > 10);
     assert!(worst < HEALTHZ_WITHIN, "/healthz took {worst:?} under load (polls: {health:?})");
     assert_eq!(write["data"]["createEntity"]["entity"]["slug"], "written-under-load", "{write}");
-    assert!(write_took < REQUEST_TIMEOUT, "a write took {write_took:?} under load");
+    // A write applies to the index once the queries reading it are done, and those stop at the
+    // time limit: it waits at most that long, whatever runs.
+    assert!(write_took < REQUEST_TIMEOUT + Duration::from_secs(1), "a write took {write_took:?} under load");
     drop(server.child);
 }
