@@ -105,6 +105,8 @@ try {
   try {
     const resp = await page.goto(o.url, { waitUntil: 'load', timeout: o.timeout });
     check(resp && resp.ok(), `page loaded: ${o.url} (HTTP ${resp?.status()})`);
+    const csp = resp?.headers()['content-security-policy'] ?? '';
+    check(/script-src 'self'(;|$)/.test(csp), 'served under a Content-Security-Policy that allows only its own scripts', csp || 'no CSP header');
     const ready = await page.waitForFunction(() => window.cy && document.body.dataset.state === 'ready', null, { timeout: o.timeout })
       .then(() => true, () => false);
     if (!check(ready, 'explorer ready (window.cy exists, body[data-state=ready])',
@@ -192,6 +194,8 @@ try {
 }
 const pageErrors = consoleErrors.filter((e) => e.startsWith('pageerror: '));
 check(pageErrors.length === 0, 'no uncaught JavaScript error on the page', pageErrors.length ? clip(pageErrors[0], 300) : null);
+const violations = consoleErrors.filter((e) => /Content Security Policy/i.test(e));
+check(violations.length === 0, 'no Content-Security-Policy violation', violations.length ? clip(violations[0], 300) : null);
 check(blocked.size === 0, 'no request left loopback', blocked.size ? `blocked: ${[...blocked].slice(0, 5).join(', ')}` : null);
 
 console.log(`panel text: ${panelText ? clip(panelText, 1500) : '<none>'}`);

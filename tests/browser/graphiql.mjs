@@ -96,6 +96,8 @@ try {
   try {
     const resp = await page.goto(o.url, { waitUntil: 'load', timeout: o.timeout });
     check(resp && resp.ok(), `page loaded: ${o.url} (HTTP ${resp?.status()})`);
+    const csp = resp?.headers()['content-security-policy'] ?? '';
+    check(/script-src 'self'(;|$)/.test(csp), 'served under a Content-Security-Policy that allows only its own scripts', csp || 'no CSP header');
 
     const rendered = await page.locator('.graphiql-container').first()
       .waitFor({ state: 'visible', timeout: o.timeout }).then(() => true, () => false);
@@ -149,6 +151,8 @@ try {
 } finally {
   if (browser) await browser.close().catch(() => {});
 }
+const violations = consoleErrors.filter((e) => /Content Security Policy/i.test(e));
+check(violations.length === 0, 'no Content-Security-Policy violation', violations.length ? clip(violations[0], 300) : null);
 check(blocked.size === 0, 'no request left loopback', blocked.size ? `blocked: ${[...blocked].slice(0, 5).join(', ')}` : null);
 
 console.log(`result text: ${resultText ? clip(resultText, 2000) : '<none>'}`);

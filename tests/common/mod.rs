@@ -63,6 +63,9 @@ impl TestServer {
     /// Stops the server gracefully, flushes the store and writes the index snapshot, as
     /// SIGTERM does.
     pub async fn stop(self) {
+        // The client's idle keep-alive connections would hold a graceful stop until they time
+        // out (5 s): close them first, as a client going away does.
+        drop(self.client);
         self.handle.stop(true).await;
         let _ = self.task.await;
         self.service.close().await.unwrap();
