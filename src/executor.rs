@@ -71,6 +71,18 @@ impl Executor {
     }
 }
 
+impl Executor {
+    /// Starts `work` on the pool without waiting for it (a websocket operation, which sends
+    /// what it has through a channel); the handle aborts it.
+    pub fn spawn<F>(&self, work: F) -> tokio::task::JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.handle.spawn(work.instrument(tracing::Span::current()))
+    }
+}
+
 /// Makes the calling thread yield the CPU to the actix workers when both want it.
 fn lower_priority() {
     #[cfg(target_os = "linux")]

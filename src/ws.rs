@@ -601,7 +601,8 @@ impl Connection {
 
         self.serial += 1;
         let out = Outbox { id: id.clone(), serial: self.serial, protocol, events: self.events.clone() };
-        let task = actix_web::rt::spawn(run_operation(self.state.clone(), kind, request, out));
+        // On the executor, like an HTTP request's execution: the worker only moves messages.
+        let task = self.state.executor.spawn(run_operation(self.state.clone(), kind, request, out));
         self.ops.insert(id, Op { serial: self.serial, task, _slot: slot });
         Ok(())
     }
