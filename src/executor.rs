@@ -4,7 +4,8 @@
 //! request does on it (parsing and validating a 200 KB document, resolving a page of a hundred
 //! entities, serializing a big answer) is time during which that worker's other connections,
 //! `/healthz` among them, get nothing. So the workers only move bytes: they read the body,
-//! check the headers, answer from the caches, and hand everything that costs CPU to this pool.
+//! check the headers, prepare a small request and answer it from the caches, and hand
+//! everything that costs CPU (every execution, and the whole of a big request) to this pool.
 //! A load balancer's health check and a small mutation then wait for a free worker only as
 //! long as it takes to move bytes, never behind someone else's query. (Graph searches go one
 //! step further, to this runtime's blocking pool under a permit: [`crate::api::work`].)

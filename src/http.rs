@@ -53,6 +53,11 @@ pub const HTML_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'se
 img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; \
 form-action 'self'; frame-ancestors 'none'";
 
+/// Requests up to this size are prepared on the actix worker (decoded, parsed, looked up in the
+/// answer cache: microseconds) and only executed on the executor; bigger ones go to the
+/// executor whole, so that no document a client sends can hold a worker for long.
+const SMALL_REQUEST_BYTES: usize = 16 * 1024;
+
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 const APPLICATION_JSON: &str = "application/json";
 
@@ -545,25 +550,33 @@ async fn graphql_post(req: HttpRequest, mut payload: web::Payload, state: web::D
         }
         body.extend_from_slice(&chunk);
     }
+    if body.len() <= SMALL_REQUEST_BYTES {
+        return match post_params(&body, rt) {
+            Ok(params) => execute(&state, rt, params, caller, None, Some(&state.executor)).await,
+            Err(r) => *r,
+        };
+    }
     off_worker(&state, rt, move |state| async move {
-        let value = match serde_json::from_slice::<Value>(&body) {
-            Ok(v) => v,
-            Err(e) => {
-                return bad_request(
-                    StatusCode::BAD_REQUEST,
-                    rt,
-                    code::BAD_REQUEST,
-                    format!("the body is not valid JSON: {e}"),
-                )
-            }
+        let params = match post_params(&body, rt) {
+            Ok(params) => params,
+            Err(r) => return *r,
         };
-        let params = match params_from_json(value) {
-            Ok(p) => p,
-            Err(msg) => return bad_request(StatusCode::BAD_REQUEST, rt, code::BAD_REQUEST, msg),
-        };
-        execute(&state, rt, params, caller, None).await
+        execute(&state, rt, params, caller, None, None).await
     })
     .await
+}
+
+/// A POST body's parameters, or the answer that says what is wrong with it.
+fn post_params(body: &[u8], rt: ResponseType) -> Result<Params, Box<HttpResponse>> {
+    let value = serde_json::from_slice::<Value>(body).map_err(|e| {
+        Box::new(bad_request(
+            StatusCode::BAD_REQUEST,
+            rt,
+            code::BAD_REQUEST,
+            format!("the body is not valid JSON: {e}"),
+        ))
+    })?;
+    params_from_json(value).map_err(|msg| Box::new(bad_request(StatusCode::BAD_REQUEST, rt, code::BAD_REQUEST, msg)))
 }
 
 async fn graphql_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
@@ -602,11 +615,18 @@ async fn graphql_get(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
         Err(msg) => return bad_request(StatusCode::BAD_REQUEST, rt, code::BAD_REQUEST, msg),
     };
     let if_none_match = req.headers().get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).map(String::from);
-    off_worker(&state, rt, move |state| async move { execute(&state, rt, params, caller, Some(if_none_match)).await })
-        .await
+    if req.query_string().len() <= SMALL_REQUEST_BYTES {
+        return execute(&state, rt, params, caller, Some(if_none_match), Some(&state.executor)).await;
+    }
+    off_worker(
+        &state,
+        rt,
+        move |state| async move { execute(&state, rt, params, caller, Some(if_none_match), None).await },
+    )
+    .await
 }
 
-/// Runs a GraphQL request's CPU work on the executor (see [`crate::executor`]): decoding,
+/// Runs the whole of a big GraphQL request on the executor (see [`crate::executor`]): decoding,
 /// parsing, validation, execution, serialization. What crosses back is the answer's status,
 /// headers and bytes; the response itself is made again on the worker (actix's are not `Send`).
 async fn off_worker<F, Fut>(state: &web::Data<AppState>, rt: ResponseType, work: F) -> HttpResponse
@@ -692,13 +712,17 @@ fn pre_execution_errors(rt: ResponseType, errors: Vec<Value>) -> HttpResponse {
 }
 
 /// Runs a GraphQL request. `get` is `Some(If-None-Match)` for GET requests, which may be
-/// answered from HTTP caches (ETag, 304) and never run mutations.
+/// answered from HTTP caches (ETag, 304) and never run mutations. `executor` is where the
+/// execution goes when this runs on an actix worker (a small request: its preparation and an
+/// answer-cache hit take microseconds there, a hop to another thread would cost more); `None`
+/// when this already runs on the executor.
 async fn execute(
     state: &AppState,
     rt: ResponseType,
     mut params: Params,
     caller: Option<Caller>,
     get: Option<Option<String>>,
+    executor: Option<&Executor>,
 ) -> HttpResponse {
     if state.private_reads && caller.is_none() {
         return HttpResponse::Unauthorized()
@@ -847,7 +871,14 @@ async fn execute(
         };
         Some(shape_answer(response, started.get()))
     };
-    match run.await {
+    let outcome = match executor {
+        Some(executor) => match executor.run(run).await {
+            Ok(outcome) => outcome,
+            Err(e) => return internal_error(rt, e),
+        },
+        None => run.await,
+    };
+    match outcome {
         Some(Outcome::Answer(body)) => {
             if let Some(k) = key {
                 state.answers.put(k, generation, body.clone());
