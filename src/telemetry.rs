@@ -4,8 +4,10 @@ use std::sync::OnceLock;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tracing::Level;
-use tracing_subscriber::filter::filter_fn;
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::layer::{Context, SubscriberExt};
+use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
@@ -24,16 +26,36 @@ pub fn init_logging(format: LogFormat) {
     // Colour only for a person at a terminal: styling every line costs measurable time under load.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(ansi);
+    // A formatter that skips the dispatcher's errors rather than a per-layer filter: with a
+    // per-layer filter the registry keeps filter state for every span, a cost on every request.
     let fmt = match format {
-        LogFormat::Json => fmt.json().flatten_event(true).boxed(),
-        LogFormat::Text => fmt.boxed(),
+        LogFormat::Json => fmt.json().flatten_event(true).map_event_format(SkipDispatcherErrors).boxed(),
+        LogFormat::Text => fmt.map_event_format(SkipDispatcherErrors).boxed(),
     };
     // A second call (tests start several servers in one process) keeps the first subscriber.
-    let _ = tracing_subscriber::registry()
-        .with(filter)
-        .with(fmt.with_filter(filter_fn(|meta| !is_dispatcher_error(meta))))
-        .with(ReLevelDispatcherErrors)
-        .try_init();
+    let _ = tracing_subscriber::registry().with(filter).with(fmt).with(ReLevelDispatcherErrors).try_init();
+}
+
+/// Formats every event but the dispatcher's errors (see [`is_dispatcher_error`]).
+struct SkipDispatcherErrors<F>(F);
+
+impl<S, N, F> FormatEvent<S, N> for SkipDispatcherErrors<F>
+where
+    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+    F: FormatEvent<S, N>,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        writer: Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        if is_dispatcher_error(event.metadata()) {
+            return Ok(());
+        }
+        self.0.format_event(ctx, writer, event)
+    }
 }
 
 /// actix-http's connection dispatcher logs at ERROR what a client did wrong (a request that is
