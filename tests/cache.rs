@@ -12,10 +12,15 @@ use policygraph::auth::Role;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-async fn server() -> (TestServer, tempfile::TempDir) {
+/// The cache's metrics are process-wide, and some tests count them exactly: under `cargo test`
+/// (one process for the tests of a file, run in parallel) the tests here take turns.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+async fn server() -> (TestServer, tempfile::TempDir, tokio::sync::MutexGuard<'static, ()>) {
+    let turn = ONE_AT_A_TIME.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let s = TestServer::start(dir.path(), Some(&mini_seed())).await;
-    (s, dir)
+    (s, dir, turn)
 }
 
 async fn metric(s: &TestServer, name: &str) -> f64 {
@@ -29,7 +34,7 @@ const READ: &str = r#"{ entity(slug: "exo") { version aliases } }"#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn no_answer_from_before_a_write_is_served_after_it() {
-    let (s, _d) = server().await;
+    let (s, _d, _turn) = server().await;
     let editor = s.token("ed", Role::Editor);
     let s = Arc::new(s);
     let acked = Arc::new(AtomicU64::new(1));
@@ -78,7 +83,7 @@ async fn no_answer_from_before_a_write_is_served_after_it() {
 
 #[tokio::test]
 async fn roles_never_share_an_answer_and_errors_are_not_cached() {
-    let (s, _d) = server().await;
+    let (s, _d, _turn) = server().await;
     let editor = s.token("ed", Role::Editor);
     s.data(READ, json!({})).await;
     let hits = metric(&s, "answer_cache_hits_total").await;
@@ -102,7 +107,7 @@ async fn roles_never_share_an_answer_and_errors_are_not_cached() {
 
 #[tokio::test]
 async fn automatic_persisted_queries_over_post_and_get() {
-    let (s, _d) = server().await;
+    let (s, _d, _turn) = server().await;
     let q = r#"query Exo { entity(slug: "exo") { name } }"#;
     let hash = hex::encode(Sha256::digest(q.as_bytes()));
     let ext = json!({ "persistedQuery": { "version": 1, "sha256Hash": hash } });
@@ -133,7 +138,7 @@ async fn automatic_persisted_queries_over_post_and_get() {
 
 #[tokio::test]
 async fn etag_and_304_follow_the_graph_generation() {
-    let (s, _d) = server().await;
+    let (s, _d, _turn) = server().await;
     let editor = s.token("ed", Role::Editor);
     let get = |inm: Option<String>| {
         let mut r = s.client.get(s.graphql_url()).query(&[("query", READ)]);
