@@ -70,9 +70,7 @@ impl Executor {
         let _cancel_on_drop = scopeguard(move || abort.abort());
         task.await.map_err(|e| Lost(e.to_string()))
     }
-}
 
-impl Executor {
     /// Starts `work` on the pool without waiting for it (a websocket operation, which sends
     /// what it has through a channel); the handle aborts it.
     pub fn spawn<F>(&self, work: F) -> tokio::task::JoinHandle<F::Output>

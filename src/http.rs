@@ -556,7 +556,7 @@ async fn graphql_post(req: HttpRequest, mut payload: web::Payload, state: web::D
             Err(r) => *r,
         };
     }
-    off_worker(&state, rt, move |state| async move {
+    on_executor(&state, rt, move |state| async move {
         let params = match post_params(&body, rt) {
             Ok(params) => params,
             Err(r) => return *r,
@@ -618,7 +618,7 @@ async fn graphql_get(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
     if req.query_string().len() <= SMALL_REQUEST_BYTES {
         return execute(&state, rt, params, caller, Some(if_none_match), Some(&state.executor)).await;
     }
-    off_worker(
+    on_executor(
         &state,
         rt,
         move |state| async move { execute(&state, rt, params, caller, Some(if_none_match), None).await },
@@ -629,7 +629,7 @@ async fn graphql_get(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
 /// Runs the whole of a big GraphQL request on the executor (see [`crate::executor`]): decoding,
 /// parsing, validation, execution, serialization. What crosses back is the answer's status,
 /// headers and bytes; the response itself is made again on the worker (actix's are not `Send`).
-async fn off_worker<F, Fut>(state: &web::Data<AppState>, rt: ResponseType, work: F) -> HttpResponse
+async fn on_executor<F, Fut>(state: &web::Data<AppState>, rt: ResponseType, work: F) -> HttpResponse
 where
     F: FnOnce(web::Data<AppState>) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = HttpResponse> + Send + 'static,

@@ -27,6 +27,18 @@ pub struct Problem {
     pub message: String,
 }
 
+/// What reports a problem with one field of one record: `p("name", message)`.
+fn report_to<'a>(problems: &'a mut Vec<Problem>, file: &'a str, record: &'a str) -> impl FnMut(&str, String) + 'a {
+    move |field, message| {
+        problems.push(Problem {
+            file: file.to_string(),
+            record: Some(record.to_string()),
+            field: Some(field.into()),
+            message,
+        })
+    }
+}
+
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.file)?;
@@ -223,14 +235,7 @@ pub fn load(dir: &Path) -> Result<SeedData, SeedError> {
             "entity #{n}{}",
             r.slug.as_deref().map(|s| format!(" `{}`", domain::excerpt(s))).unwrap_or_default()
         );
-        let mut p = |field: &str, message: String| {
-            problems.push(Problem {
-                file: file.clone(),
-                record: Some(record.clone()),
-                field: Some(field.into()),
-                message,
-            })
-        };
+        let mut p = report_to(&mut problems, &file, &record);
         let slug = match r.slug.as_deref().map(Slug::parse) {
             None => {
                 p("slug", "missing".into());
@@ -326,14 +331,7 @@ pub fn load(dir: &Path) -> Result<SeedData, SeedError> {
     let texts = DocumentTexts::from_texts(texts);
 
     for (idx, file, record, quantities) in pending_quantities {
-        let mut p = |field: &str, message: String| {
-            problems.push(Problem {
-                file: file.clone(),
-                record: Some(record.clone()),
-                field: Some(field.into()),
-                message,
-            })
-        };
+        let mut p = report_to(&mut problems, &file, &record);
         if let Err(e) = domain::check_count("quantities", quantities.len(), limits::QUANTITIES) {
             p(&e.field, e.error.to_string());
             continue;
@@ -369,9 +367,7 @@ pub fn load(dir: &Path) -> Result<SeedData, SeedError> {
             }
         );
         let mut local = Vec::new();
-        let mut p = |field: &str, message: String| {
-            local.push(Problem { file: file.clone(), record: Some(record.clone()), field: Some(field.into()), message })
-        };
+        let mut p = report_to(&mut local, &file, &record);
         let kind = match r.kind.as_deref().map(str::parse::<RelationKind>) {
             None => {
                 p("kind", "missing".into());
@@ -453,6 +449,7 @@ pub fn load(dir: &Path) -> Result<SeedData, SeedError> {
                 }
             }
         }
+        drop(p);
         let clean = local.is_empty();
         problems.extend(local);
         if let (true, Some(id), Some(kind), Some(from), Some(to)) = (clean, id, kind, from, to) {
