@@ -13,6 +13,7 @@ use policygraph::edit::Edit;
 use policygraph::graph::algo::{self, PathRanking, StepFilter};
 use policygraph::graph::{Direction, GraphIndex};
 use policygraph::service::Service;
+use policygraph::store::sled::SledStore;
 use policygraph::store::Store;
 
 fn sizes() -> Vec<usize> {
@@ -23,24 +24,24 @@ fn sizes() -> Vec<usize> {
         .collect()
 }
 
-fn store_with(n: usize) -> tempfile::TempDir {
+async fn store_with(n: usize) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
     let (es, rs) = policygraph::synthetic::generate(n, n * 5, 42);
     for c in es.chunks(20_000) {
-        store.bulk_import(c, &[]).unwrap();
+        store.import(c, &[]).await.unwrap();
     }
     for c in rs.chunks(20_000) {
-        store.bulk_import(&[], c).unwrap();
+        store.import(&[], c).await.unwrap();
     }
-    store.flush().unwrap();
+    store.flush().await.unwrap();
     dir
 }
 
 fn benches(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     for n in sizes() {
-        let dir = store_with(n);
+        let dir = rt.block_on(store_with(n));
         let mut group = c.benchmark_group(format!("{n}_entities"));
         // Flat sampling: one start per sample. Criterion's default (linear) sampling would run
         // 55 starts for 10 samples, a quarter of an hour at 1M entities.
@@ -49,11 +50,11 @@ fn benches(c: &mut Criterion) {
             .sampling_mode(SamplingMode::Flat)
             .measurement_time(Duration::from_secs(if n >= 1_000_000 { 60 } else { 10 }));
         group.bench_function(BenchmarkId::new("load_store_into_index", n), |b| {
-            b.iter(|| Service::open(dir.path()).unwrap());
+            b.iter(|| rt.block_on(Service::open(dir.path())).unwrap());
         });
         group.finish();
 
-        let service = Service::open(dir.path()).unwrap();
+        let service = rt.block_on(Service::open(dir.path())).unwrap();
         let guard = rt.block_on(service.read());
         let g: &GraphIndex = &guard;
         let slugs: Vec<String> =

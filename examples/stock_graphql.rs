@@ -20,7 +20,7 @@ async fn main() -> std::io::Result<()> {
         eprintln!("usage: stock_graphql ADDR STORE_DIR");
         std::process::exit(2);
     };
-    let service = Service::open(std::path::Path::new(store)).map_err(std::io::Error::other)?;
+    let service = Service::open(std::path::Path::new(store)).await.map_err(std::io::Error::other)?;
     let schema = build_schema(Some(service.clone()));
     HttpServer::new(move || {
         App::new()

@@ -58,7 +58,7 @@ fn sha256_hex(secret: &str) -> String {
 }
 
 /// Creates a token and returns its secret, which is shown once and never stored.
-pub fn create_token(store: &Store, name: &str, role: Role) -> Result<String, AuthError> {
+pub async fn create_token(store: &dyn Store, name: &str, role: Role) -> Result<String, AuthError> {
     let ok = !name.is_empty()
         && name.len() <= 64
         && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
@@ -68,21 +68,23 @@ pub fn create_token(store: &Store, name: &str, role: Role) -> Result<String, Aut
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| AuthError::Random(e.to_string()))?;
     let secret = format!("pg_{}", hex::encode(bytes));
-    store.add_token(&TokenRecord {
-        name: name.into(),
-        role: role.as_str().into(),
-        sha256: sha256_hex(&secret),
-        created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-    })?;
+    store
+        .add_token(&TokenRecord {
+            name: name.into(),
+            role: role.as_str().into(),
+            sha256: sha256_hex(&secret),
+            created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        })
+        .await?;
     Ok(secret)
 }
 
 /// The caller a presented secret belongs to, if any. Every stored hash is compared, in constant
 /// time, so that timing tells nothing about which prefix matched.
-pub fn authenticate(store: &Store, secret: &str) -> Result<Option<Caller>, StoreError> {
+pub async fn authenticate(store: &dyn Store, secret: &str) -> Result<Option<Caller>, StoreError> {
     let presented = sha256_hex(secret);
     let mut found = None;
-    for t in store.tokens()? {
+    for t in store.tokens().await? {
         if bool::from(t.sha256.as_bytes().ct_eq(presented.as_bytes())) {
             if let Some(role) = Role::parse(&t.role) {
                 found = Some(Caller { name: t.name, role });

@@ -147,7 +147,7 @@ pub struct ServeArgs {
     pub private_reads: bool,
     /// Megabytes of the store's page cache (sled): serves writes and history; reads come from
     /// the in-memory graph.
-    #[arg(long, env = "POLICYGRAPH_STORE_CACHE_MB", default_value_t = crate::store::DEFAULT_CACHE_MB)]
+    #[arg(long, env = "POLICYGRAPH_STORE_CACHE_MB", default_value_t = crate::store::sled::DEFAULT_CACHE_MB)]
     pub store_cache_mb: u64,
     /// Neither start from the index snapshot nor write one at shutdown: every start reads the
     /// whole store (slower at a million entities; the snapshot is a file beside the store).
@@ -215,9 +215,9 @@ pub fn run() -> ExitCode {
             Command::Seed(args) => seed_command(args).await,
             Command::Check(args) => check(&args.seed.seed_dir),
             Command::ExportSchema(args) => export_schema(&args.out),
-            Command::Token(args) => token(args),
+            Command::Token(args) => token(args).await,
             Command::Export(args) => export_graph(args).await,
-            Command::GenSynthetic(args) => gen_synthetic(args),
+            Command::GenSynthetic(args) => gen_synthetic(args).await,
         }
     });
     match result {
@@ -232,12 +232,13 @@ pub fn run() -> ExitCode {
 async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let options = Options { cache_mb: args.store_cache_mb, index_snapshot: !args.no_index_snapshot };
     let service = Service::open_with(&args.data.data, &options)
+        .await
         .with_context(|| format!("opening the store at {}", args.data.data.display()))?;
     if args.seed.seed_dir.is_dir() {
         // Editors' quotes are checked against these, whether or not this start seeds.
         service.add_document_texts(&seed::load_document_texts(&args.seed.seed_dir)?);
     }
-    if service.store().is_empty() {
+    if service.store().is_empty().await? {
         if args.seed.seed_dir.is_dir() {
             let data = seed::load(&args.seed.seed_dir)?;
             let report = service.seed(&data).await?;
@@ -280,7 +281,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
 
 async fn seed_command(args: SeedArgs) -> anyhow::Result<ExitCode> {
     let data = seed::load(&args.seed.seed_dir)?;
-    let service = Service::open(&args.data.data)?;
+    let service = Service::open(&args.data.data).await?;
     let report = service.seed(&data).await?;
     service.close().await?;
     println!("{report}");
@@ -306,6 +307,7 @@ fn check(dir: &Path) -> anyhow::Result<ExitCode> {
 
 async fn export_graph(args: ExportGraphArgs) -> anyhow::Result<ExitCode> {
     let service = Service::open(&args.data.data)
+        .await
         .with_context(|| format!("opening the store at {} (is the server running?)", args.data.data.display()))?;
     let g = service.read().await;
     let sel = crate::export::Selection {
@@ -325,50 +327,53 @@ async fn export_graph(args: ExportGraphArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn gen_synthetic(args: GenArgs) -> anyhow::Result<ExitCode> {
-    let store = crate::store::Store::open(&args.data.data)
-        .with_context(|| format!("opening the store at {}", args.data.data.display()))?;
-    if !store.is_empty() {
-        anyhow::bail!("the store at {} is not empty; synthetic data goes into a new one", args.data.data.display());
+/// Opens the store named by `--data`, for the commands that use it without a service.
+async fn open_store(data: &Path) -> anyhow::Result<std::sync::Arc<dyn crate::store::Store>> {
+    let location = crate::store::Location::Dir(data.to_path_buf());
+    crate::store::open(&location, &crate::store::OpenOptions::default())
+        .await
+        .with_context(|| format!("opening the store at {} (is the server running?)", data.display()))
+}
+
+async fn gen_synthetic(args: GenArgs) -> anyhow::Result<ExitCode> {
+    let store = open_store(&args.data.data).await?;
+    if !store.is_empty().await? {
+        anyhow::bail!("the store at {} is not empty; synthetic data goes into a new one", store.describe());
     }
     let started = std::time::Instant::now();
     let (entities, relations) = crate::synthetic::generate(args.entities, args.relations, args.seed);
-    // Flushed as it goes, so that sled's dirty pages do not pile up in memory.
     for chunk in entities.chunks(20_000) {
-        store.bulk_import(chunk, &[])?;
-        store.flush()?;
+        store.import(chunk, &[]).await?;
     }
     for chunk in relations.chunks(20_000) {
-        store.bulk_import(&[], chunk)?;
-        store.flush()?;
+        store.import(&[], chunk).await?;
     }
-    store.flush()?;
+    store.flush().await?;
     eprintln!(
         "wrote {} entities and {} relations to {} in {:.1} s",
         entities.len(),
         relations.len(),
-        args.data.data.display(),
+        store.describe(),
         started.elapsed().as_secs_f64()
     );
     Ok(ExitCode::SUCCESS)
 }
 
-fn token(args: TokenArgs) -> anyhow::Result<ExitCode> {
-    let store = crate::store::Store::open(&args.data.data)
-        .with_context(|| format!("opening the store at {} (is the server running?)", args.data.data.display()))?;
+async fn token(args: TokenArgs) -> anyhow::Result<ExitCode> {
+    let store = open_store(&args.data.data).await?;
     match args.command {
         TokenCommand::Create { name, role } => {
-            let secret = crate::auth::create_token(&store, &name, role)?;
+            let secret = crate::auth::create_token(store.as_ref(), &name, role).await?;
             println!("created token `{name}` with role {}; its secret is shown only now:", role.as_str());
             println!("{secret}");
         }
         TokenCommand::List => {
-            for t in store.tokens()? {
+            for t in store.tokens().await? {
                 println!("{}\t{}\t{}", t.name, t.role, t.created_at);
             }
         }
         TokenCommand::Revoke { name } => {
-            if store.remove_token(&name)? {
+            if store.remove_token(&name).await? {
                 println!("revoked token `{name}`");
             } else {
                 eprintln!("no token named `{name}`");

@@ -318,7 +318,7 @@ async fn export(req: HttpRequest, file: web::Path<String>, state: web::Data<AppS
     };
     if state.private_reads {
         let rt = ResponseType::Json;
-        match caller(&req, &state, rt) {
+        match caller(&req, &state, rt).await {
             Ok(Some(_)) => {}
             Ok(None) => return text_error(StatusCode::UNAUTHORIZED, "this server needs a bearer token".into()),
             Err(r) => return *r,
@@ -457,7 +457,7 @@ fn bad_request(status: StatusCode, rt: ResponseType, code: &str, message: String
 
 /// The caller named by `Authorization: Bearer`, `Ok(None)` without the header, or the 401 for a
 /// token that is not valid (a wrong token is refused outright, whatever the operation).
-fn caller(req: &HttpRequest, state: &AppState, rt: ResponseType) -> Result<Option<Caller>, Box<HttpResponse>> {
+async fn caller(req: &HttpRequest, state: &AppState, rt: ResponseType) -> Result<Option<Caller>, Box<HttpResponse>> {
     let Some(value) = req.headers().get(header::AUTHORIZATION) else { return Ok(None) };
     let unauthorized = |msg: &str| {
         Box::new(
@@ -470,7 +470,7 @@ fn caller(req: &HttpRequest, state: &AppState, rt: ResponseType) -> Result<Optio
     let Some(secret) = value.to_str().ok().and_then(bearer_secret) else {
         return Err(unauthorized("the Authorization header must be `Bearer <token>`"));
     };
-    match state.service.authenticate(secret) {
+    match state.service.authenticate(secret).await {
         Ok(Some(c)) => Ok(Some(c)),
         Ok(None) => Err(unauthorized("the bearer token is not valid (unknown or revoked)")),
         Err(e) => {
@@ -498,7 +498,7 @@ async fn graphql_post(req: HttpRequest, mut payload: web::Payload, state: web::D
         Ok(rt) => rt,
         Err(r) => return *r,
     };
-    let caller = match caller(&req, &state, rt) {
+    let caller = match caller(&req, &state, rt).await {
         Ok(c) => c,
         Err(r) => return *r,
     };
@@ -584,7 +584,7 @@ async fn graphql_get(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
         Ok(rt) => rt,
         Err(r) => return *r,
     };
-    let caller = match caller(&req, &state, rt) {
+    let caller = match caller(&req, &state, rt).await {
         Ok(c) => c,
         Err(r) => return *r,
     };
@@ -946,7 +946,7 @@ async fn graphql_ws(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> actix_web::Result<HttpResponse> {
-    let header_caller = match caller(&req, &state, ResponseType::Json) {
+    let header_caller = match caller(&req, &state, ResponseType::Json).await {
         Ok(c) => c,
         Err(r) => return Ok(*r),
     };

@@ -16,7 +16,7 @@ use crate::domain::{
     self, limits, Citation, DocumentTexts, Entity, EntityKind, FieldError, PartialDate, Quantity, Relation,
     RelationKind, Slug,
 };
-use crate::store::{AuditEntry, Store, StoreError, TargetKind, WriteBatch};
+use crate::store::{AuditEntry, Committed, Store, StoreError, TargetKind, WriteBatch};
 
 /// One thing wrong with the seed data, located as precisely as possible.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -550,9 +550,13 @@ fn check_quantity(
 /// - a record the seed wrote and that still is exactly what it wrote is updated to the new seed;
 /// - a record whose content differs from what the seed last wrote was edited through the API and
 ///   is left alone, and so is a record the seed wrote that an editor deleted (or merged away).
-pub async fn apply(store: &Store, data: &SeedData) -> Result<SeedReport, SeedError> {
+///
+/// The batch is based on the generation it was compared at: if the store moved on meanwhile (a
+/// write elsewhere), the commit fails with a conflict and nothing is written.
+pub async fn apply(store: &dyn Store, data: &SeedData) -> Result<(SeedReport, Option<Committed>), SeedError> {
     let mut report = SeedReport::default();
-    let mut batch = WriteBatch::default();
+    let snapshot = store.read().await?;
+    let mut batch = WriteBatch { base: Some(snapshot.generation()), ..WriteBatch::default() };
     let audit =
         |target: TargetKind, id: &str, action: &str, before: Option<serde_json::Value>, after: serde_json::Value| {
             AuditEntry {
@@ -569,7 +573,7 @@ pub async fn apply(store: &Store, data: &SeedData) -> Result<SeedReport, SeedErr
         };
     for e in &data.entities {
         let new_digest = digest(&Entity { version: 0, ..e.clone() });
-        match (store.entity(&e.id)?, store.seeded_digest(&e.id)?) {
+        match (snapshot.entity(&e.id)?, snapshot.seeded_digest(&e.id)?) {
             (None, None) => {
                 report.entities_added += 1;
                 batch.audit.push(audit(TargetKind::Entity, &e.id, "create", None, to_json(e)));
@@ -598,7 +602,7 @@ pub async fn apply(store: &Store, data: &SeedData) -> Result<SeedReport, SeedErr
     }
     for r in &data.relations {
         let new_digest = digest(&Relation { version: 0, ..r.clone() });
-        match (store.relation(&r.id)?, store.seeded_digest(&r.id)?) {
+        match (snapshot.relation(&r.id)?, snapshot.seeded_digest(&r.id)?) {
             (None, None) => {
                 report.relations_added += 1;
                 batch.audit.push(audit(TargetKind::Relation, &r.id, "create", None, to_json(r)));
@@ -627,7 +631,7 @@ pub async fn apply(store: &Store, data: &SeedData) -> Result<SeedReport, SeedErr
     }
     // A relation whose endpoint an editor deleted cannot be added back without it.
     let will_exist = |id: &str| -> Result<bool, StoreError> {
-        Ok(store.entity(id)?.is_some() || batch.put_entities.iter().any(|e| e.id == id))
+        Ok(snapshot.entity(id)?.is_some() || batch.put_entities.iter().any(|e| e.id == id))
     };
     let mut dropped = Vec::new();
     for (i, r) in batch.put_relations.iter().enumerate() {
@@ -642,10 +646,10 @@ pub async fn apply(store: &Store, data: &SeedData) -> Result<SeedReport, SeedErr
         report.relations_added = report.relations_added.saturating_sub(1);
         report.kept_deletions += 1;
     }
-    if !batch.is_empty() {
-        store.commit(&batch).await?;
-    }
-    Ok(report)
+    // A read view may hold off commits (sled's does): gone before this one.
+    drop(snapshot);
+    let committed = if batch.is_empty() { None } else { Some(store.commit_durable(&batch).await?) };
+    Ok((report, committed))
 }
 
 fn to_json<T: serde::Serialize>(v: &T) -> serde_json::Value {

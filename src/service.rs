@@ -1,17 +1,25 @@
 //! The service: the store and the in-memory graph index, kept in step.
 //!
-//! sled is the truth; the index is derived from it at start and changed only after a write is
-//! durable. Readers hold a read guard on the index for a whole request, so a request sees one
-//! consistent graph; a writer takes the write lock only to apply already-durable batches.
+//! The store is the truth, and the index is a fold of the store's ordered stream of committed
+//! batches ([`Store::changes`]): one task (the applier) takes each batch as it becomes durable,
+//! applies it under the index's write lock, records its generation and tells subscribers. That
+//! is the only way the index changes after a start, whether the batch was written by this
+//! process or, over a shared store, by another. Readers hold a read guard on the index for a
+//! whole request, so a request sees one consistent graph.
 //!
-//! Edits share flushes (group commit). Writers plan and commit one at a time, but each waits for
-//! durability after letting the next writer in, so one flush covers every edit committed while
-//! the previous flush ran. Edits committed but not yet durable wait in a queue, in commit order;
-//! whichever writer's flush finishes first applies every durable one to the index and publishes
-//! its changes. A new edit is planned against the index, which does not show the queue: when the
-//! plan read or wrote anything a queued edit writes (its [`edit::Footprint`]), or when it failed
-//! or changed nothing (which a queued edit might have decided), the writer waits for the queue to
-//! drain and plans again. So every edit is planned as if after all the edits before it.
+//! Writes: one writer at a time plans an edit against the index and commits it with the
+//! generation it planned on as its base, so a commit made elsewhere meanwhile fails it (a
+//! conflict) and it is planned again once the index has caught up. The writer lets the next one
+//! in as soon as its commit is made, before it is durable, and waits for the applier to apply it
+//! (read-your-writes): so one flush covers every edit committed while the previous flush ran
+//! (group commit). A new edit is planned against the index, which does not show this process's
+//! own commits still on their way through the stream: when the plan read or wrote anything one
+//! of them writes (its [`edit::Footprint`]), or when it failed or changed nothing (which a
+//! pending edit might have decided), the writer waits for them to be applied and plans again.
+//!
+//! If the applier loses its place in the stream (it fell behind what the store keeps, or a batch
+//! does not fit the index), it rebuilds the index from a fresh read of the store, tells
+//! subscribers what they missed from the audit log, and streams on from the read's generation.
 //!
 //! A clean shutdown ([`Service::close`]) writes the index as a snapshot beside the store; the
 //! next open reads it instead of the store when the store is still at the generation it names.
@@ -21,16 +29,20 @@
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
-use tokio::sync::{broadcast, oneshot, Mutex, OwnedRwLockReadGuard, RwLock};
+use futures_util::StreamExt;
+use tokio::sync::{broadcast, watch, Mutex, OwnedRwLockReadGuard, RwLock};
 
 use crate::auth::{self, AuthError, Caller};
 use crate::domain::{DocumentTexts, Entity};
 use crate::edit::{self, Edit, EditError};
 use crate::graph::{GraphError, GraphIndex, PreparedRelation, Resolver};
 use crate::seed::{self, SeedData, SeedError, SeedReport};
-use crate::store::{AuditEntry, Committed, KeyRange, Store, StoreError, TargetKind, WriteBatch};
+use crate::store::{
+    self, AuditEntry, ChangeStream, CommittedBatch, Generation, KeyRange, Location, OpenOptions, Snapshot, Store,
+    StoreError, TargetKind,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -46,6 +58,8 @@ pub enum ServiceError {
     Auth(#[from] AuthError),
     #[error("the edit was committed in generation {0}, but the graph could not be brought up to date with it")]
     NotApplied(u64),
+    #[error("the store kept changing while the write was planned ({0} attempts); try again")]
+    Contended(usize),
 }
 
 /// One committed change of one record, as subscribers and the change feed see it.
@@ -65,23 +79,44 @@ pub struct Applied {
 /// A consistent view of the graph, held for the length of one request.
 pub type GraphView = Arc<OwnedRwLockReadGuard<GraphIndex>>;
 
+/// How many times an edit is planned again after a conflict before the caller is told to retry.
+const MAX_PLANS: usize = 16;
+
 #[derive(Clone)]
 pub struct Service {
-    store: Store,
+    store: Arc<dyn Store>,
     index: Arc<RwLock<GraphIndex>>,
-    /// Serializes planning and committing, so that generations follow the queue's order.
-    writer: Arc<Mutex<()>>,
-    /// Edits committed but not yet known durable, oldest first. Drained into the index only by
-    /// a holder of the index's write lock, so a holder of a read guard sees it stand still.
-    unflushed: Arc<std::sync::Mutex<VecDeque<Unflushed>>>,
+    /// One writer plans and commits at a time, so that generations follow the plans' order.
+    writer: Arc<Mutex<Writer>>,
+    /// The index's generation, as the applier sets it.
+    applied: watch::Receiver<Generation>,
     changes: broadcast::Sender<Arc<Change>>,
-    snapshot: Arc<Snapshot>,
+    snapshot: Arc<SnapshotFile>,
     /// The index's size and generation, readable without its lock: `/healthz` and the cost
     /// model must answer while a writer waits for a long read to end.
     stats: Arc<Stats>,
     /// The source documents' texts, which every quote an edit writes must be in: those of the
     /// seed this service applied, and any added with [`Service::add_document_texts`].
     documents: Arc<std::sync::RwLock<DocumentTexts>>,
+    /// Stops the applier when the last clone of the service is gone.
+    _applier: Arc<AbortOnDrop>,
+}
+
+/// The writer's own state, under its lock.
+#[derive(Default)]
+struct Writer {
+    /// This service's commits the index has not applied yet, oldest first, with what they wrote.
+    pending: VecDeque<(Generation, edit::Footprint)>,
+    /// This service's newest commit.
+    last_commit: Generation,
+}
+
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// What [`Service::stats`] reads: set under the index's write lock each time it changes.
@@ -119,26 +154,28 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Options {
-        Options { cache_mb: crate::store::DEFAULT_CACHE_MB, index_snapshot: true }
+        Options { cache_mb: crate::store::sled::DEFAULT_CACHE_MB, index_snapshot: true }
     }
 }
 
-/// The index snapshot's file, beside sled's in the store's directory.
+/// The index snapshot's file, beside the store's own files in its directory.
 const SNAPSHOT_FILE: &str = "index.snapshot";
 
-struct Snapshot {
-    path: PathBuf,
+struct SnapshotFile {
+    path: Option<PathBuf>,
     enabled: bool,
     /// The file exists and holds the index as it is now.
     current: AtomicBool,
 }
 
-impl Snapshot {
+impl SnapshotFile {
     /// Removes the file before the store changes: from then on it would be stale. The
     /// generation check would catch that too; this way a stale file never waits on disk.
     fn invalidate(&self) {
         if self.current.swap(false, Ordering::SeqCst) {
-            remove_snapshot(&self.path);
+            if let Some(path) = &self.path {
+                remove_snapshot(path);
+            }
         }
     }
 }
@@ -151,48 +188,75 @@ fn remove_snapshot(path: &Path) {
     }
 }
 
-/// A committed edit waiting for a flush.
-struct Unflushed {
-    batch: WriteBatch,
-    committed: Committed,
-    footprint: edit::Footprint,
-    /// Where its changes go once it is applied and published.
-    done: oneshot::Sender<Vec<Arc<Change>>>,
-}
-
 impl Service {
-    /// Opens the store in `dir` and builds the index from it (or from its snapshot).
-    pub fn open(dir: &Path) -> Result<Service, ServiceError> {
-        Service::open_with(dir, &Options::default())
+    /// Opens the store in the directory `dir` and builds the index from it (or from its snapshot).
+    pub async fn open(dir: &Path) -> Result<Service, ServiceError> {
+        Service::open_with(dir, &Options::default()).await
     }
 
-    pub fn open_with(dir: &Path, options: &Options) -> Result<Service, ServiceError> {
-        let store = Store::open_with_cache(dir, options.cache_mb)?;
-        let path = dir.join(SNAPSHOT_FILE);
-        let from_snapshot = if options.index_snapshot { read_snapshot(&store, &path)? } else { None };
+    pub async fn open_with(dir: &Path, options: &Options) -> Result<Service, ServiceError> {
+        Service::open_at(&Location::Dir(dir.to_path_buf()), options).await
+    }
+
+    /// Opens the store at `location` and starts the service over it.
+    pub async fn open_at(location: &Location, options: &Options) -> Result<Service, ServiceError> {
+        let store = store::open(location, &OpenOptions { cache_mb: options.cache_mb }).await?;
+        let path = location.local_dir().map(|dir| dir.join(SNAPSHOT_FILE));
+        Service::start(store, path, options.index_snapshot).await
+    }
+
+    /// Builds the index from `store` (or from the snapshot at `snapshot_path`, when it is current)
+    /// and starts following the store's stream.
+    pub async fn start(
+        store: Arc<dyn Store>,
+        snapshot_path: Option<PathBuf>,
+        index_snapshot: bool,
+    ) -> Result<Service, ServiceError> {
+        let enabled = index_snapshot && snapshot_path.is_some();
+        let from_snapshot = match (&snapshot_path, enabled) {
+            (Some(path), true) => read_snapshot(store.as_ref(), path).await?,
+            _ => None,
+        };
         let current = from_snapshot.is_some();
         let index = match from_snapshot {
             Some(index) => index,
             None => {
                 // Stale, unreadable or not wanted: gone before anything can write.
-                remove_snapshot(&path);
-                load_index(&store)?
+                if let Some(path) = &snapshot_path {
+                    remove_snapshot(path);
+                }
+                load_index(store.as_ref()).await?
             }
         };
-        let snapshot = Arc::new(Snapshot { path, enabled: options.index_snapshot, current: AtomicBool::new(current) });
+        let snapshot = Arc::new(SnapshotFile { path: snapshot_path, enabled, current: AtomicBool::new(current) });
         // Subscribers that fall more than this far behind miss events (and are told so).
         let (changes, _) = broadcast::channel(4096);
         let stats = Arc::new(Stats::default());
         stats.record(&index);
+        let generation = index.generation();
+        let stream = store.changes(generation)?;
+        let (applied_tx, applied) = watch::channel(generation);
+        let index = Arc::new(RwLock::new(index));
+        let applier = Applier {
+            store: Arc::downgrade(&store),
+            index: index.clone(),
+            stats: stats.clone(),
+            changes: changes.clone(),
+            applied: applied_tx,
+            snapshot: snapshot.clone(),
+            published_seq: store.last_seq().await?,
+        };
+        let task = tokio::spawn(applier.run(stream));
         Ok(Service {
             store,
-            index: Arc::new(RwLock::new(index)),
-            writer: Arc::new(Mutex::new(())),
-            unflushed: Arc::default(),
+            index,
+            writer: Arc::new(Mutex::new(Writer { pending: VecDeque::new(), last_commit: generation })),
+            applied,
             changes,
             snapshot,
             stats,
             documents: Arc::default(),
+            _applier: Arc::new(AbortOnDrop(task.abort_handle())),
         })
     }
 
@@ -201,24 +265,26 @@ impl Service {
         self.snapshot.current.load(Ordering::SeqCst)
     }
 
-    /// A clean shutdown: waits for queued edits, flushes the store, and writes the index
-    /// snapshot for the next start (unless the one on disk is current, or snapshots are off).
-    /// A snapshot that cannot be written is logged and left out: the next start reads the store.
+    /// A clean shutdown: waits for this service's edits to be applied, flushes the store, and
+    /// writes the index snapshot for the next start (unless the one on disk is current, or
+    /// snapshots are off). A snapshot that cannot be written is logged and left out: the next
+    /// start reads the store.
     pub async fn close(&self) -> Result<(), ServiceError> {
-        let _writer = self.writer.lock().await;
-        self.settle().await?;
-        self.store.flush()?;
-        if !self.snapshot.enabled || self.snapshot.current.load(Ordering::SeqCst) {
+        let writer = self.writer.lock().await;
+        self.wait_applied(writer.last_commit).await?;
+        self.store.flush().await?;
+        let Some(path) = self.snapshot.path.as_ref().filter(|_| self.snapshot.enabled) else { return Ok(()) };
+        if self.snapshot.current.load(Ordering::SeqCst) {
             return Ok(());
         }
         let g = self.index.read().await;
-        let generation = self.store.generation()?;
+        let generation = self.store.head().await?;
         if g.generation() != generation {
             tracing::warn!(index = g.generation(), store = generation, "index behind the store; no snapshot written");
             return Ok(());
         }
         let started = std::time::Instant::now();
-        match write_snapshot(&g, &self.snapshot.path) {
+        match write_snapshot(&g, path) {
             Ok(bytes) => {
                 self.snapshot.current.store(true, Ordering::SeqCst);
                 let elapsed_ms = started.elapsed().as_millis() as u64;
@@ -229,8 +295,8 @@ impl Service {
         Ok(())
     }
 
-    pub fn store(&self) -> &Store {
-        &self.store
+    pub fn store(&self) -> &dyn Store {
+        self.store.as_ref()
     }
 
     /// The document texts that quotes are checked against.
@@ -255,151 +321,95 @@ impl Service {
         }
     }
 
-    /// A read view of the graph; writes wait until it is dropped.
+    /// A read view of the graph; the applier waits until it is dropped.
     pub async fn read(&self) -> GraphView {
         Arc::new(self.index.clone().read_owned().await)
     }
 
-    /// Applies validated seed data (adding and correcting, never deleting), then brings the index
-    /// up to date with what was committed.
+    /// Returns once the index has applied `generation`.
+    async fn wait_applied(&self, generation: Generation) -> Result<(), ServiceError> {
+        let mut applied = self.applied.clone();
+        applied.wait_for(|g| *g >= generation).await.map(|_| ()).map_err(|_| ServiceError::NotApplied(generation))
+    }
+
+    /// Applies validated seed data (adding and correcting, never deleting) and returns once the
+    /// index shows it.
     pub async fn seed(&self, data: &SeedData) -> Result<SeedReport, ServiceError> {
-        let _writer = self.writer.lock().await;
-        self.settle().await?;
-        let seq_before = self.store.last_seq()?;
+        let mut writer = self.writer.lock().await;
+        self.wait_applied(writer.last_commit).await?;
         self.snapshot.invalidate();
-        let report = seed::apply(&self.store, data).await?;
-        self.add_document_texts(&data.documents);
-        if report.changed() {
-            // A seed touches many records at once; rebuilding is simpler than replaying and it
-            // happens once at start or on an explicit `seed`.
-            let fresh = load_index(&self.store)?;
-            let mut g = self.index.write().await;
-            *g = fresh;
-            self.stats.record(&g);
-            drop(g);
-            self.publish_since(seq_before)?;
+        for _ in 0..MAX_PLANS {
+            match seed::apply(self.store.as_ref(), data).await {
+                Ok((report, committed)) => {
+                    self.add_document_texts(&data.documents);
+                    if let Some(c) = committed {
+                        writer.last_commit = writer.last_commit.max(c.generation);
+                        self.wait_applied(c.generation).await?;
+                    }
+                    return Ok(report);
+                }
+                Err(SeedError::Store(StoreError::Conflict { head, .. })) => self.wait_applied(head).await?,
+                Err(e) => return Err(e.into()),
+            }
         }
-        Ok(report)
+        Err(ServiceError::Contended(MAX_PLANS))
     }
 
     /// Validates and commits one edit; once it is durable, it is in the index and subscribers
     /// have been told. See the module documentation for how concurrent edits share a flush.
     pub async fn edit(&self, actor: &str, edit: Edit) -> Result<Applied, ServiceError> {
-        let writer = self.writer.lock().await;
+        let mut writer = self.writer.lock().await;
         let texts = self.document_texts();
-        let plan = loop {
+        let mut plans = 0;
+        let (primary, committed) = loop {
+            plans += 1;
+            if plans > MAX_PLANS {
+                return Err(ServiceError::Contended(MAX_PLANS));
+            }
             let g = self.index.read().await;
             let planned = edit::plan(&g, &texts, actor, edit.clone());
-            // Read under the index's read guard, so the queue is the one the plan did not see.
-            let must_wait = {
-                let waiting = self.unflushed.lock().expect("the queue's lock is never poisoned");
-                match &planned {
-                    _ if waiting.is_empty() => false,
-                    Ok(plan) if !plan.batch.is_empty() => {
-                        waiting.iter().any(|u| plan.footprint.depends_on(&u.footprint))
-                    }
-                    _ => true,
-                }
-            };
+            let indexed = g.generation();
             drop(g);
-            if !must_wait {
-                break planned?;
-            }
-            // Nothing can join the queue while the writer lock is held: once drained, it stays so.
-            self.settle().await?;
-        };
-        if plan.batch.is_empty() {
-            let generation = self.index.read().await.generation();
-            return Ok(Applied { generation, primary: plan.primary, changes: Vec::new() });
-        }
-        self.snapshot.invalidate();
-        let committed = self.store.commit_unflushed(&plan.batch)?;
-        let generation = committed.generation;
-        let (done, applied) = oneshot::channel();
-        self.unflushed.lock().expect("the queue's lock is never poisoned").push_back(Unflushed {
-            batch: plan.batch,
-            committed,
-            footprint: plan.footprint,
-            done,
-        });
-        drop(writer);
-        // On a task of its own: a request dropped halfway (its client went away) must not leave
-        // its committed edit in the queue, out of the index until some later write.
-        let service = self.clone();
-        tokio::spawn(async move {
-            service.store.make_durable(generation).await?;
-            service.catch_up(generation).await
-        })
-        .await
-        .map_err(|_| ServiceError::NotApplied(generation))??;
-        // `catch_up` has applied every queued edit up to this one, by this writer or another.
-        let changes = applied.await.map_err(|_| ServiceError::NotApplied(generation))?;
-        Ok(Applied { generation, primary: plan.primary, changes })
-    }
-
-    /// Applies every queued edit up to `generation`, which the caller knows to be durable, to the
-    /// index, in order, and publishes their changes.
-    async fn catch_up(&self, generation: u64) -> Result<(), ServiceError> {
-        let mut g = self.index.write().await;
-        let mut queue = self.unflushed.lock().expect("the queue's lock is never poisoned");
-        while queue.front().is_some_and(|u| u.committed.generation <= generation) {
-            let Some(u) = queue.pop_front() else { break };
-            if let Err(e) = apply_batch(&mut g, &u.batch) {
-                // Cannot happen for a batch planned against this index; if it does, the store
-                // is the truth and the index is rebuilt from it, with every queued edit.
-                tracing::error!(error = %e, "index disagreed with a committed batch; rebuilding it");
-                self.store.flush()?;
-                *g = load_index(&self.store)?;
-                self.stats.record(&g);
-                for u in std::iter::once(u).chain(queue.drain(..)) {
-                    self.publish(u);
+            writer.pending.retain(|(generation, _)| *generation > indexed);
+            let must_wait = match &planned {
+                _ if writer.pending.is_empty() => false,
+                Ok(plan) if !plan.batch.is_empty() => {
+                    writer.pending.iter().any(|(_, earlier)| plan.footprint.depends_on(earlier))
                 }
-                return Ok(());
+                _ => true,
+            };
+            if must_wait {
+                self.wait_applied(writer.last_commit).await?;
+                continue;
             }
-            g.set_generation(u.committed.generation);
-            self.stats.record(&g);
-            self.publish(u);
-        }
-        Ok(())
-    }
-
-    fn publish(&self, u: Unflushed) {
-        let changes: Vec<Arc<Change>> =
-            u.committed.entries.into_iter().map(|entry| Arc::new(Change { entry })).collect();
-        for change in &changes {
-            // No subscriber is not an error.
-            let _ = self.changes.send(change.clone());
-        }
-        // The writer may have given up (its flush failed); the change stands all the same.
-        let _ = u.done.send(changes);
-    }
-
-    /// Waits until every queued edit is durable and applied. Called with the writer lock held.
-    async fn settle(&self) -> Result<(), ServiceError> {
-        let last =
-            self.unflushed.lock().expect("the queue's lock is never poisoned").back().map(|u| u.committed.generation);
-        if let Some(last) = last {
-            self.store.make_durable(last).await?;
-            self.catch_up(last).await?;
-        }
-        Ok(())
-    }
-
-    fn publish_since(&self, seq_before: u64) -> Result<Vec<Arc<Change>>, ServiceError> {
-        let mut out = Vec::new();
-        let mut after = seq_before;
-        loop {
-            let page = self.store.changes_after(after, 1024)?;
-            let Some(last) = page.last() else { break };
-            after = last.seq;
-            for entry in page {
-                let change = Arc::new(Change { entry });
-                // No subscriber is not an error.
-                let _ = self.changes.send(change.clone());
-                out.push(change);
+            let mut plan = planned?;
+            if plan.batch.is_empty() {
+                return Ok(Applied { generation: indexed, primary: plan.primary, changes: Vec::new() });
             }
-        }
-        Ok(out)
+            plan.batch.base = Some(indexed.max(writer.last_commit));
+            self.snapshot.invalidate();
+            match self.store.commit(&plan.batch).await {
+                Ok(committed) => {
+                    writer.pending.push_back((committed.generation, plan.footprint));
+                    writer.last_commit = committed.generation;
+                    break (plan.primary, committed);
+                }
+                // Written elsewhere since the plan's generation: plan again on a caught-up index.
+                Err(StoreError::Conflict { head, .. }) => self.wait_applied(head).await?,
+                Err(e) => return Err(e.into()),
+            }
+        };
+        drop(writer);
+        let generation = committed.generation;
+        // On a task of its own: a request dropped halfway (its client went away) must not leave
+        // its commit waiting for a flush nobody asks for.
+        let store = self.store.clone();
+        tokio::spawn(async move { store.make_durable(generation).await })
+            .await
+            .map_err(|_| ServiceError::NotApplied(generation))??;
+        self.wait_applied(generation).await?;
+        let changes = committed.entries.into_iter().map(|entry| Arc::new(Change { entry })).collect();
+        Ok(Applied { generation, primary, changes })
     }
 
     /// Every committed change from now on.
@@ -408,39 +418,163 @@ impl Service {
     }
 
     /// The recorded changes of one entity or relation, oldest first.
-    pub fn history(&self, id: &str) -> Result<Vec<AuditEntry>, ServiceError> {
-        Ok(self.store.history(id)?)
+    pub async fn history(&self, id: &str) -> Result<Vec<AuditEntry>, ServiceError> {
+        Ok(self.store.history(id).await?)
     }
 
     /// The change feed after `seq`, oldest first.
-    pub fn changes_after(&self, seq: u64, limit: usize) -> Result<Vec<AuditEntry>, ServiceError> {
-        Ok(self.store.changes_after(seq, limit)?)
+    pub async fn changes_after(&self, seq: u64, limit: usize) -> Result<Vec<AuditEntry>, ServiceError> {
+        Ok(self.store.changes_after(seq, limit).await?)
     }
 
     /// The newest change's `seq`.
-    pub fn last_seq(&self) -> Result<u64, ServiceError> {
-        Ok(self.store.last_seq()?)
+    pub async fn last_seq(&self) -> Result<u64, ServiceError> {
+        Ok(self.store.last_seq().await?)
     }
 
     /// The caller a bearer token belongs to.
-    pub fn authenticate(&self, secret: &str) -> Result<Option<Caller>, ServiceError> {
-        Ok(auth::authenticate(&self.store, secret)?)
+    pub async fn authenticate(&self, secret: &str) -> Result<Option<Caller>, ServiceError> {
+        Ok(auth::authenticate(self.store.as_ref(), secret).await?)
     }
 
     /// Whether the index holds exactly what the store holds (used by tests and `check --store`).
     pub async fn index_matches_store(&self) -> Result<bool, ServiceError> {
-        let fresh = load_index(&self.store)?;
+        let fresh = load_index(self.store.as_ref()).await?;
         let index = self.index.read().await;
         Ok(fresh.same_content(&index))
     }
 
-    pub fn flush(&self) -> Result<(), ServiceError> {
-        self.store.flush()?;
+    pub async fn flush(&self) -> Result<(), ServiceError> {
+        self.store.flush().await?;
         Ok(())
     }
 }
 
-fn apply_batch(g: &mut GraphIndex, batch: &WriteBatch) -> Result<(), GraphError> {
+/// The task that folds the store's stream into the index.
+struct Applier {
+    /// Weak, so that the store closes when the last service over it is gone, which ends the
+    /// stream and this task.
+    store: Weak<dyn Store>,
+    index: Arc<RwLock<GraphIndex>>,
+    stats: Arc<Stats>,
+    changes: broadcast::Sender<Arc<Change>>,
+    applied: watch::Sender<Generation>,
+    snapshot: Arc<SnapshotFile>,
+    /// The newest audit entry subscribers have been told about.
+    published_seq: u64,
+}
+
+impl Applier {
+    async fn run(mut self, mut stream: ChangeStream) {
+        loop {
+            let lost = match self.follow(stream).await {
+                Ok(()) => return,
+                Err(lost) => lost,
+            };
+            tracing::warn!(reason = %lost, "the index lost its place in the store's stream; rebuilding it");
+            metrics::counter!("index_rebuilds_total").increment(1);
+            stream = loop {
+                let Some(store) = self.store.upgrade() else { return };
+                match self.rebuild(store.as_ref()).await {
+                    Ok(stream) => break stream,
+                    Err(e) => {
+                        tracing::error!(error = %e, "could not rebuild the index; trying again in a second");
+                        drop(store);
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    }
+                }
+            };
+        }
+    }
+
+    /// Applies the stream until it ends (`Ok`: the store is gone) or breaks (`Err`: why).
+    async fn follow(&mut self, stream: ChangeStream) -> Result<(), String> {
+        // Every batch that is ready is applied under one write lock: a flush publishes several.
+        let mut ready = stream.ready_chunks(256);
+        while let Some(items) = ready.next().await {
+            let mut batches = Vec::with_capacity(items.len());
+            let mut broken = None;
+            for item in items {
+                match item {
+                    Ok(batch) => batches.push(batch),
+                    Err(e) => {
+                        broken = Some(e.to_string());
+                        break;
+                    }
+                }
+            }
+            self.apply(&batches).await.map_err(|e| format!("a committed batch does not fit the index: {e}"))?;
+            if let Some(broken) = broken {
+                return Err(broken);
+            }
+        }
+        Ok(())
+    }
+
+    async fn apply(&mut self, batches: &[Arc<CommittedBatch>]) -> Result<(), GraphError> {
+        let mut g = self.index.write().await;
+        let mut applied = Vec::with_capacity(batches.len());
+        for batch in batches {
+            // Already in the index (a rebuild read it).
+            if batch.generation <= g.generation() {
+                continue;
+            }
+            self.snapshot.invalidate();
+            apply_batch(&mut g, batch)?;
+            g.set_generation(batch.generation);
+            applied.push(batch);
+        }
+        self.stats.record(&g);
+        let generation = g.generation();
+        drop(g);
+        for batch in applied {
+            for entry in &batch.entries {
+                self.publish(entry.clone());
+            }
+        }
+        self.applied.send_replace(generation);
+        Ok(())
+    }
+
+    fn publish(&mut self, entry: AuditEntry) {
+        if entry.seq <= self.published_seq {
+            return;
+        }
+        self.published_seq = entry.seq;
+        // No subscriber is not an error.
+        let _ = self.changes.send(Arc::new(Change { entry }));
+    }
+
+    /// Reads the whole store afresh, tells subscribers what the audit log holds that they were
+    /// not told, and returns the stream from the read's generation.
+    async fn rebuild(&mut self, store: &dyn Store) -> Result<ChangeStream, ServiceError> {
+        let fresh = load_index(store).await?;
+        let generation = fresh.generation();
+        let stream = store.changes(generation)?;
+        let mut g = self.index.write().await;
+        self.snapshot.invalidate();
+        *g = fresh;
+        self.stats.record(&g);
+        drop(g);
+        'pages: loop {
+            let page = store.changes_after(self.published_seq, 1024).await?;
+            if page.is_empty() {
+                break;
+            }
+            for entry in page {
+                // Only what the rebuilt index shows; later entries come through the stream.
+                if entry.generation > generation {
+                    break 'pages;
+                }
+                self.publish(entry);
+            }
+        }
+        self.applied.send_replace(generation);
+        Ok(stream)
+    }
+}
+
+fn apply_batch(g: &mut GraphIndex, batch: &CommittedBatch) -> Result<(), GraphError> {
     for id in &batch.delete_relations {
         g.remove_relation(id);
     }
@@ -457,7 +591,7 @@ fn apply_batch(g: &mut GraphIndex, batch: &WriteBatch) -> Result<(), GraphError>
 }
 
 /// The index from the snapshot at `path`, if there is one and the store is at its generation.
-fn read_snapshot(store: &Store, path: &Path) -> Result<Option<GraphIndex>, ServiceError> {
+async fn read_snapshot(store: &dyn Store, path: &Path) -> Result<Option<GraphIndex>, ServiceError> {
     let file = match std::fs::File::open(path) {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -467,7 +601,7 @@ fn read_snapshot(store: &Store, path: &Path) -> Result<Option<GraphIndex>, Servi
         }
     };
     let started = std::time::Instant::now();
-    match GraphIndex::read_snapshot(file, store.generation()?) {
+    match GraphIndex::read_snapshot(file, store.head().await?) {
         Ok(index) => {
             let elapsed_ms = started.elapsed().as_millis() as u64;
             let (entities, relations) = (index.entity_count(), index.relation_count());
@@ -502,8 +636,21 @@ fn write_snapshot(g: &GraphIndex, path: &Path) -> std::io::Result<u64> {
     written
 }
 
-fn load_index(store: &Store) -> Result<GraphIndex, ServiceError> {
-    // Reading the store (sled's scan and JSON decoding) is two thirds of a start, so two threads
+/// Builds the index from a fresh read of the store, on threads of their own.
+async fn load_index(store: &dyn Store) -> Result<GraphIndex, ServiceError> {
+    let snapshot = store.read().await?;
+    let hint = store.size_hint().await;
+    let index = tokio::task::spawn_blocking(move || build_index(snapshot.as_ref(), hint))
+        .await
+        .map_err(|e| StoreError::Backend(format!("the index build stopped: {e}")))??;
+    if (index.entity_count(), index.relation_count()) != hint {
+        store.record_size_hint(index.entity_count(), index.relation_count()).await?;
+    }
+    Ok(index)
+}
+
+fn build_index(store: &dyn Snapshot, (entities, relations): (usize, usize)) -> Result<GraphIndex, ServiceError> {
+    // Reading the store (its scan and JSON decoding) is two thirds of a start, so two threads
     // read it, each taking the next key range as it finishes one, while a third builds the
     // index. Records stream through short queues in chunks, never as a list of everything,
     // which would double the peak memory of a start at 1M entities. Entities and relations have
@@ -512,39 +659,39 @@ fn load_index(store: &Store) -> Result<GraphIndex, ServiceError> {
     const READERS: usize = 2;
     const CHUNK: usize = 4096;
     type Sender<T> = std::sync::mpsc::SyncSender<Result<Vec<T>, ServiceError>>;
-    /// Sends `records` in chunks; `None` once the reader should stop: after passing on an
+    /// Reads ranges, the next one not yet taken each time, until none is left, sending what
+    /// `scan` hands over in chunks. `None` once the reader should stop: after passing on an
     /// error, or when the builder has hung up (it stopped on an error of its own).
-    fn send_chunks<T>(records: impl Iterator<Item = Result<T, ServiceError>>, tx: &Sender<T>) -> Option<()> {
+    fn read_ranges<T>(
+        ranges: &[KeyRange],
+        next: &AtomicUsize,
+        scan: impl Fn(&KeyRange, &mut dyn FnMut(T)) -> Result<(), ServiceError>,
+        tx: Sender<T>,
+    ) -> Option<()> {
         let mut chunk = Vec::with_capacity(CHUNK);
-        for record in records {
-            match record {
-                Ok(record) => chunk.push(record),
-                Err(err) => {
-                    let _ = tx.send(Err(err));
-                    return None;
+        let mut hung_up = false;
+        while let Some(range) = ranges.get(next.fetch_add(1, Ordering::Relaxed)) {
+            let scanned = scan(range, &mut |record| {
+                chunk.push(record);
+                if chunk.len() == CHUNK && !hung_up {
+                    hung_up = tx.send(Ok(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK)))).is_err();
                 }
+                if hung_up {
+                    chunk.clear();
+                }
+            });
+            if let Err(e) = scanned {
+                let _ = tx.send(Err(e));
+                return None;
             }
-            if chunk.len() == CHUNK {
-                tx.send(Ok(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK)))).ok()?;
+            if hung_up {
+                return None;
             }
         }
         tx.send(Ok(chunk)).ok()
     }
-    /// Reads ranges, the next one not yet taken each time, until none is left.
-    fn read_ranges<T, I: Iterator<Item = Result<T, ServiceError>>>(
-        ranges: &[KeyRange],
-        next: &AtomicUsize,
-        read: impl Fn(&KeyRange) -> I,
-        tx: Sender<T>,
-    ) -> Option<()> {
-        loop {
-            let Some(range) = ranges.get(next.fetch_add(1, Ordering::Relaxed)) else { return Some(()) };
-            send_chunks(read(range), &tx)?;
-        }
-    }
     let started = std::time::Instant::now();
-    let (entities, relations) = store.size_hint();
-    let mut index = GraphIndex::with_capacity(entities, relations, store.generation()?);
+    let mut index = GraphIndex::with_capacity(entities, relations, store.generation());
     let (entity_ranges, relation_ranges) = (store.entity_ranges()?, store.relation_ranges()?);
     let (next_entities, next_relations) = (AtomicUsize::new(0), AtomicUsize::new(0));
     std::thread::scope(|scope| {
@@ -561,10 +708,19 @@ fn load_index(store: &Store) -> Result<GraphIndex, ServiceError> {
             let (tx_resolver, rx_resolver) = std::sync::mpsc::sync_channel::<Resolver>(1);
             resolvers.push(tx_resolver);
             readers.push(scope.spawn(move || {
-                let entities_in = |r: &KeyRange| store.entities_in(r).map(|e| e.map_err(ServiceError::from));
+                let entities_in = |r: &KeyRange, f: &mut dyn FnMut(Entity)| Ok(store.entities_in(r, f)?);
                 read_ranges(entity_ranges, next_entities, entities_in, tx_e)?;
                 let resolver = rx_resolver.recv().ok()?;
-                let relations_in = |r: &KeyRange| store.relations_in(r, |view| resolver.prepare(view)).map(|p| Ok(p??));
+                let relations_in = |r: &KeyRange, f: &mut dyn FnMut(PreparedRelation)| {
+                    let mut failed = None;
+                    store.relations_in(r, &mut |view| match resolver.prepare(view) {
+                        Ok(prepared) => f(prepared),
+                        Err(e) => {
+                            failed.get_or_insert(e);
+                        }
+                    })?;
+                    failed.map_or(Ok(()), |e| Err(ServiceError::Graph(e)))
+                };
                 read_ranges(relation_ranges, next_relations, relations_in, tx_r)
             }));
         }
@@ -596,8 +752,5 @@ fn load_index(store: &Store) -> Result<GraphIndex, ServiceError> {
         tracing::info!(relations = index.relation_count(), elapsed_ms, "relations loaded");
         Ok::<(), ServiceError>(())
     })?;
-    if (index.entity_count(), index.relation_count()) != (entities, relations) {
-        store.record_size_hint(index.entity_count(), index.relation_count())?;
-    }
     Ok(index)
 }

@@ -484,7 +484,7 @@ impl Connection {
                 let Some(secret) = http::bearer_secret(value) else {
                     return Err(forbidden("`Authorization` must be `Bearer <token>`"));
                 };
-                match self.state.service.authenticate(secret) {
+                match self.state.service.authenticate(secret).await {
                     Ok(Some(c)) => Some(c),
                     Ok(None) => return Err(forbidden("the bearer token is not valid (unknown or revoked)")),
                     Err(e) => {

@@ -35,7 +35,7 @@ const READ: &str = r#"{ entity(slug: "exo") { version aliases } }"#;
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn no_answer_from_before_a_write_is_served_after_it() {
     let (s, _d, _turn) = server().await;
-    let editor = s.token("ed", Role::Editor);
+    let editor = s.token("ed", Role::Editor).await;
     let s = Arc::new(s);
     let acked = Arc::new(AtomicU64::new(1));
     let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -84,7 +84,7 @@ async fn no_answer_from_before_a_write_is_served_after_it() {
 #[tokio::test]
 async fn roles_never_share_an_answer_and_errors_are_not_cached() {
     let (s, _d, _turn) = server().await;
-    let editor = s.token("ed", Role::Editor);
+    let editor = s.token("ed", Role::Editor).await;
     s.data(READ, json!({})).await;
     let hits = metric(&s, "answer_cache_hits_total").await;
     s.data(READ, json!({})).await;
@@ -139,7 +139,7 @@ async fn automatic_persisted_queries_over_post_and_get() {
 #[tokio::test]
 async fn etag_and_304_follow_the_graph_generation() {
     let (s, _d, _turn) = server().await;
-    let editor = s.token("ed", Role::Editor);
+    let editor = s.token("ed", Role::Editor).await;
     let get = |inm: Option<String>| {
         let mut r = s.client.get(s.graphql_url()).query(&[("query", READ)]);
         if let Some(t) = inm {

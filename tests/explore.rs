@@ -166,7 +166,7 @@ async fn common_ground_neighbourhood_timeline_and_rankings() {
 #[tokio::test]
 async fn rankings_follow_writes() {
     let (s, _d) = server().await;
-    let editor = s.token("ed", policygraph::auth::Role::Editor);
+    let editor = s.token("ed", policygraph::auth::Role::Editor).await;
     let before =
         s.data(r#"{ entity(slug: "andrew-selee") { degree } }"#, json!({})).await["entity"]["degree"].as_u64().unwrap();
     let q = r#"mutation { createRelation(input: { kind: PARTNERS_WITH, from: "andrew-selee", to: "ugochi-daniels",

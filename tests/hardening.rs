@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use common::{error_codes, mini_seed, TestServer};
 use policygraph::http::{HttpConfig, MAX_BODY_BYTES, MAX_ERRORS, MAX_MESSAGE_CHARS};
+use policygraph::store::sled::SledStore;
 use policygraph::store::Store;
 use serde_json::{json, Value};
 
@@ -21,9 +22,9 @@ async fn big_graph_server(config: HttpConfig) -> (tempfile::TempDir, TestServer,
     let (entities, relations) = policygraph::synthetic::generate(20_000, 100_000, 11);
     let ids = entities.iter().map(|e| e.id.clone()).collect();
     {
-        let store = Store::open(dir.path()).unwrap();
-        store.bulk_import(&entities, &relations).unwrap();
-        store.flush().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        store.import(&entities, &relations).await.unwrap();
+        store.flush().await.unwrap();
     }
     let server = TestServer::start_with(dir.path(), None, config).await;
     (dir, server, ids)
@@ -100,8 +101,9 @@ async fn a_timed_out_query_is_503_under_the_graphql_media_type() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 503);
+    let status = r.status();
     let body: Value = r.json().await.unwrap();
+    assert_eq!(status, 503, "{body}");
     assert_eq!(error_codes(&body), vec!["REQUEST_TIMEOUT"], "{body}");
     s.stop().await;
 }
@@ -224,7 +226,7 @@ async fn head_answers_where_get_does() {
 async fn the_bearer_scheme_is_accepted_in_any_case() {
     let dir = tempfile::tempdir().unwrap();
     let s = TestServer::start(dir.path(), Some(&mini_seed())).await;
-    let secret = s.token("carla", policygraph::auth::Role::Editor);
+    let secret = s.token("carla", policygraph::auth::Role::Editor).await;
     for (i, scheme) in ["bearer", "BEARER", "Bearer"].iter().enumerate() {
         let q = format!(
             r#"mutation {{ createEntity(input: {{ kind: PERSON, slug: "case-{i}", name: "Case {i}" }}) {{ entity {{ slug }} }} }}"#

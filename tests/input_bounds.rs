@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 async fn server() -> (TestServer, String, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let s = TestServer::start(dir.path(), Some(&mini_seed())).await;
-    let editor = s.token("ed", Role::Editor);
+    let editor = s.token("ed", Role::Editor).await;
     (s, editor, dir)
 }
 

@@ -29,7 +29,7 @@ async fn a_clean_stop_writes_the_snapshot_and_only_a_current_one_is_read() {
     let stale = std::fs::read(&file).unwrap();
 
     // The first write removes it; the next clean stop writes a new one.
-    let editor = s.token("ed", Role::Editor);
+    let editor = s.token("ed", Role::Editor).await;
     let body = s
         .query_as(
             &editor,
@@ -73,7 +73,7 @@ async fn a_clean_stop_writes_the_snapshot_and_only_a_current_one_is_read() {
     // (actix's workers may still hold the store's lock for a moment after a stop.)
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let service = loop {
-        match policygraph::service::Service::open_with(dir.path(), &options) {
+        match policygraph::service::Service::open_with(dir.path(), &options).await {
             Ok(service) => break service,
             Err(e) if std::time::Instant::now() < deadline => {
                 eprintln!("retrying: {e}");

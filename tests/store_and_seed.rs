@@ -9,6 +9,7 @@ use std::path::Path;
 use common::{mini_seed, TestServer};
 use policygraph::seed::{self, SeedError};
 use policygraph::service::Service;
+use policygraph::store::sled::SledStore;
 use policygraph::store::{Store, StoreError};
 use serde_json::json;
 
@@ -34,15 +35,15 @@ async fn a_restart_keeps_every_entity_and_relation() {
 #[tokio::test]
 async fn seeding_twice_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let service = Service::open(dir.path()).unwrap();
+    let service = Service::open(dir.path()).await.unwrap();
     let data = seed::load(&mini_seed()).unwrap();
     let first = service.seed(&data).await.unwrap();
     assert_eq!((first.entities_added, first.relations_added), (11, 10));
-    let generation = service.store().generation().unwrap();
+    let generation = service.store().head().await.unwrap();
     let second = service.seed(&data).await.unwrap();
     assert!(!second.changed(), "{second}");
     assert_eq!(second.unchanged, 21);
-    assert_eq!(service.store().generation().unwrap(), generation, "no write at all");
+    assert_eq!(service.store().head().await.unwrap(), generation, "no write at all");
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -232,7 +233,7 @@ async fn quotes_are_checked_against_the_documents_after_a_restart_too() {
     let data = seed::load(&mini_seed()).unwrap();
     assert!(data.documents.contains_file("note.txt") && data.documents.len() == 1);
     {
-        let service = Service::open(dir.path()).unwrap();
+        let service = Service::open(dir.path()).await.unwrap();
         service.seed(&data).await.unwrap();
         service.close().await.unwrap();
     }
@@ -254,7 +255,7 @@ async fn quotes_are_checked_against_the_documents_after_a_restart_too() {
 async fn open_service_once_released(path: &Path) -> Service {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
-        match Service::open(path) {
+        match Service::open(path).await {
             Ok(s) => return s,
             Err(_) if std::time::Instant::now() < deadline => {
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -270,8 +271,8 @@ async fn bad_seed_writes_nothing() {
     let store_dir = tempfile::tempdir().unwrap();
     assert!(seed::load(d.path()).is_err());
     // The CLI path: load fails before the store is touched; the store stays empty.
-    let service = Service::open(store_dir.path()).unwrap();
-    assert!(service.store().is_empty());
+    let service = Service::open(store_dir.path()).await.unwrap();
+    assert!(service.store().is_empty().await.unwrap());
 }
 
 #[test]
@@ -318,10 +319,10 @@ fn a_store_of_another_format_is_refused() {
 
 /// Opens a store that a `sled::Db` of this process has just dropped: sled's flusher thread can
 /// hold the directory's lock for a moment after the drop, which is not what these tests check.
-fn open_once_released(path: &std::path::Path) -> Result<Store, StoreError> {
+fn open_once_released(path: &std::path::Path) -> Result<SledStore, StoreError> {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     loop {
-        match Store::open(path) {
+        match SledStore::open(path) {
             Err(StoreError::Open { .. }) if std::time::Instant::now() < deadline => {
                 std::thread::sleep(std::time::Duration::from_millis(20))
             }
@@ -333,17 +334,17 @@ fn open_once_released(path: &std::path::Path) -> Result<Store, StoreError> {
 /// A store holding a relation whose entity is missing (written around the edit path, which
 /// refuses it) is refused at start with the relation and the entity named, whatever its size:
 /// 10,000 entities make the store reader run ahead of the index builder when it stops.
-#[test]
-fn a_store_with_a_dangling_relation_is_refused_at_start() {
+#[tokio::test]
+async fn a_store_with_a_dangling_relation_is_refused_at_start() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let store = Store::open(dir.path()).unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
         let (entities, mut relations) = policygraph::synthetic::generate(10_000, 20_000, 3);
         relations[0].to = "nobody-here".into();
-        store.bulk_import(&entities, &relations).unwrap();
-        store.flush().unwrap();
+        store.import(&entities, &relations).await.unwrap();
+        store.flush().await.unwrap();
     }
-    match Service::open(dir.path()) {
+    match Service::open(dir.path()).await {
         Err(e) => {
             let msg = e.to_string();
             assert!(msg.contains("`nobody-here`") && msg.contains("`r0`"), "{msg}");

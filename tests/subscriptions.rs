@@ -52,7 +52,7 @@ async fn edit_title(s: &TestServer, token: &str, title: &str) {
 async fn graphql_transport_ws_receives_a_mutation() {
     let dir = tempfile::tempdir().unwrap();
     let s = TestServer::start(dir.path(), Some(&mini_seed())).await;
-    let editor = s.token("ed", Role::Editor);
+    let editor = s.token("ed", Role::Editor).await;
     let mut ws = connect(&s, "graphql-transport-ws").await;
     send(&mut ws, json!({ "type": "connection_init", "payload": {} })).await;
     assert_eq!(next_json(&mut ws).await["type"], "connection_ack");
@@ -83,7 +83,7 @@ async fn graphql_transport_ws_receives_a_mutation() {
 async fn legacy_graphql_ws_protocol_works_too() {
     let dir = tempfile::tempdir().unwrap();
     let s = TestServer::start(dir.path(), Some(&mini_seed())).await;
-    let editor = s.token("ed", Role::Editor);
+    let editor = s.token("ed", Role::Editor).await;
     let mut ws = connect(&s, "graphql-ws").await;
     send(&mut ws, json!({ "type": "connection_init", "payload": {} })).await;
     assert_eq!(next_json(&mut ws).await["type"], "connection_ack");
@@ -105,9 +105,9 @@ async fn legacy_graphql_ws_protocol_works_too() {
 #[tokio::test]
 async fn private_reads_refuse_an_anonymous_subscription() {
     let dir = tempfile::tempdir().unwrap();
-    let service = policygraph::service::Service::open(dir.path()).unwrap();
+    let service = policygraph::service::Service::open(dir.path()).await.unwrap();
     service.seed(&policygraph::seed::load(&mini_seed()).unwrap()).await.unwrap();
-    let reader = policygraph::auth::create_token(service.store(), "r", Role::Reader).unwrap();
+    let reader = policygraph::auth::create_token(service.store(), "r", Role::Reader).await.unwrap();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let config = policygraph::http::HttpConfig { workers: 1, private_reads: true, ..Default::default() };

@@ -40,7 +40,7 @@ async fn anonymous_wrong_and_too_small_tokens_change_nothing() {
     assert_eq!(res.status().as_u16(), 401);
     assert_eq!(res.headers().get("www-authenticate").unwrap(), "Bearer");
     // A reader token: forbidden.
-    let reader = s.token("reader-1", Role::Reader);
+    let reader = s.token("reader-1", Role::Reader).await;
     let body = s.query_as(&reader, UPDATE_TITLE, json!({ "t": "Hacked" })).await;
     assert_eq!(error_codes(&body), ["FORBIDDEN"], "{body}");
     assert_eq!(generation(&s).await, before);
@@ -52,7 +52,7 @@ async fn anonymous_wrong_and_too_small_tokens_change_nothing() {
 #[tokio::test]
 async fn an_editor_corrects_a_title_with_optimistic_concurrency() {
     let (s, _d) = server().await;
-    let editor = s.token("alice", Role::Editor);
+    let editor = s.token("alice", Role::Editor).await;
     let body = s.query_as(&editor, UPDATE_TITLE, json!({ "t": "Director General of EXO" })).await;
     assert!(body.get("errors").is_none(), "{body}");
     assert_eq!(body["data"]["updateRelation"]["relation"]["title"], "Director General of EXO");
@@ -80,7 +80,7 @@ async fn an_editor_corrects_a_title_with_optimistic_concurrency() {
 #[tokio::test]
 async fn inputs_are_validated_with_the_field_at_fault() {
     let (s, _d) = server().await;
-    let editor = s.token("ed", Role::Editor);
+    let editor = s.token("ed", Role::Editor).await;
     let cases = [
         (
             r#"mutation { createEntity(input: { kind: PERSON, slug: "Bad Slug", name: "X" }) { entity { id } } }"#,
@@ -136,7 +136,7 @@ async fn inputs_are_validated_with_the_field_at_fault() {
         .await;
     assert_eq!(error_codes(&body), ["FORBIDDEN"]);
     assert_eq!(generation(&s).await, before, "no failed mutation wrote anything");
-    let admin = s.token("root", Role::Admin);
+    let admin = s.token("root", Role::Admin).await;
     let body = s.query_as(&admin, r#"mutation { deleteEntity(input: { id: "bo-chen", cascade: true }) { deletedId changes { target deleted } } }"#, json!({})).await;
     assert_eq!(body["data"]["deleteEntity"]["deletedId"], "Person:bo-chen", "{body}");
     assert_eq!(body["data"]["deleteEntity"]["changes"].as_array().unwrap().len(), 2, "the relation and the entity");
@@ -152,9 +152,9 @@ async fn inputs_are_validated_with_the_field_at_fault() {
 async fn concurrent_writers_share_flushes_without_losing_or_reordering_anything() {
     let dir = tempfile::tempdir().unwrap();
     let s = TestServer::start(dir.path(), Some(&mini_seed())).await;
-    let editor = s.token("ed", Role::Editor);
+    let editor = s.token("ed", Role::Editor).await;
     let mut feed = s.service.subscribe();
-    let first_seq = s.service.last_seq().unwrap() + 1;
+    let first_seq = s.service.last_seq().await.unwrap() + 1;
     let s = std::sync::Arc::new(s);
     let mut tasks = Vec::new();
     const WRITERS: usize = 24;
@@ -203,7 +203,7 @@ async fn concurrent_writers_share_flushes_without_losing_or_reordering_anything(
 async fn create_merge_and_add_a_cited_relation_then_restart() {
     let dir = tempfile::tempdir().unwrap();
     let s = TestServer::start(dir.path(), Some(&mini_seed())).await;
-    let editor = s.token("ed", Role::Editor);
+    let editor = s.token("ed", Role::Editor).await;
     // A duplicate of Ana, with a relation of its own.
     let body = s
         .query_as(
@@ -267,7 +267,7 @@ async fn create_merge_and_add_a_cited_relation_then_restart() {
 async fn reseeding_keeps_edits_and_deletions() {
     let dir = tempfile::tempdir().unwrap();
     let s = TestServer::start(dir.path(), Some(&mini_seed())).await;
-    let editor = s.token("ed", Role::Editor);
+    let editor = s.token("ed", Role::Editor).await;
     let body = s.query_as(&editor, UPDATE_TITLE, json!({ "t": "Director General" })).await;
     assert!(body.get("errors").is_none(), "{body}");
     let body = s
@@ -292,7 +292,7 @@ async fn reseeding_keeps_edits_and_deletions() {
 #[tokio::test]
 async fn concurrent_editors_serialize() {
     let (s, _d) = server().await;
-    let editor = s.token("ed", Role::Editor);
+    let editor = s.token("ed", Role::Editor).await;
     let s = std::sync::Arc::new(s);
     let mut tasks = Vec::new();
     for i in 0..40 {

@@ -124,7 +124,7 @@ fn subscribe(id: &str, query: &str) -> Value {
 #[tokio::test]
 async fn a_subscription_gets_next_after_a_mutation_and_nothing_after_complete() {
     let (_dir, s) = start_default().await;
-    let editor = s.token("ed", Role::Editor);
+    let editor = s.token("ed", Role::Editor).await;
     let mut ws = acked(&s, TRANSPORT, json!({})).await;
     send(&mut ws, subscribe("s1", QUIET_SUB)).await;
     // The protocol has no "subscribed" message; give the server a moment to set up the stream.
@@ -151,7 +151,7 @@ async fn a_subscription_gets_next_after_a_mutation_and_nothing_after_complete() 
 #[tokio::test]
 async fn queries_and_mutations_get_next_then_complete() {
     let (_dir, s) = start_default().await;
-    let editor = s.token("ed", Role::Editor);
+    let editor = s.token("ed", Role::Editor).await;
     let mut ws = acked(&s, TRANSPORT, json!({ "Authorization": format!("bearer {editor}") })).await;
     send(&mut ws, subscribe("q", r#"{ entity(slug: "exo") { name aliases } }"#)).await;
     let next = next_json(&mut ws).await;
@@ -183,7 +183,7 @@ async fn queries_and_mutations_get_next_then_complete() {
 #[tokio::test]
 async fn a_query_over_the_socket_gets_the_request_time_limit_and_a_subscription_none() {
     let (_dir, s) = start(HttpConfig { workers: 1, request_timeout: Duration::ZERO, ..Default::default() }).await;
-    let editor = s.token("ed", Role::Editor);
+    let editor = s.token("ed", Role::Editor).await;
     let mut ws = acked(&s, TRANSPORT, json!({})).await;
     send(&mut ws, subscribe("q", r#"{ search(query: "exo") { slug } }"#)).await;
     let next = next_json(&mut ws).await;
@@ -342,7 +342,7 @@ async fn tokens_in_connection_init_are_checked_4403() {
     let dir = tempfile::tempdir().unwrap();
     let config = HttpConfig { workers: 1, private_reads: true, ..Default::default() };
     let s = TestServer::start_with(dir.path(), Some(&mini_seed()), config).await;
-    let reader = s.token("r", Role::Reader);
+    let reader = s.token("r", Role::Reader).await;
     // Reads are private: no token is refused, so is an unknown one or one without the scheme.
     for payload in
         [json!({}), json!({ "Authorization": "Bearer pg_not_a_token" }), json!({ "Authorization": reader.clone() })]
@@ -409,7 +409,7 @@ async fn the_101st_operation_on_a_socket_is_refused() {
 async fn a_client_has_a_limit_over_all_its_sockets() {
     let config = ws_config(WsConfig { max_subscriptions_per_client: 3, ..Default::default() });
     let (_dir, s) = start(config).await;
-    let reader = s.token("r", Role::Reader);
+    let reader = s.token("r", Role::Reader).await;
     let mut a = acked(&s, TRANSPORT, json!({})).await;
     let mut b = acked(&s, TRANSPORT, json!({})).await;
     for id in ["1", "2"] {
@@ -487,7 +487,7 @@ async fn a_socket_that_does_not_answer_pings_is_closed() {
 #[tokio::test]
 async fn the_legacy_protocol_still_works() {
     let (_dir, s) = start_default().await;
-    let editor = s.token("ed", Role::Editor);
+    let editor = s.token("ed", Role::Editor).await;
     let mut ws = open(&s, Some(LEGACY), None).await;
     send(&mut ws, json!({ "type": "connection_init", "payload": {} })).await;
     assert_eq!(next_json(&mut ws).await["type"], "connection_ack");

@@ -201,8 +201,8 @@ impl QueryRoot {
         };
         let service = ctx.data::<Service>().map_err(|_| ApiError::Internal("no service".into()).extend())?;
         let internal = |e: crate::service::ServiceError| ApiError::Internal(e.to_string()).extend();
-        let latest_seq = service.last_seq().map_err(internal)?;
-        let mut page = service.changes_after(start, n + 1).map_err(internal)?;
+        let latest_seq = service.last_seq().await.map_err(internal)?;
+        let mut page = service.changes_after(start, n + 1).await.map_err(internal)?;
         let has_next_page = page.len() > n;
         page.truncate(n);
         let edges: Vec<ChangeEdge> = page

@@ -241,7 +241,7 @@ pub async fn history_of(ctx: &Context<'_>, id: &str, first: Option<i32>) -> Resu
     let n = page_size(first)?;
     let service =
         ctx.data::<Service>().map_err(|_| ApiError::Internal("no service in the schema data".into()).extend())?;
-    let all = service.history(id).map_err(|e| ApiError::Internal(e.to_string()).extend())?;
+    let all = service.history(id).await.map_err(|e| ApiError::Internal(e.to_string()).extend())?;
     let skip = all.len().saturating_sub(n);
     Ok(all.into_iter().skip(skip).map(Change).collect())
 }

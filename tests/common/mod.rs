@@ -38,7 +38,7 @@ impl TestServer {
         // state (and with them sled's file lock) for a moment: retry briefly.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         let service = loop {
-            match Service::open(data) {
+            match Service::open(data).await {
                 Ok(s) => break s,
                 Err(e) if e.to_string().contains("lock") && std::time::Instant::now() < deadline => {
                     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -47,7 +47,7 @@ impl TestServer {
             }
         };
         if let Some(dir) = seed_dir {
-            if service.store().is_empty() {
+            if service.store().is_empty().await.unwrap() {
                 let d = seed::load(dir).expect("seed loads");
                 service.seed(&d).await.expect("seed applies");
             }
@@ -107,8 +107,8 @@ impl TestServer {
     }
 
     /// Creates a token in the server's store.
-    pub fn token(&self, name: &str, role: policygraph::auth::Role) -> String {
-        policygraph::auth::create_token(self.service.store(), name, role).unwrap()
+    pub async fn token(&self, name: &str, role: policygraph::auth::Role) -> String {
+        policygraph::auth::create_token(self.service.store(), name, role).await.unwrap()
     }
 
     /// POSTs a query that must succeed; returns `data`.

@@ -1,0 +1,293 @@
+//! The store: the source of truth, behind one trait so that the rest of the program does not
+//! know which engine holds the data.
+//!
+//! Everything above this module speaks [`Store`] and the neutral types here (a [`WriteBatch`]
+//! and what it commits, [`AuditEntry`], [`TokenRecord`], [`Generation`], [`StoreError`]); the
+//! engines are in their own modules (`sled`: one process over one directory). Nothing outside
+//! `store` names an engine, except through [`open`], which turns a `--store` value into one.
+//!
+//! The contract every backend keeps (and `tests/store_conformance.rs` checks, once per backend):
+//! - **Generations.** Every commit gets a generation greater than every earlier one; all records
+//!   and audit entries of one commit share it. Generations need not be consecutive.
+//! - **Atomic commits with a base.** [`Store::commit`] applies a whole batch or nothing. A batch
+//!   with `base: Some(g)` commits only if the store's newest generation is still `g`; otherwise it
+//!   fails with [`StoreError::Conflict`], having changed nothing. This is how a plan made against
+//!   an index at generation `g` knows that nothing it read has changed since (optimistic
+//!   concurrency across processes). Slug uniqueness holds whatever the base.
+//! - **Durability.** A committed batch may not be durable yet; [`Store::make_durable`] returns once
+//!   it and every earlier one are. Nothing may be acknowledged before that (group commit: one
+//!   flush serves every commit made before it started).
+//! - **The ordered stream.** [`Store::changes`] yields every committed batch after a generation,
+//!   in generation order, once durable, exactly once, then the live ones as they become durable.
+//!   It is how the graph index changes, for every backend: the index is a fold of this stream. A
+//!   backend that can no longer replay from the asked generation says [`StoreError::Compacted`];
+//!   the reader then rebuilds from a fresh [`Store::read`] and streams from its generation.
+//! - **Audit.** Each entry gets a `seq`, strictly increasing in commit order (the change feed's
+//!   cursor), and its commit's generation.
+//! - **Reads.** [`Store::read`] gives a view at one generation; its scans and look-ups block the
+//!   calling thread (they are for a start's reader threads and the seed, not for request paths).
+
+pub mod sled;
+
+use std::ops::Bound;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use futures_util::stream::BoxStream;
+
+use crate::domain::{Entity, Relation, RelationView};
+
+/// A store's logical clock: advanced by every commit.
+pub type Generation = u64;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the store at {target}: {reason}")]
+    Open { target: String, reason: String },
+    #[error(
+        "the store at {target} has format version {found}, but this build of policygraph reads version {expected}; \
+         export it with the matching version or start from an empty store"
+    )]
+    FormatVersion { target: String, found: u32, expected: u32 },
+    #[error("the store is damaged: {0}")]
+    Corrupt(String),
+    #[error("slug `{slug}` is already used by entity `{owner}`")]
+    SlugTaken { slug: String, owner: String },
+    #[error("a token named `{0}` already exists")]
+    TokenExists(String),
+    /// The batch was planned against generation `base`, but the store has moved on to `head`.
+    #[error("the store changed while the write was planned (planned at generation {base}, now at {head})")]
+    Conflict { base: Generation, head: Generation },
+    /// The stream cannot start at the asked generation: the history before `available` is gone.
+    #[error("the store's history after generation {requested} is no longer kept (it starts at {available})")]
+    Compacted { requested: Generation, available: Generation },
+    /// The engine failed (I/O, a lost connection, a timeout).
+    #[error("storage error: {0}")]
+    Backend(String),
+    #[error("{0} is not a store this build can open (expected a directory, or etcd://host:port,...)")]
+    BadSpec(String),
+}
+
+/// What an audit entry is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TargetKind {
+    Entity,
+    Relation,
+}
+
+/// One recorded change of one record: who, when, what, before and after.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct AuditEntry {
+    /// Position in the global change feed; assigned at commit, strictly increasing.
+    #[serde(default)]
+    pub seq: u64,
+    /// The store generation the change was committed in (several entries share one).
+    #[serde(default)]
+    pub generation: Generation,
+    /// RFC 3339 UTC time of the commit.
+    pub at: String,
+    /// The token name of the editor, or `seed`.
+    pub actor: String,
+    /// `create`, `update` or `delete`, or a mutation name for compound changes.
+    pub action: String,
+    pub target: TargetKind,
+    pub target_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<serde_json::Value>,
+}
+
+/// A stored API token: its name, role and the SHA-256 of its secret (never the secret).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TokenRecord {
+    pub name: String,
+    pub role: String,
+    /// Hex SHA-256 of the secret.
+    pub sha256: String,
+    pub created_at: String,
+}
+
+/// A set of changes committed together or not at all.
+#[derive(Debug, Default, Clone)]
+pub struct WriteBatch {
+    /// Commit only if the store is still at this generation (see the module documentation).
+    pub base: Option<Generation>,
+    pub put_entities: Vec<Entity>,
+    pub put_relations: Vec<Relation>,
+    pub delete_entities: Vec<String>,
+    pub delete_relations: Vec<String>,
+    /// Recorded with the changes, in the same commit; `seq` and `generation` are assigned.
+    pub audit: Vec<AuditEntry>,
+    /// Seed provenance: record ID → digest of the seed's version of it.
+    pub seeded: Vec<(String, Vec<u8>)>,
+}
+
+impl WriteBatch {
+    /// Whether committing it would change nothing (the base alone is not a change).
+    pub fn is_empty(&self) -> bool {
+        self.put_entities.is_empty()
+            && self.put_relations.is_empty()
+            && self.delete_entities.is_empty()
+            && self.delete_relations.is_empty()
+            && self.audit.is_empty()
+            && self.seeded.is_empty()
+    }
+}
+
+/// What a commit recorded: its generation and its audit entries as stored.
+#[derive(Debug, Clone)]
+pub struct Committed {
+    pub generation: Generation,
+    pub entries: Vec<AuditEntry>,
+}
+
+/// One committed batch as the stream delivers it: what the graph index applies, in this order
+/// (relation deletions, entity deletions, entity upserts, relation upserts).
+#[derive(Debug, Clone, Default)]
+pub struct CommittedBatch {
+    pub generation: Generation,
+    pub put_entities: Vec<Entity>,
+    pub put_relations: Vec<Relation>,
+    pub delete_entities: Vec<String>,
+    pub delete_relations: Vec<String>,
+    pub entries: Vec<AuditEntry>,
+}
+
+/// The ordered stream of committed batches ([`Store::changes`]).
+pub type ChangeStream = BoxStream<'static, Result<Arc<CommittedBatch>, StoreError>>;
+
+/// A range of a backend's ordered keys: the unit a start reads on one thread.
+pub type KeyRange = (Bound<Vec<u8>>, Bound<Vec<u8>>);
+
+/// A read of the store at one generation.
+///
+/// Every method may block the calling thread on I/O.
+pub trait Snapshot: Send + Sync {
+    fn generation(&self) -> Generation;
+    fn entity(&self, id: &str) -> Result<Option<Entity>, StoreError>;
+    fn relation(&self, id: &str) -> Result<Option<Relation>, StoreError>;
+    /// The digest of a record as the seed last wrote it, if the seed ever wrote it.
+    fn seeded_digest(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Key ranges that together cover every entity once, each small enough that a few threads
+    /// reading them side by side finish at about the same time.
+    fn entity_ranges(&self) -> Result<Vec<KeyRange>, StoreError>;
+    fn relation_ranges(&self) -> Result<Vec<KeyRange>, StoreError>;
+    /// Hands every entity of `range` to `f`, in key order.
+    fn entities_in(&self, range: &KeyRange, f: &mut dyn FnMut(Entity)) -> Result<(), StoreError>;
+    /// Hands every relation of `range` to `f`, read in place: a start copies no string it only
+    /// looks up.
+    fn relations_in(&self, range: &KeyRange, f: &mut dyn FnMut(RelationView<'_>)) -> Result<(), StoreError>;
+}
+
+/// The source of truth (see the module documentation for the contract).
+#[async_trait::async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// The engine's name, for logs and `/healthz`.
+    fn backend(&self) -> &'static str;
+
+    /// Where the store is, for messages (a directory, or the etcd endpoints).
+    fn describe(&self) -> String;
+
+    /// A read at the newest generation.
+    async fn read(&self) -> Result<Arc<dyn Snapshot>, StoreError>;
+
+    /// The newest committed generation.
+    async fn head(&self) -> Result<Generation, StoreError>;
+
+    /// Whether the store holds no entity and no relation.
+    async fn is_empty(&self) -> Result<bool, StoreError>;
+
+    /// Commits `batch` atomically (see the contract): not yet durable.
+    async fn commit(&self, batch: &WriteBatch) -> Result<Committed, StoreError>;
+
+    /// Returns once `generation` and every one before it are durable.
+    async fn make_durable(&self, generation: Generation) -> Result<(), StoreError>;
+
+    /// [`Store::commit`] and [`Store::make_durable`].
+    async fn commit_durable(&self, batch: &WriteBatch) -> Result<Committed, StoreError> {
+        let committed = self.commit(batch).await?;
+        self.make_durable(committed.generation).await?;
+        Ok(committed)
+    }
+
+    /// Every committed batch after generation `after`, in order, then the live ones.
+    fn changes(&self, after: Generation) -> Result<ChangeStream, StoreError>;
+
+    /// The change feed: audit entries with `seq` greater than `after`, oldest first, at most `limit`.
+    async fn changes_after(&self, after: u64, limit: usize) -> Result<Vec<AuditEntry>, StoreError>;
+
+    /// The last assigned audit sequence number (0 when nothing was recorded).
+    async fn last_seq(&self) -> Result<u64, StoreError>;
+
+    /// The changes of one entity or relation, oldest first.
+    async fn history(&self, target_id: &str) -> Result<Vec<AuditEntry>, StoreError>;
+
+    async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
+
+    /// Adds a token, durably; refuses a name already in use.
+    async fn add_token(&self, token: &TokenRecord) -> Result<(), StoreError>;
+
+    /// Removes a token, durably; `false` if there was none of that name.
+    async fn remove_token(&self, name: &str) -> Result<bool, StoreError>;
+
+    /// How many entities and relations the store held when last counted: a hint for sizing
+    /// the index, not a fact; `(0, 0)` when never counted.
+    async fn size_hint(&self) -> (usize, usize);
+
+    /// Records the counts for [`Store::size_hint`] (a lost hint costs only time).
+    async fn record_size_hint(&self, entities: usize, relations: usize) -> Result<(), StoreError>;
+
+    /// Writes many records into an empty store, in pieces that are each whole but not together
+    /// atomic, with no audit entries and nothing on the stream: for generated data only.
+    async fn import(&self, entities: &[Entity], relations: &[Relation]) -> Result<(), StoreError>;
+
+    /// Makes everything written so far durable; called at shutdown.
+    async fn flush(&self) -> Result<(), StoreError>;
+}
+
+/// Where the data lives, as `--store` (or `--data`) names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A directory of this machine, held by one process.
+    Dir(PathBuf),
+}
+
+impl Location {
+    /// Reads a `--store` value: a directory.
+    pub fn parse(spec: &str) -> Result<Location, StoreError> {
+        if spec.is_empty() || spec.contains("://") {
+            return Err(StoreError::BadSpec(spec.to_string()));
+        }
+        Ok(Location::Dir(PathBuf::from(spec)))
+    }
+
+    /// The directory beside the store where this process may keep files of its own (the index
+    /// snapshot), if there is one.
+    pub fn local_dir(&self) -> Option<&std::path::Path> {
+        match self {
+            Location::Dir(dir) => Some(dir),
+        }
+    }
+}
+
+/// Options every backend understands.
+#[derive(Debug, Clone)]
+pub struct OpenOptions {
+    /// Megabytes of page cache, where the engine has one.
+    pub cache_mb: u64,
+}
+
+impl Default for OpenOptions {
+    fn default() -> OpenOptions {
+        OpenOptions { cache_mb: sled::DEFAULT_CACHE_MB }
+    }
+}
+
+/// Opens the store at `location`.
+pub async fn open(location: &Location, options: &OpenOptions) -> Result<Arc<dyn Store>, StoreError> {
+    match location {
+        Location::Dir(dir) => Ok(Arc::new(sled::SledStore::open_with_cache(dir, options.cache_mb)?)),
+    }
+}
