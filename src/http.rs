@@ -294,13 +294,20 @@ fn record_request<B: MessageBody>(
 
 /// Never waits for the index's lock: a writer queued behind a long read must not make the
 /// server look dead.
+/// Liveness and readiness: 200 `ok` when the index is in step with the store, 503
+/// `catching-up` while it rebuilds or has stayed behind the store's head (a load balancer then
+/// sends reads elsewhere). Takes no lock.
 async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     let stats = state.service.stats();
-    HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(json!({
-        "status": "ok",
+    let health = state.service.health();
+    let status = if health.ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    HttpResponse::build(status).insert_header((header::CACHE_CONTROL, "no-store")).json(json!({
+        "status": if health.ready { "ok" } else { "catching-up" },
         "entities": stats.entities,
         "relations": stats.relations,
-        "generation": stats.generation,
+        "generation": health.applied,
+        "storeGeneration": health.store,
+        "backend": health.backend,
     }))
 }
 

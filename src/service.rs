@@ -41,7 +41,7 @@ use crate::graph::{GraphError, GraphIndex, PreparedRelation, Resolver};
 use crate::seed::{self, SeedData, SeedError, SeedReport};
 use crate::store::{
     self, AuditEntry, ChangeStream, CommittedBatch, Generation, KeyRange, Location, OpenOptions, Snapshot, Store,
-    StoreError, TargetKind,
+    StoreError, TargetKind, TokenRecord,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -98,9 +98,25 @@ pub struct Service {
     /// The source documents' texts, which every quote an edit writes must be in: those of the
     /// seed this service applied, and any added with [`Service::add_document_texts`].
     documents: Arc<std::sync::RwLock<DocumentTexts>>,
-    /// Stops the applier when the last clone of the service is gone.
-    _applier: Arc<AbortOnDrop>,
+    /// Tokens as last read from the store (see [`Service::authenticate`]).
+    tokens: Arc<Mutex<Option<TokensRead>>>,
+    /// Stops the applier and the head watcher when the last clone of the service is gone.
+    _tasks: Arc<[AbortOnDrop; 2]>,
 }
+
+/// The tokens as read from the store, and when.
+type TokensRead = (std::time::Instant, Vec<TokenRecord>);
+
+/// How long a read of the tokens is trusted: a token revoked (or created) through the store is
+/// seen by every process within this time, and a request costs no store read otherwise.
+const TOKENS_FRESH_FOR: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// How often the store's head is read, for `/healthz`.
+const HEAD_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// How long the index may stay behind a head it has seen before the service says it is not
+/// ready: a write in flight puts it behind for a moment, which is not catching up.
+const BEHIND_FOR: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The writer's own state, under its lock.
 #[derive(Default)]
@@ -125,9 +141,31 @@ struct Stats {
     entities: AtomicU64,
     relations: AtomicU64,
     generation: AtomicU64,
+    /// The store's newest generation as last read.
+    store_head: AtomicU64,
+    /// When the index was first seen behind the store's head (ms since `started`), 0 if not.
+    behind_since: AtomicU64,
+    /// The applier is reading the whole store afresh.
+    rebuilding: AtomicBool,
+    started: std::sync::OnceLock<std::time::Instant>,
 }
 
 impl Stats {
+    fn now_ms(&self) -> u64 {
+        // Never 0, which means "not behind".
+        self.started.get_or_init(std::time::Instant::now).elapsed().as_millis() as u64 + 1
+    }
+
+    /// Records the store's head as just read.
+    fn saw_head(&self, head: Generation) {
+        self.store_head.fetch_max(head, Ordering::AcqRel);
+        if self.generation.load(Ordering::Acquire) >= head {
+            self.behind_since.store(0, Ordering::Release);
+        } else if self.behind_since.load(Ordering::Acquire) == 0 {
+            self.behind_since.store(self.now_ms(), Ordering::Release);
+        }
+    }
+
     fn record(&self, g: &GraphIndex) {
         self.entities.store(g.entity_count() as u64, Ordering::Release);
         self.relations.store(g.relation_count() as u64, Ordering::Release);
@@ -141,6 +179,18 @@ pub struct IndexStats {
     pub entities: u64,
     pub relations: u64,
     pub generation: u64,
+}
+
+/// Whether this process is in step with the store, for `/healthz`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Health {
+    /// The generation the index has applied.
+    pub applied: Generation,
+    /// The store's newest generation, as last read (at most about half a second old).
+    pub store: Generation,
+    /// False while the index rebuilds, or has stayed behind the store for a while.
+    pub ready: bool,
+    pub backend: &'static str,
 }
 
 /// How to open a [`Service`].
@@ -246,7 +296,9 @@ impl Service {
             snapshot: snapshot.clone(),
             published_seq: store.last_seq().await?,
         };
-        let task = tokio::spawn(applier.run(stream));
+        let applier = tokio::spawn(applier.run(stream));
+        stats.saw_head(generation);
+        let watcher = tokio::spawn(watch_head(Arc::downgrade(&store), stats.clone()));
         Ok(Service {
             store,
             index,
@@ -256,7 +308,8 @@ impl Service {
             snapshot,
             stats,
             documents: Arc::default(),
-            _applier: Arc::new(AbortOnDrop(task.abort_handle())),
+            tokens: Arc::default(),
+            _tasks: Arc::new([AbortOnDrop(applier.abort_handle()), AbortOnDrop(watcher.abort_handle())]),
         })
     }
 
@@ -319,6 +372,17 @@ impl Service {
             relations: self.stats.relations.load(Ordering::Acquire),
             generation: self.stats.generation.load(Ordering::Acquire),
         }
+    }
+
+    /// Whether the index is in step with the store, without waiting for any lock.
+    pub fn health(&self) -> Health {
+        let s = &self.stats;
+        let applied = s.generation.load(Ordering::Acquire);
+        let store = s.store_head.load(Ordering::Acquire).max(applied);
+        let since = s.behind_since.load(Ordering::Acquire);
+        let lagging = applied < store && since != 0 && s.now_ms().saturating_sub(since) > BEHIND_FOR.as_millis() as u64;
+        let ready = !s.rebuilding.load(Ordering::Acquire) && !lagging;
+        Health { applied, store, ready, backend: self.store.backend() }
     }
 
     /// A read view of the graph; the applier waits until it is dropped.
@@ -432,9 +496,23 @@ impl Service {
         Ok(self.store.last_seq().await?)
     }
 
-    /// The caller a bearer token belongs to.
+    /// The caller a bearer token belongs to. The tokens are read from the store at most once
+    /// per [`TOKENS_FRESH_FOR`] for tokens that match, so a revocation takes effect within that
+    /// time on every process; a secret that matches none is looked up afresh, so a token just
+    /// created works at once.
     pub async fn authenticate(&self, secret: &str) -> Result<Option<Caller>, ServiceError> {
-        Ok(auth::authenticate(self.store.as_ref(), secret).await?)
+        let mut cached = self.tokens.lock().await;
+        if let Some((at, tokens)) = cached.as_ref() {
+            if at.elapsed() < TOKENS_FRESH_FOR {
+                if let Some(caller) = auth::authenticate(tokens, secret) {
+                    return Ok(Some(caller));
+                }
+            }
+        }
+        let tokens = self.store.tokens().await?;
+        let caller = auth::authenticate(&tokens, secret);
+        *cached = Some((std::time::Instant::now(), tokens));
+        Ok(caller)
     }
 
     /// Whether the index holds exactly what the store holds (used by tests and `check --store`).
@@ -473,10 +551,14 @@ impl Applier {
             };
             tracing::warn!(reason = %lost, "the index lost its place in the store's stream; rebuilding it");
             metrics::counter!("index_rebuilds_total").increment(1);
+            self.stats.rebuilding.store(true, Ordering::Release);
             stream = loop {
                 let Some(store) = self.store.upgrade() else { return };
                 match self.rebuild(store.as_ref()).await {
-                    Ok(stream) => break stream,
+                    Ok(stream) => {
+                        self.stats.rebuilding.store(false, Ordering::Release);
+                        break stream;
+                    }
                     Err(e) => {
                         tracing::error!(error = %e, "could not rebuild the index; trying again in a second");
                         drop(store);
@@ -571,6 +653,19 @@ impl Applier {
         }
         self.applied.send_replace(generation);
         Ok(stream)
+    }
+}
+
+/// Reads the store's head every [`HEAD_EVERY`], for [`Service::health`]; ends with the store.
+async fn watch_head(store: Weak<dyn Store>, stats: Arc<Stats>) {
+    loop {
+        tokio::time::sleep(HEAD_EVERY).await;
+        let Some(store) = store.upgrade() else { return };
+        match tokio::time::timeout(HEAD_EVERY, store.head()).await {
+            Ok(Ok(head)) => stats.saw_head(head),
+            Ok(Err(e)) => tracing::warn!(error = %e, "could not read the store's head"),
+            Err(_) => tracing::warn!("the store's head did not come within {HEAD_EVERY:?}"),
+        }
     }
 }
 

@@ -314,3 +314,49 @@ async fn concurrent_editors_serialize() {
     assert_eq!(d["entity"]["history"].as_array().unwrap().len(), 41);
     assert!(s.service.index_matches_store().await.unwrap());
 }
+
+/// A token works as soon as it is created, and a revoked one stops working within a second
+/// (tokens are cached for that long, so that a request costs no store read).
+#[tokio::test]
+async fn a_new_token_works_at_once_and_a_revoked_one_stops_within_a_second() {
+    let (s, _d) = server().await;
+    let ana = s.token("ana", Role::Editor).await;
+    let body = s.query_as(&ana, UPDATE_TITLE, json!({ "t": "First" })).await;
+    assert!(body.get("errors").is_none(), "{body}");
+    // Created after the cache was filled: still found at once.
+    let bo = s.token("bo", Role::Editor).await;
+    let body = s.query_as(&bo, UPDATE_TITLE, json!({ "t": "Second" })).await;
+    assert!(body.get("errors").is_none(), "{body}");
+    assert!(s.service.store().remove_token("ana").await.unwrap());
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    let r = s
+        .client
+        .post(s.graphql_url())
+        .bearer_auth(&ana)
+        .json(&json!({ "query": UPDATE_TITLE, "variables": { "t": "Third" } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "a revoked token is refused");
+    s.stop().await;
+}
+
+/// `/healthz` reports the applied generation and the store's, equal once a write is answered.
+#[tokio::test]
+async fn healthz_shows_the_applied_and_the_stored_generation() {
+    let (s, _d) = server().await;
+    let editor = s.token("ed", Role::Editor).await;
+    let body = s.query_as(&editor, UPDATE_TITLE, json!({ "t": "Checked" })).await;
+    assert!(body.get("errors").is_none(), "{body}");
+    let written = generation(&s).await;
+    // The head is read every half second.
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    let r = s.client.get(format!("{}/healthz", s.url)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let h: Value = r.json().await.unwrap();
+    assert_eq!(h["status"], "ok", "{h}");
+    assert_eq!(h["generation"].as_i64(), Some(written), "{h}");
+    assert_eq!(h["storeGeneration"].as_i64(), Some(written), "{h}");
+    assert_eq!(h["backend"], "sled", "{h}");
+    s.stop().await;
+}

@@ -46,6 +46,8 @@ pub fn service_error(e: ServiceError) -> async_graphql::Error {
             (code::CONFLICT, None)
         }
         ServiceError::Store(StoreError::SlugTaken { .. }) => (code::BAD_USER_INPUT, Some("slug".into())),
+        // Other processes kept writing while this one planned: nothing was written; try again.
+        ServiceError::Contended(_) => (code::CONFLICT, None),
         _ => {
             tracing::error!(error = %e, "write failed");
             return ApiError::Internal(e.to_string()).extend();
