@@ -267,7 +267,8 @@ impl Service {
             (Some(path), true) => read_snapshot(store.as_ref(), path).await?,
             _ => None,
         };
-        let current = from_snapshot.is_some();
+        let head = store.head().await?;
+        let current = from_snapshot.as_ref().is_some_and(|index| index.generation() == head);
         let index = match from_snapshot {
             Some(index) => index,
             None => {
@@ -685,7 +686,9 @@ fn apply_batch(g: &mut GraphIndex, batch: &CommittedBatch) -> Result<(), GraphEr
     Ok(())
 }
 
-/// The index from the snapshot at `path`, if there is one and the store is at its generation.
+/// The index from the snapshot at `path`, if there is one and the store can bring it up to date:
+/// it was written at the store's generation, or at an older one the store's stream still
+/// replays from (etcd keeps a window of history; sled only its present).
 async fn read_snapshot(store: &dyn Store, path: &Path) -> Result<Option<GraphIndex>, ServiceError> {
     let file = match std::fs::File::open(path) {
         Ok(file) => file,
@@ -696,7 +699,9 @@ async fn read_snapshot(store: &dyn Store, path: &Path) -> Result<Option<GraphInd
         }
     };
     let started = std::time::Instant::now();
-    match GraphIndex::read_snapshot(file, store.head().await?) {
+    let head = store.head().await?;
+    let usable = |found: Generation| found <= head && store.changes(found).is_ok();
+    match GraphIndex::read_snapshot_if(file, usable) {
         Ok(index) => {
             let elapsed_ms = started.elapsed().as_millis() as u64;
             let (entities, relations) = (index.entity_count(), index.relation_count());

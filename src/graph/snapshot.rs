@@ -31,6 +31,8 @@ pub enum SnapshotError {
     Invalid(String),
     #[error("index snapshot: written at store generation {found}, the store is at {expected}")]
     Stale { found: u64, expected: u64 },
+    #[error("index snapshot: written at store generation {found}, from which the store cannot bring it up to date")]
+    Unusable { found: u64 },
 }
 
 fn invalid(what: impl Into<String>) -> SnapshotError {
@@ -203,6 +205,19 @@ impl GraphIndex {
     /// Reads a snapshot written at store generation `generation`: [`SnapshotError::Stale`] at
     /// once, before reading further, if it was written at another.
     pub fn read_snapshot(r: impl Read + Send, generation: u64) -> Result<GraphIndex, SnapshotError> {
+        GraphIndex::read_snapshot_if(r, |found| found == generation).map_err(|e| match e {
+            SnapshotError::Unusable { found } => SnapshotError::Stale { found, expected: generation },
+            e => e,
+        })
+    }
+
+    /// Reads a snapshot if `usable` accepts the store generation it was written at (checked
+    /// before reading further; [`SnapshotError::Unusable`] otherwise). A store that can replay
+    /// its changes from that generation can bring an older snapshot up to date.
+    pub fn read_snapshot_if(
+        r: impl Read + Send,
+        usable: impl FnOnce(u64) -> bool,
+    ) -> Result<GraphIndex, SnapshotError> {
         const DECODERS: usize = 2;
         let mut r = BufReader::with_capacity(1 << 20, r);
         let mut magic = [0u8; 16];
@@ -216,8 +231,9 @@ impl GraphIndex {
         if header.format != FORMAT {
             return Err(invalid(format!("format {} (this build reads {FORMAT})", header.format)));
         }
-        if header.generation != generation {
-            return Err(SnapshotError::Stale { found: header.generation, expected: generation });
+        let generation = header.generation;
+        if !usable(generation) {
+            return Err(SnapshotError::Unusable { found: generation });
         }
         let kinds: Vec<RelationKind> = header
             .relation_kinds
