@@ -99,6 +99,7 @@ string_enum! {
         Criticizes = "criticizes",
         WarnsAbout = "warns_about",
         Congratulates = "congratulates",
+        States = "states",
         Mentions = "mentions",
     }
 }
