@@ -56,7 +56,7 @@
     {
       query: [
         '# Which roles has Michele Klein Solomon held?',
-        '# Since when, and where is it written?',
+        '# Where is it written, and on what date (publishedOn)?',
         'query KleinSolomonRoles {',
         '  entity(slug: "michele-klein-solomon") {',
         '    name',
@@ -68,7 +68,7 @@
         '          validFrom',
         '          validUntil',
         '          to { name }',
-        '          citations { document { title } quote }',
+        '          citations { document { title publishedOn } quote }',
         '        }',
         '      }',
         '    }',
