@@ -40,11 +40,18 @@ fn check(dir: &Path) -> Output {
         .unwrap()
 }
 
-const SELEE: &str = r#"
-[[relation]]
-kind = "states"
-from = "andrew-selee"
-to = "caribbean""#;
+/// A copy of the curated seed without the relation whose record starts with `header`.
+fn seed_without(file: &str, header: &str) -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    copy_dir(&repo_path("seed"), d.path());
+    let p = d.path().join(file);
+    let text = fs::read_to_string(&p).unwrap();
+    assert_eq!(text.matches(header).count(), 1, "seed changed: {header:?} not once in {file}");
+    let start = text.find(header).unwrap();
+    let end = start + text[start..].find("\n]\n").unwrap() + 3;
+    fs::write(&p, format!("{}{}", &text[..start], &text[end..])).unwrap();
+    d
+}
 
 #[test]
 fn the_curated_seed_leaves_no_sentence_unread() {
@@ -57,25 +64,33 @@ fn the_curated_seed_leaves_no_sentence_unread() {
 
 #[test]
 fn check_fails_when_a_statement_loses_its_relation() {
-    // Andrew Selee's quote is cited by his `states` relation only.
-    let d = tempfile::tempdir().unwrap();
-    copy_dir(&repo_path("seed"), d.path());
-    let p = d.path().join("relations/003.toml");
-    let text = fs::read_to_string(&p).unwrap();
-    let start = text.find(SELEE).expect("the seed has Selee's statement");
-    let end = start + text[start..].find("\n]\n").unwrap() + 3;
-    fs::write(&p, format!("{}{}", &text[..start], &text[end..])).unwrap();
-
+    // Andrew Selee's quote: nothing else cites it.
+    let d = seed_without(
+        "relations/003.toml",
+        "\n[[relation]]\nkind = \"states\"\nfrom = \"andrew-selee\"\nto = \"caribbean\"",
+    );
     let out = check(d.path());
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(!out.status.success(), "{text}");
     assert!(text.contains("documents/003_a1660f60491fcc3a.txt: 1 sentence(s) nothing cites"), "{text}");
     assert!(text.contains("[statement at byte") && text.contains("“I think the Caribbean just receives"), "{text}");
     assert!(text.contains("1 uncited statement(s)"), "{text}");
+
+    // Luca Dall'Oglio's quote: its attribution is still cited for his title (`holds_role`),
+    // which records who he is, not what he said.
+    let d = seed_without(
+        "relations/000-press-release.toml",
+        "\n[[relation]]\nkind = \"states\"\nfrom = \"luca-dalloglio\"",
+    );
+    let out = check(d.path());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("“Those living in conditions of protracted displacement"), "{text}");
+    assert!(text.contains("1 uncited statement(s)"), "{text}");
 }
 
 #[test]
-fn an_uncited_sentence_that_is_no_statement_is_reported_without_failing() {
+fn a_no_fact_entry_that_is_no_sentence_fails_and_its_sentence_is_reported() {
     let d = seed_with(
         "no-fact.toml",
         "[[sentence]]\ndocument = \"003_a1660f60491fcc3a.txt\"\nsentence = \"Important cross-cutting themes include\"",
