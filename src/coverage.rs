@@ -139,8 +139,10 @@ pub const STATEMENT_KINDS: &[RelationKind] = &[
 
 /// Words that make a sentence a statement someone makes, compared in lower case.
 ///
-/// Inflected forms only: the bare forms are nouns as often ("a test note", "a call").
+/// Inflected forms only: the bare forms are nouns as often ("a test note", "a call"); and
+/// "according" (to IOM, …).
 const SPEECH_WORDS: &[&str] = &[
+    "according",
     "says",
     "said",
     "saying",
@@ -526,7 +528,9 @@ mod tests {
         assert!(is_statement("“We are glad,” the director said."));
         assert!(is_statement("IOM also warns that reinstating it can endanger people."));
         assert!(is_statement("Migration was never \"quarantined\", says IOM study."));
+        assert!(is_statement("According to IOM, this policy has endangered thousands of people."));
         assert!(!is_statement("The MPP were initiated in January 2019."));
+        assert!(!is_statement("Test note, Geneva."));
         assert!(!is_statement("a competition titled ‘Artworks for Freedom,’ in Jamaica"));
         assert!(!is_statement("launched under the theme “Migration for Sustainable Development”."));
         assert!(!is_statement("Many think of “developed” countries first."));
