@@ -340,7 +340,8 @@ impl Relation {
         let g = view(ctx).await?;
         entity_by_id(&g, &self.0.to)
     }
-    /// A role title or label, worded as the source words it.
+    /// A role title or label, worded as the source words it. On a statement (`STATES`, a
+    /// stance) by a person, the role they spoke in: the organization they spoke for.
     async fn title(&self) -> Option<&str> {
         self.0.title.as_deref()
     }
