@@ -291,6 +291,18 @@ async fn seed_command(args: SeedArgs) -> anyhow::Result<ExitCode> {
 fn check(dir: &Path) -> anyhow::Result<ExitCode> {
     match seed::load(dir) {
         Ok(data) => {
+            // Valid records are not enough: the curation must also have read every sentence.
+            let coverage = crate::coverage::check(dir, &data);
+            println!("{coverage}");
+            if coverage.fails() {
+                let statements = coverage.uncited.iter().filter(|u| u.statement).count();
+                println!(
+                    "{}: {} problem(s), {statements} uncited statement(s)",
+                    dir.display(),
+                    coverage.problems.len()
+                );
+                return Ok(ExitCode::FAILURE);
+            }
             println!("{}: ok; {}", dir.display(), seed::summary(&data));
             Ok(ExitCode::SUCCESS)
         }

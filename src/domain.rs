@@ -99,6 +99,7 @@ string_enum! {
         Criticizes = "criticizes",
         WarnsAbout = "warns_about",
         Congratulates = "congratulates",
+        States = "states",
         Mentions = "mentions",
     }
 }
@@ -257,7 +258,7 @@ pub mod limits {
     pub const FILE: TextRule = TextRule::single_line(200);
     /// A relation's title (seed's longest: 108).
     pub const TITLE: TextRule = TextRule::single_line(500);
-    /// A quote, of a citation or a quantity (seed's longest: 236). Multi-line: a verbatim quote
+    /// A quote, of a citation or a quantity (seed's longest: 375). Multi-line: a verbatim quote
     /// may run across a line break of its document.
     pub const QUOTE: TextRule = TextRule::multi_line(2_000);
     /// What a quantity counts (seed's longest: 58).
@@ -270,7 +271,7 @@ pub mod limits {
     pub const RELATION_ID: usize = 200;
     /// Aliases of one entity (seed's most: 4).
     pub const ALIASES: usize = 100;
-    /// Citations of one relation (seed's most: 4).
+    /// Citations of one relation (seed's most: 5).
     pub const CITATIONS: usize = 50;
     /// Quantities of one entity or relation (seed's most: 2).
     pub const QUANTITIES: usize = 50;

@@ -5,6 +5,7 @@ pub mod api;
 pub mod auth;
 pub mod cache;
 pub mod cli;
+pub mod coverage;
 pub mod deadline;
 pub mod domain;
 pub mod edit;

@@ -63,8 +63,11 @@ async fn who_holds_which_role_and_since_when() {
         assert!(titles.contains(&t), "missing title {t:?} in {titles:?}");
     }
     assert!(roles.len() >= 3, "{titles:?}");
-    let dated: Vec<&str> = roles.iter().filter_map(|r| r["validFrom"].as_str()).collect();
-    assert!(dated.contains(&"2021-02-04") && dated.contains(&"2023-07-25"), "{dated:?}");
+    // No text says when a role began: a role is attested on the date of the document citing it.
+    assert!(roles.iter().all(|r| r["validFrom"].is_null()), "{roles:?}");
+    let attested: Vec<&str> =
+        roles.iter().filter_map(|r| r["citations"][0]["document"]["publishedOn"].as_str()).collect();
+    assert!(attested.contains(&"2021-02-04") && attested.contains(&"2023-07-25"), "{attested:?}");
     for r in &roles {
         assert_cited(r, &docs);
         assert!(docs[r["citations"][0]["document"]["file"].as_str().unwrap()].contains("Klein"));
@@ -73,7 +76,7 @@ async fn who_holds_which_role_and_since_when() {
     let roles = relations(&s, "ugochi-daniels", "HOLDS_ROLE", "OUTGOING").await;
     assert!(roles.iter().any(|r| r["title"] == "IOM Deputy Director General"
         && r["to"]["slug"] == "iom"
-        && r["validFrom"] == "2023-07-25"));
+        && r["citations"][0]["document"]["publishedOn"] == "2023-07-25"));
     s.stop().await;
 }
 
@@ -159,6 +162,76 @@ async fn what_iom_said_about_the_migrant_protection_protocols() {
     for r in &stances {
         assert_cited(r, &docs);
     }
+    s.stop().await;
+}
+
+const STANCES: &str = "STATES, WELCOMES, SUPPORTS, CALLS_FOR, WARNS_ABOUT, CRITICIZES, CONGRATULATES";
+
+/// Whether one of the relation's citations quotes `words`.
+fn quotes(rel: &Value, words: &str) -> bool {
+    rel["citations"].as_array().unwrap().iter().any(|c| c["quote"].as_str().unwrap_or("").contains(words))
+}
+
+#[tokio::test]
+async fn what_did_klein_solomon_say_about_the_migrant_protection_protocols() {
+    let (s, _d) = server().await;
+    let docs = documents();
+    // From the subject: every statement about it, each with its speaker.
+    let said = relations(&s, "migrant-protection-protocols", STANCES, "INCOMING").await;
+    let hers: Vec<&Value> = said.iter().filter(|r| r["from"]["slug"] == "michele-klein-solomon").collect();
+    let kinds: Vec<&str> = hers.iter().map(|r| r["kind"].as_str().unwrap()).collect();
+    assert!(kinds.contains(&"CRITICIZES") && kinds.contains(&"WARNS_ABOUT"), "{kinds:?}");
+    for r in &hers {
+        assert_cited(r, &docs);
+        // She spoke as IOM's Regional Director, and the relation says so.
+        assert_eq!(r["title"], "IOM's Regional Director for Central, North America, and the Caribbean", "{r}");
+    }
+    assert!(hers
+        .iter()
+        .any(|r| quotes(r, "\"This situation should not be repeated,\" the IOM Regional Director said.")));
+    assert!(hers.iter().any(|r| quotes(r, "The policy puts people at the border")));
+    // IOM's own statements about it are there too, without a title.
+    assert!(said.iter().any(|r| r["from"]["slug"] == "iom" && r["kind"] == "WARNS_ABOUT" && r["title"].is_null()));
+
+    // From the speaker: her statements in 000, 001 and 003, quotes that run on included.
+    let out = relations(&s, "michele-klein-solomon", STANCES, "OUTGOING").await;
+    for r in &out {
+        assert_cited(r, &docs);
+    }
+    let about = |slug: &str| out.iter().filter(|r| r["to"]["slug"] == slug).collect::<Vec<_>>();
+    assert!(about("dhs-decision-to-terminate-mpp").iter().any(|r| r["kind"] == "SUPPORTS"));
+    assert!(about("biden-executive-actions-on-migration")
+        .iter()
+        .any(|r| r["kind"] == "STATES" && quotes(r, "A comprehensive regional solution")));
+    assert!(about("caricom-freedom-of-movement")
+        .iter()
+        .any(|r| r["kind"] == "WELCOMES" && quotes(r, "We're very excited")));
+
+    // A guest's neutral statement: Andrew Selee on the Caribbean.
+    let selee = relations(&s, "caribbean", "STATES", "INCOMING").await;
+    assert!(selee.iter().any(|r| r["from"]["slug"] == "andrew-selee"
+        && r["title"] == "President of the Migration Policy Institute"
+        && quotes(r, "I think the Caribbean just receives far too little attention on migration")));
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn whom_to_call_about_a_press_release() {
+    let (s, _d) = server().await;
+    let docs = documents();
+    let contacts =
+        relations(&s, "doc-001-iom-welcomes-end-of-migrant-protection-protocols", "CONTACT_FOR", "INCOMING").await;
+    let mut people: Vec<&str> = contacts.iter().map(|r| r["from"]["slug"].as_str().unwrap()).collect();
+    people.sort_unstable();
+    assert_eq!(people, ["cesia-chavarria", "jorge-gallo"]);
+    // Each reaches the office the text names for them, cited.
+    for (person, office) in [("cesia-chavarria", "iom-mexico"), ("jorge-gallo", "iom-regional-office-san-jose")] {
+        let at = relations(&s, person, "CONTACT_FOR", "OUTGOING").await;
+        let r = at.iter().find(|r| r["to"]["slug"] == office).unwrap_or_else(|| panic!("{person} at {office}: {at:?}"));
+        assert_cited(r, &docs);
+    }
+    let liz = relations(&s, "liz-lizama", "CONTACT_FOR", "OUTGOING").await;
+    assert!(liz.iter().any(|r| r["to"]["slug"] == "iom-global-office-washington" && r["title"] == "IOM Washington"));
     s.stop().await;
 }
 

@@ -95,7 +95,8 @@ pub enum RelationKind {
     MemberOf,
     /// Organization → an organization it works with.
     PartnersWith,
-    /// Person → the document they are the press contact for.
+    /// Person → the document they are the press contact for, and → the office or organization
+    /// the text names for them (`title` = that place as worded).
     ContactFor,
     /// Person → the policy they signed.
     Signed,
@@ -103,7 +104,7 @@ pub enum RelationKind {
     Issued,
     /// Organization, office or person → the policy, program or event it launched.
     Launched,
-    /// Policy → a policy it mandates or calls for.
+    /// Policy → a policy it mandates or calls for; stance: who calls for what.
     CallsFor,
     /// Policy → one of its pillars, with `order`.
     HasPillar,
@@ -135,6 +136,10 @@ pub enum RelationKind {
     WarnsAbout,
     /// Stance: who congratulates whom.
     Congratulates,
+    /// A statement with no stance the other kinds name: who said something about what, citing
+    /// the sentence. When a person speaks for an organization, `title` is their role as the text
+    /// words it.
+    States,
     /// Document → an entity it names (provenance).
     Mentions,
 }
@@ -335,7 +340,8 @@ impl Relation {
         let g = view(ctx).await?;
         entity_by_id(&g, &self.0.to)
     }
-    /// A role title or label, worded as the source words it.
+    /// A role title or label, worded as the source words it. On a statement (`STATES`, a
+    /// stance) by a person, the role they spoke in: the organization they spoke for.
     async fn title(&self) -> Option<&str> {
         self.0.title.as_deref()
     }
