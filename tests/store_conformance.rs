@@ -3,6 +3,8 @@
 //! for one backend's factory. A new backend passes this suite before anything above the trait
 //! may use it.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -304,3 +306,11 @@ async fn sled_store() -> (Arc<dyn Store>, tempfile::TempDir) {
 }
 
 conformance!(sled, sled_store());
+
+async fn etcd_store() -> (Arc<dyn Store>, common::etcd::EtcdCluster) {
+    let cluster = common::etcd::EtcdCluster::start().await;
+    let store = policygraph::store::etcd::EtcdStore::connect(&cluster.endpoints, "pg/").await.unwrap();
+    (Arc::new(store), cluster)
+}
+
+conformance!(etcd, etcd_store());
