@@ -1,0 +1,76 @@
+//! The real server over a 3-member etcd cluster: seeded, edited over HTTP, read back, and seen by
+//! a second service over the same cluster.
+
+mod common;
+
+use std::time::Duration;
+
+use common::etcd::EtcdCluster;
+use common::{mini_seed, TestServer};
+use policygraph::auth::Role;
+use policygraph::store::{self, Location, OpenOptions};
+use serde_json::json;
+
+const UPDATE_TITLE: &str = r#"mutation($t: String) { updateRelation(input: { id: "Relation:holds_role:ana-nunez-perez:exo", title: $t }) {
+    relation { title version } changes { action actor } } }"#;
+const READ_TITLE: &str =
+    r#"{ relation(key: "holds_role:ana-nunez-perez:exo") { title version history { actor action } } }"#;
+
+async fn open(cluster: &EtcdCluster) -> std::sync::Arc<dyn store::Store> {
+    let location = Location::parse(&cluster.location("pg")).unwrap();
+    store::open(&location, &OpenOptions::default()).await.expect("the store opens")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mutation_over_http_is_stored_in_etcd_and_read_back() {
+    let cluster = EtcdCluster::start().await;
+    let s = TestServer::start_over(open(&cluster).await, Some(&mini_seed())).await;
+    let seeded = s.data("{ stats { generation entities } }", json!({})).await;
+    assert!(seeded["stats"]["entities"].as_i64().unwrap() > 0, "{seeded}");
+
+    let editor = s.token("alice", Role::Editor).await;
+    let body = s.query_as(&editor, UPDATE_TITLE, json!({ "t": "Director General of EXO" })).await;
+    assert!(body.get("errors").is_none(), "{body}");
+    assert_eq!(body["data"]["updateRelation"]["relation"]["version"], 2);
+    // Read-your-writes: the answer came after this service's index applied the commit.
+    let d = s.data(READ_TITLE, json!({})).await;
+    assert_eq!(d["relation"]["title"], "Director General of EXO");
+    let actors: Vec<&str> =
+        d["relation"]["history"].as_array().unwrap().iter().map(|h| h["actor"].as_str().unwrap()).collect();
+    assert_eq!(actors, ["seed", "alice"]);
+    let after = s.data("{ stats { generation } }", json!({})).await["stats"]["generation"].as_i64().unwrap();
+    assert!(after > seeded["stats"]["generation"].as_i64().unwrap());
+
+    // Another service over the same cluster (another process, in production) reads the store
+    // as it now is, and follows what the first one writes next.
+    let other = TestServer::start_over(open(&cluster).await, None).await;
+    assert_eq!(other.data(READ_TITLE, json!({})).await["relation"]["title"], "Director General of EXO");
+    let body = s.query_as(&editor, UPDATE_TITLE, json!({ "t": "EXO's Director General" })).await;
+    assert!(body.get("errors").is_none(), "{body}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let title = other.data(READ_TITLE, json!({})).await["relation"]["title"].clone();
+        if title == "EXO's Director General" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the second service still shows {title}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(s.service.index_matches_store().await.unwrap());
+    assert!(other.service.index_matches_store().await.unwrap());
+    other.stop().await;
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_cluster_is_a_clear_open_error() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let location = Location::parse(&format!("etcd://127.0.0.1:{port}")).unwrap();
+    let started = std::time::Instant::now();
+    match store::open(&location, &OpenOptions::default()).await {
+        Err(e @ store::StoreError::Open { .. }) => assert!(e.to_string().contains("no member answered"), "{e}"),
+        Err(e) => panic!("not an open error: {e}"),
+        Ok(_) => panic!("opened a store with no cluster"),
+    }
+    assert!(started.elapsed() < Duration::from_secs(20));
+}
