@@ -74,3 +74,77 @@ async fn an_unreachable_cluster_is_a_clear_open_error() {
     }
     assert!(started.elapsed() < Duration::from_secs(20));
 }
+
+fn entity(i: usize) -> policygraph::domain::Entity {
+    let (es, _) = policygraph::synthetic::generate(1, 0, 1);
+    let id = format!("e-{i}");
+    policygraph::domain::Entity { slug: policygraph::domain::Slug::parse(&id).unwrap(), id, ..es[0].clone() }
+}
+
+fn creating(e: policygraph::domain::Entity) -> store::WriteBatch {
+    store::WriteBatch { put_entities: vec![e], ..store::WriteBatch::default() }
+}
+
+async fn next(stream: &mut store::ChangeStream) -> std::sync::Arc<store::CommittedBatch> {
+    use futures_util::StreamExt;
+    tokio::time::timeout(Duration::from_secs(20), stream.next())
+        .await
+        .expect("a batch within 20 s")
+        .expect("the stream goes on")
+        .expect("no error on the stream")
+}
+
+/// A member's death costs retries, not commits, and the stream goes on from where it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commits_and_the_stream_go_on_when_a_member_dies() {
+    let mut cluster = EtcdCluster::start().await;
+    let store = open(&cluster).await;
+    let first = store.commit_durable(&creating(entity(0))).await.unwrap();
+    let mut stream = store.changes(first.generation).unwrap();
+    let mut generations = Vec::new();
+    for i in 1..=30 {
+        if i == 10 {
+            // The first endpoint: the one the client's first connection and watch most likely use.
+            cluster.kill(0);
+        }
+        generations
+            .push(store.commit_durable(&creating(entity(i))).await.expect("a commit with two members").generation);
+    }
+    for (i, want) in generations.iter().enumerate() {
+        let got = next(&mut stream).await;
+        assert_eq!(got.generation, *want);
+        assert_eq!(got.put_entities[0].id, format!("e-{}", i + 1));
+    }
+    let view = store.read().await.unwrap();
+    let count = tokio::task::spawn_blocking(move || {
+        let mut n = 0;
+        for range in view.entity_ranges().unwrap() {
+            view.entities_in(&range, &mut |_| n += 1).unwrap();
+        }
+        n
+    })
+    .await
+    .unwrap();
+    assert_eq!(count, 31);
+}
+
+/// A stream asked to start before etcd's compacted revision says so, so that its reader rebuilds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_from_before_a_compaction_says_compacted() {
+    use futures_util::StreamExt;
+    let cluster = EtcdCluster::start().await;
+    let store = open(&cluster).await;
+    let a = store.commit_durable(&creating(entity(1))).await.unwrap();
+    let b = store.commit_durable(&creating(entity(2))).await.unwrap();
+    let mut client = etcd_client::Client::connect([format!("http://{}", cluster.endpoints[0])], None).await.unwrap();
+    client.compact(b.generation as i64, None).await.unwrap();
+    let mut stream = store.changes(a.generation - 1).unwrap();
+    match tokio::time::timeout(Duration::from_secs(10), stream.next()).await.expect("an answer") {
+        Some(Err(store::StoreError::Compacted { available, .. })) => assert_eq!(available, b.generation),
+        other => panic!("not Compacted: {other:?}"),
+    }
+    // From the compacted revision on, it streams.
+    let mut stream = store.changes(b.generation).unwrap();
+    let c = store.commit_durable(&creating(entity(3))).await.unwrap();
+    assert_eq!(next(&mut stream).await.generation, c.generation);
+}

@@ -341,13 +341,17 @@ pub struct EtcdStore {
     prefix: String,
     inner: Arc<Inner>,
     handle: tokio::runtime::Handle,
-    /// Taken at drop, to be shut down without waiting (a runtime dropped in async code panics).
-    runtime: Option<tokio::runtime::Runtime>,
+    /// Last: the client's connections and the stream's tasks end with it.
+    _runtime: ClientRuntime,
 }
 
-impl Drop for EtcdStore {
+/// The runtime the client's futures run on, shut down without waiting when dropped: a runtime
+/// dropped the ordinary way from async code panics, and the store is dropped from async code.
+struct ClientRuntime(Option<tokio::runtime::Runtime>);
+
+impl Drop for ClientRuntime {
     fn drop(&mut self) {
-        if let Some(runtime) = self.runtime.take() {
+        if let Some(runtime) = self.0.take() {
             runtime.shutdown_background();
         }
     }
@@ -366,12 +370,16 @@ impl EtcdStore {
             .build()
             .map_err(|e| open_error(format!("no runtime for the client: {e}")))?;
         let handle = runtime.handle().clone();
+        let runtime = ClientRuntime(Some(runtime));
         let urls: Vec<String> =
             endpoints.iter().map(|e| if e.contains("://") { e.clone() } else { format!("http://{e}") }).collect();
         let options = ConnectOptions::new()
             .with_connect_timeout(Duration::from_secs(2))
             .with_timeout(Duration::from_secs(10))
-            .with_keep_alive(Duration::from_secs(5), Duration::from_secs(5));
+            .with_keep_alive(Duration::from_secs(5), Duration::from_secs(5))
+            // A member cut off from the quorum fails requests and watches instead of serving
+            // stale reads or a watch that never moves: the client goes on with another member.
+            .with_require_leader(true);
         let connected = handle.spawn(async move { Client::connect(urls, Some(options)).await }).await;
         let client = match connected {
             Ok(Ok(client)) => client,
@@ -383,13 +391,8 @@ impl EtcdStore {
             watch: client.watch_client().max_decoding_message_size(MAX_MESSAGE),
             prefix: prefix.as_bytes().to_vec(),
         });
-        let store = EtcdStore {
-            endpoints: endpoints.to_vec(),
-            prefix: prefix.to_string(),
-            inner,
-            handle,
-            runtime: Some(runtime),
-        };
+        let store =
+            EtcdStore { endpoints: endpoints.to_vec(), prefix: prefix.to_string(), inner, handle, _runtime: runtime };
         store.check_format().await.map_err(|e| match e {
             StoreError::Backend(reason) => open_error(format!("no member answered: {reason}")),
             other => other,
