@@ -293,14 +293,18 @@ fn record_request<B: MessageBody>(
 }
 
 /// Never waits for the index's lock: a writer queued behind a long read must not make the
-/// server look dead.
+/// server look dead. `generation` is what the index has applied; `store.generation` the store's
+/// newest (over a shared store, the gap is how far this process is behind; `null` when the store
+/// did not answer within 250 ms).
 async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     let stats = state.service.stats();
+    let store_generation = state.service.store_head(std::time::Duration::from_millis(250)).await;
     HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(json!({
         "status": "ok",
         "entities": stats.entities,
         "relations": stats.relations,
         "generation": stats.generation,
+        "store": { "backend": state.service.store().backend(), "generation": store_generation },
     }))
 }
 

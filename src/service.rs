@@ -299,6 +299,19 @@ impl Service {
         self.store.as_ref()
     }
 
+    /// The store's newest generation, or `None` when the store does not answer within `within`
+    /// (a health check must answer, whatever the store does).
+    pub async fn store_head(&self, within: std::time::Duration) -> Option<Generation> {
+        match tokio::time::timeout(within, self.store.head()).await {
+            Ok(Ok(generation)) => Some(generation),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "the store did not tell its generation");
+                None
+            }
+            Err(_) => None,
+        }
+    }
+
     /// The document texts that quotes are checked against.
     pub fn document_texts(&self) -> DocumentTexts {
         self.documents.read().expect("the texts' lock is never poisoned").clone()

@@ -58,6 +58,13 @@ async fn a_mutation_over_http_is_stored_in_etcd_and_read_back() {
     }
     assert!(s.service.index_matches_store().await.unwrap());
     assert!(other.service.index_matches_store().await.unwrap());
+    // Both have applied what the store holds, and say so.
+    for server in [&s, &other] {
+        let health: serde_json::Value =
+            server.client.get(format!("{}/healthz", server.url)).send().await.unwrap().json().await.unwrap();
+        assert_eq!(health["store"]["backend"], "etcd", "{health}");
+        assert_eq!(health["generation"], health["store"]["generation"], "{health}");
+    }
     other.stop().await;
     s.stop().await;
 }

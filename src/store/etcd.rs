@@ -50,7 +50,7 @@
 //!
 //! **Reads** ([`Store::read`]) are at one revision: every range and get of a view names it, so a
 //! view sees one generation however long it is read, unless etcd compacts that revision away
-//! meanwhile (the read then fails and is started again).
+//! meanwhile (the view's reads then fail with etcd's "required revision has been compacted").
 //!
 //! **Failures.** A member that died or a leader election gives a few seconds of `Unavailable`
 //! errors: reads are retried for a while. A commit whose answer was lost is sent again as it was:
