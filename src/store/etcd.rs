@@ -88,7 +88,9 @@ pub const DEFAULT_PREFIX: &str = "pg/";
 const MAX_OPS: usize = 126;
 /// Below etcd's default `--max-request-bytes` (1.5 MiB), with room for the request's framing.
 const MAX_TXN_BYTES: usize = 1024 * 1024;
-/// Responses the client accepts: a watch catching up sends up to 1,000 revisions in one.
+/// Responses the client accepts. A watch catching up sends up to 1,000 revisions in one, and a
+/// revision of an import or a large seed holds up to [`MAX_OPS`] records: this covers records
+/// of up to about 2 KiB on average. Past it the stream fails and its reader rebuilds.
 const MAX_MESSAGE: usize = 256 * 1024 * 1024;
 /// Entities or relations per page of a view's scan.
 const PAGE: i64 = 2_000;
@@ -879,10 +881,13 @@ async fn follow(
             let resp = match message {
                 Ok(Some(resp)) => resp,
                 Ok(None) => break,
-                Err(e) => {
+                Err(e) if transient(&e) => {
                     tracing::warn!(error = %e, from = next, "etcd watch failed; watching again");
                     break;
                 }
+                // Watching again from the same revision would fail the same way (a response over
+                // the size limit, say): the reader rebuilds from a fresh read instead.
+                Err(e) => return send_err(backend("watch", e)).await,
             };
             delay = Duration::from_millis(20);
             if resp.canceled() {
