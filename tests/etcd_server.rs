@@ -102,17 +102,16 @@ async fn next(stream: &mut store::ChangeStream) -> std::sync::Arc<store::Committ
 }
 
 /// A member's death costs retries, not commits, and the stream goes on from where it was.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn commits_and_the_stream_go_on_when_a_member_dies() {
+async fn commits_and_the_stream_go_on_when(victim: impl AsyncFnOnce(&EtcdCluster) -> usize) {
     let mut cluster = EtcdCluster::start().await;
     let store = open(&cluster).await;
     let first = store.commit_durable(&creating(entity(0))).await.unwrap();
     let mut stream = store.changes(first.generation).unwrap();
     let mut generations = Vec::new();
+    let victim = victim(&cluster).await;
     for i in 1..=30 {
         if i == 10 {
-            // The first endpoint: the one the client's first connection and watch most likely use.
-            cluster.kill(0);
+            cluster.kill(victim);
         }
         generations
             .push(store.commit_durable(&creating(entity(i))).await.expect("a commit with two members").generation);
@@ -133,6 +132,16 @@ async fn commits_and_the_stream_go_on_when_a_member_dies() {
     .await
     .unwrap();
     assert_eq!(count, 31);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commits_and_the_stream_go_on_when_a_follower_dies() {
+    commits_and_the_stream_go_on_when(async |cluster: &EtcdCluster| (cluster.leader().await + 1) % 3).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commits_and_the_stream_go_on_when_the_leader_dies() {
+    commits_and_the_stream_go_on_when(async |cluster: &EtcdCluster| cluster.leader().await).await;
 }
 
 /// A stream asked to start before etcd's compacted revision says so, so that its reader rebuilds.

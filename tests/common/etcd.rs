@@ -151,6 +151,21 @@ impl EtcdCluster {
         format!("etcd://{}/{prefix}", self.endpoints.join(","))
     }
 
+    /// The index of the member that leads now.
+    pub async fn leader(&self) -> usize {
+        for (i, endpoint) in self.endpoints.iter().enumerate() {
+            let Ok(mut client) = etcd_client::Client::connect([format!("http://{endpoint}")], None).await else {
+                continue;
+            };
+            if let Ok(status) = client.status().await {
+                if status.header().is_some_and(|h| h.member_id() == status.leader()) {
+                    return i;
+                }
+            }
+        }
+        panic!("no member leads\n{}", self.logs());
+    }
+
     /// SIGKILLs member `i` (0-based).
     pub fn kill(&mut self, i: usize) {
         if let Some(mut child) = self.members[i].child.take() {
