@@ -151,7 +151,13 @@ async fn healthz_metrics_and_request_ids() {
     assert_eq!(res.status().as_u16(), 200);
     assert!(res.headers().get("x-request-id").is_some());
     let h: Value = res.json().await.unwrap();
-    assert_eq!(h, json!({ "status": "ok", "entities": 11, "relations": 10, "generation": 1 }));
+    assert_eq!(
+        h,
+        json!({
+            "status": "ok", "entities": 11, "relations": 10, "generation": 1,
+            "store": { "backend": "sled", "generation": 1 },
+        })
+    );
     // Make one error so that the error counter exists.
     let _ = s.query(r#"{ entity(slug: "nobody") { name } }"#, json!({})).await;
     let text = s.client.get(format!("{}/metrics", s.url)).send().await.unwrap().text().await.unwrap();

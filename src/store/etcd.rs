@@ -298,6 +298,9 @@ impl Inner {
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(Duration::from_millis(500));
                 }
+                Err(e) if uncertain => {
+                    return Err(backend("commit (an earlier attempt whose answer was lost may have applied)", e))
+                }
                 Err(e) => return Err(backend("commit", e)),
             }
         }
