@@ -121,6 +121,20 @@ pub struct DataArgs {
     /// Store directory (a sled database).
     #[arg(long, env = "POLICYGRAPH_DATA", default_value = "./data", global = true)]
     pub data: PathBuf,
+    /// The store: a directory (sled), or an etcd cluster as `etcd://host:port,host:port,...`
+    /// (optionally ending in `/prefix` for its keys). Defaults to `--data`.
+    #[arg(long, env = "POLICYGRAPH_STORE", global = true)]
+    pub store: Option<String>,
+}
+
+impl DataArgs {
+    /// Where the store is: `--store` when given, else the `--data` directory.
+    pub fn location(&self) -> anyhow::Result<crate::store::Location> {
+        match &self.store {
+            Some(spec) => Ok(crate::store::Location::parse(spec)?),
+            None => Ok(crate::store::Location::Dir(self.data.clone())),
+        }
+    }
 }
 
 #[derive(Args, Debug, Clone)]
@@ -231,9 +245,9 @@ pub fn run() -> ExitCode {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let options = Options { cache_mb: args.store_cache_mb, index_snapshot: !args.no_index_snapshot };
-    let service = Service::open_with(&args.data.data, &options)
-        .await
-        .with_context(|| format!("opening the store at {}", args.data.data.display()))?;
+    let location = args.data.location()?;
+    let service =
+        Service::open_at(&location, &options).await.with_context(|| format!("opening the store at {location}"))?;
     if args.seed.seed_dir.is_dir() {
         // Editors' quotes are checked against these, whether or not this start seeds.
         service.add_document_texts(&seed::load_document_texts(&args.seed.seed_dir)?);
@@ -281,7 +295,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
 
 async fn seed_command(args: SeedArgs) -> anyhow::Result<ExitCode> {
     let data = seed::load(&args.seed.seed_dir)?;
-    let service = Service::open(&args.data.data).await?;
+    let service = Service::open_at(&args.data.location()?, &Options::default()).await?;
     let report = service.seed(&data).await?;
     service.close().await?;
     println!("{report}");
@@ -318,9 +332,10 @@ fn check(dir: &Path) -> anyhow::Result<ExitCode> {
 }
 
 async fn export_graph(args: ExportGraphArgs) -> anyhow::Result<ExitCode> {
-    let service = Service::open(&args.data.data)
+    let location = args.data.location()?;
+    let service = Service::open_at(&location, &Options::default())
         .await
-        .with_context(|| format!("opening the store at {} (is the server running?)", args.data.data.display()))?;
+        .with_context(|| format!("opening the store at {location} (is the server running?)"))?;
     let g = service.read().await;
     let sel = crate::export::Selection {
         slug: args.slug,
@@ -339,16 +354,16 @@ async fn export_graph(args: ExportGraphArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Opens the store named by `--data`, for the commands that use it without a service.
-async fn open_store(data: &Path) -> anyhow::Result<std::sync::Arc<dyn crate::store::Store>> {
-    let location = crate::store::Location::Dir(data.to_path_buf());
+/// Opens the store named by `--store` or `--data`, for the commands that use it without a service.
+async fn open_store(data: &DataArgs) -> anyhow::Result<std::sync::Arc<dyn crate::store::Store>> {
+    let location = data.location()?;
     crate::store::open(&location, &crate::store::OpenOptions::default())
         .await
-        .with_context(|| format!("opening the store at {} (is the server running?)", data.display()))
+        .with_context(|| format!("opening the store at {location} (is the server running?)"))
 }
 
 async fn gen_synthetic(args: GenArgs) -> anyhow::Result<ExitCode> {
-    let store = open_store(&args.data.data).await?;
+    let store = open_store(&args.data).await?;
     if !store.is_empty().await? {
         anyhow::bail!("the store at {} is not empty; synthetic data goes into a new one", store.describe());
     }
@@ -372,7 +387,7 @@ async fn gen_synthetic(args: GenArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn token(args: TokenArgs) -> anyhow::Result<ExitCode> {
-    let store = open_store(&args.data.data).await?;
+    let store = open_store(&args.data).await?;
     match args.command {
         TokenCommand::Create { name, role } => {
             let secret = crate::auth::create_token(store.as_ref(), &name, role).await?;

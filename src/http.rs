@@ -292,8 +292,8 @@ fn record_request<B: MessageBody>(
     metrics::histogram!("http_request_duration_seconds", "path" => path).record(started.elapsed().as_secs_f64());
 }
 
-/// Never waits for the index's lock: a writer queued behind a long read must not make the
-/// server look dead.
+/// Never waits for the index's lock (a writer queued behind a long read must not make the
+/// server look dead), nor for the store (its head is read in the background).
 /// Liveness and readiness: 200 `ok` when the index is in step with the store, 503
 /// `catching-up` while it rebuilds or has stayed behind the store's head (a load balancer then
 /// sends reads elsewhere). Takes no lock.

@@ -3,6 +3,8 @@
 //! for one backend's factory. A new backend passes this suite before anything above the trait
 //! may use it.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -267,6 +269,37 @@ pub async fn an_import_fills_an_empty_store(store: Arc<dyn Store>) {
     assert_eq!(store.size_hint().await, (500, 2_000));
 }
 
+/// A batch larger than any one engine request (a seed's): every record and audit entry is
+/// written, the feed and the stream give back what the commit recorded, in order. A backend may
+/// deliver it as several batches on the stream (etcd splits it into transactions).
+pub async fn a_large_batch_is_written_whole(store: Arc<dyn Store>) {
+    let (es, rs) = policygraph::synthetic::generate(400, 600, 11);
+    let start = store.head().await.unwrap();
+    let mut stream = store.changes(start).unwrap();
+    let mut batch = creating(&es, &rs);
+    batch.seeded = es.iter().map(|e| (e.id.clone(), vec![7])).collect();
+    batch.base = Some(start);
+    let c = commit(store.as_ref(), &batch).await;
+    assert_eq!(c.entries.len(), 1_000);
+    assert_eq!(c.entries.iter().map(|e| e.seq).collect::<Vec<_>>(), (1..=1_000).collect::<Vec<_>>());
+    assert!(c.entries.iter().all(|e| e.generation > start && e.generation <= c.generation));
+    assert_eq!(store.head().await.unwrap(), c.generation);
+    assert_eq!(store.changes_after(0, 2_000).await.unwrap(), c.entries);
+    let (entities, relations) = scan_ids(store.as_ref()).await;
+    assert_eq!((entities.len(), relations.len()), (400, 600));
+    let (mut put_entities, mut put_relations, mut entries) = (Vec::new(), Vec::new(), Vec::new());
+    while entries.len() < c.entries.len() {
+        let b = next(&mut stream).await;
+        assert!(b.generation <= c.generation);
+        put_entities.extend(b.put_entities.iter().cloned());
+        put_relations.extend(b.put_relations.iter().cloned());
+        entries.extend(b.entries.iter().cloned());
+    }
+    assert_eq!(put_entities, es);
+    assert_eq!(put_relations, rs);
+    assert_eq!(entries, c.entries);
+}
+
 /// Instantiates every check for one backend: `$make` is an async expression giving a
 /// `(Arc<dyn Store>, guard)` over an empty store; the guard lives as long as the test.
 #[macro_export]
@@ -283,6 +316,7 @@ macro_rules! conformance {
                 the_stream_delivers_durable_batches_in_order,
                 tokens_are_kept,
                 an_import_fills_an_empty_store,
+                a_large_batch_is_written_whole,
             );
         }
     };
@@ -304,3 +338,11 @@ async fn sled_store() -> (Arc<dyn Store>, tempfile::TempDir) {
 }
 
 conformance!(sled, sled_store());
+
+async fn etcd_store() -> (Arc<dyn Store>, common::etcd::EtcdCluster) {
+    let cluster = common::etcd::EtcdCluster::start().await;
+    let store = policygraph::store::etcd::EtcdStore::connect(&cluster.endpoints, "pg/").await.unwrap();
+    (Arc::new(store), cluster)
+}
+
+conformance!(etcd, etcd_store());

@@ -3,7 +3,8 @@
 //!
 //! Everything above this module speaks [`Store`] and the neutral types here (a [`WriteBatch`]
 //! and what it commits, [`AuditEntry`], [`TokenRecord`], [`Generation`], [`StoreError`]); the
-//! engines are in their own modules (`sled`: one process over one directory). Nothing outside
+//! engines are in their own modules (`sled`: one process over one directory; `etcd`: any number
+//! of processes over one etcd cluster). Nothing outside
 //! `store` names an engine, except through [`open`], which turns a `--store` value into one.
 //!
 //! The contract every backend keeps (and `tests/store_conformance.rs` checks, once per backend):
@@ -27,6 +28,7 @@
 //! - **Reads.** [`Store::read`] gives a view at one generation; its scans and look-ups block the
 //!   calling thread (they are for a start's reader threads and the seed, not for request paths).
 
+pub mod etcd;
 pub mod sled;
 
 use std::ops::Bound;
@@ -240,7 +242,11 @@ pub trait Store: Send + Sync + 'static {
     async fn record_size_hint(&self, entities: usize, relations: usize) -> Result<(), StoreError>;
 
     /// Writes many records into an empty store, in pieces that are each whole but not together
-    /// atomic, with no audit entries and nothing on the stream: for generated data only.
+    /// atomic, with no audit entries: for generated data only. Where the engine's stream is
+    /// shared (etcd) each piece goes on it as a batch; sled keeps no history of an import (it
+    /// would hold the whole import in memory), so a reader following its stream from before
+    /// one must rebuild (`Compacted`) — with sled that reader can only be in the importing
+    /// process, and `gen-synthetic` runs before any server.
     async fn import(&self, entities: &[Entity], relations: &[Relation]) -> Result<(), StoreError>;
 
     /// Makes everything written so far durable; called at shutdown.
@@ -252,22 +258,45 @@ pub trait Store: Send + Sync + 'static {
 pub enum Location {
     /// A directory of this machine, held by one process.
     Dir(PathBuf),
+    /// An etcd cluster (`etcd://host:port,host:port,...[/prefix]`): its members' client
+    /// endpoints and the key prefix of this store in it.
+    Etcd { endpoints: Vec<String>, prefix: String },
 }
 
 impl Location {
-    /// Reads a `--store` value: a directory.
+    /// Reads a `--store` value: a directory, or `etcd://host:port,host:port,...` with an
+    /// optional `/prefix` for the keys (`pg/` when absent).
     pub fn parse(spec: &str) -> Result<Location, StoreError> {
+        let bad = || StoreError::BadSpec(spec.to_string());
+        if let Some(rest) = spec.strip_prefix("etcd://") {
+            let (hosts, prefix) = match rest.split_once('/') {
+                Some((hosts, "")) => (hosts, etcd::DEFAULT_PREFIX.to_string()),
+                Some((hosts, prefix)) if prefix.ends_with('/') => (hosts, prefix.to_string()),
+                Some((hosts, prefix)) => (hosts, format!("{prefix}/")),
+                None => (rest, etcd::DEFAULT_PREFIX.to_string()),
+            };
+            let endpoints: Vec<String> = hosts.split(',').map(str::trim).map(String::from).collect();
+            let valid = |e: &String| {
+                e.rsplit_once(':').is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok())
+            };
+            if endpoints.is_empty() || !endpoints.iter().all(valid) {
+                return Err(bad());
+            }
+            return Ok(Location::Etcd { endpoints, prefix });
+        }
         if spec.is_empty() || spec.contains("://") {
-            return Err(StoreError::BadSpec(spec.to_string()));
+            return Err(bad());
         }
         Ok(Location::Dir(PathBuf::from(spec)))
     }
 
     /// The directory beside the store where this process may keep files of its own (the index
-    /// snapshot), if there is one.
+    /// snapshot), if there is one. None for etcd: a snapshot there would have to name an etcd
+    /// revision still inside etcd's history, which is for later.
     pub fn local_dir(&self) -> Option<&std::path::Path> {
         match self {
             Location::Dir(dir) => Some(dir),
+            Location::Etcd { .. } => None,
         }
     }
 }
@@ -277,6 +306,15 @@ impl Location {
 pub struct OpenOptions {
     /// Megabytes of page cache, where the engine has one.
     pub cache_mb: u64,
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::Dir(dir) => write!(f, "{}", dir.display()),
+            Location::Etcd { endpoints, prefix } => write!(f, "etcd://{}/{prefix}", endpoints.join(",")),
+        }
+    }
 }
 
 impl Default for OpenOptions {
@@ -289,5 +327,30 @@ impl Default for OpenOptions {
 pub async fn open(location: &Location, options: &OpenOptions) -> Result<Arc<dyn Store>, StoreError> {
     match location {
         Location::Dir(dir) => Ok(Arc::new(sled::SledStore::open_with_cache(dir, options.cache_mb)?)),
+        Location::Etcd { endpoints, prefix } => Ok(Arc::new(etcd::EtcdStore::connect(endpoints, prefix).await?)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_spec_is_a_directory_or_an_etcd_cluster() {
+        assert_eq!(Location::parse("./data").unwrap(), Location::Dir("./data".into()));
+        let etcd = |endpoints: &[&str], prefix: &str| Location::Etcd {
+            endpoints: endpoints.iter().map(|e| e.to_string()).collect(),
+            prefix: prefix.into(),
+        };
+        assert_eq!(Location::parse("etcd://10.0.0.1:2379").unwrap(), etcd(&["10.0.0.1:2379"], "pg/"));
+        assert_eq!(
+            Location::parse("etcd://a:2379,b:2379,c:2379/").unwrap(),
+            etcd(&["a:2379", "b:2379", "c:2379"], "pg/")
+        );
+        assert_eq!(Location::parse("etcd://a:1,b:2/tenant-7").unwrap(), etcd(&["a:1", "b:2"], "tenant-7/"));
+        assert_eq!(Location::parse("etcd://a:1/x/").unwrap().to_string(), "etcd://a:1/x/");
+        for bad in ["", "etcd://", "etcd://a", "etcd://a:1,", "etcd://:1", "etcd://a:port", "http://a:1", "s3://b"] {
+            assert!(matches!(Location::parse(bad), Err(StoreError::BadSpec(_))), "{bad}");
+        }
     }
 }

@@ -1,6 +1,8 @@
 //! Test harness: the real actix app on a free port over a temporary sled store.
 #![allow(dead_code)]
 
+pub mod etcd;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 
@@ -46,6 +48,20 @@ impl TestServer {
                 Err(e) => panic!("open store: {e}"),
             }
         };
+        TestServer::serve(service, seed_dir, config).await
+    }
+
+    /// Serves a service over `store` (any backend), seeding it from `seed_dir` when empty; no
+    /// index snapshot.
+    pub async fn start_over(
+        store: std::sync::Arc<dyn policygraph::store::Store>,
+        seed_dir: Option<&Path>,
+    ) -> TestServer {
+        let service = Service::start(store, None, false).await.expect("the service starts");
+        TestServer::serve(service, seed_dir, HttpConfig { workers: 1, ..Default::default() }).await
+    }
+
+    async fn serve(service: Service, seed_dir: Option<&Path>, config: HttpConfig) -> TestServer {
         if let Some(dir) = seed_dir {
             if service.store().is_empty().await.unwrap() {
                 let d = seed::load(dir).expect("seed loads");
