@@ -176,8 +176,47 @@ struct CitationRecord {
     quote: Option<String>,
 }
 
-/// Collapses every run of whitespace to one space (how quotes are compared with documents).
-pub use crate::domain::collapse_whitespace;
+/// Quotes waiting to be found in their documents: all of one document's are located in one
+/// pass once every record is read ([`domain::DocumentText::locate_all`]), so that checking a
+/// seed costs one scan per document rather than one per quote.
+#[derive(Default)]
+struct QuoteChecks {
+    /// (document file, quote, where it was given: file, record, field)
+    pending: Vec<(String, String, Problem)>,
+}
+
+impl QuoteChecks {
+    fn add(&mut self, doc_file: &str, quote: &str, file: &str, record: &str, field: String) {
+        let at = Problem { file: file.into(), record: Some(record.into()), field: Some(field), message: String::new() };
+        self.pending.push((doc_file.into(), quote.into(), at));
+    }
+
+    /// A problem for every quote not found verbatim in its document.
+    fn finish(self, texts: &DocumentTexts, problems: &mut Vec<Problem>) {
+        let mut by_doc: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for (i, (doc, ..)) in self.pending.iter().enumerate() {
+            by_doc.entry(doc.as_str()).or_default().push(i);
+        }
+        for (doc, items) in by_doc {
+            let found: Vec<bool> = match texts.get(doc) {
+                None => vec![false; items.len()],
+                Some(text) => {
+                    let quotes: Vec<&str> = items.iter().map(|&i| self.pending[i].1.as_str()).collect();
+                    text.locate_all(&quotes).iter().map(Option::is_some).collect()
+                }
+            };
+            for (&i, ok) in items.iter().zip(found) {
+                if !ok {
+                    let error = match texts.get(doc) {
+                        None => domain::ValueError::DocumentTextUnknown { document: doc.into() },
+                        Some(_) => domain::ValueError::NotInDocument { document: doc.into() },
+                    };
+                    problems.push(Problem { message: error.to_string(), ..self.pending[i].2.clone() });
+                }
+            }
+        }
+    }
+}
 
 fn toml_files(dir: &Path) -> Result<Vec<PathBuf>, SeedError> {
     let io = |source| SeedError::Io { path: dir.display().to_string(), source };
@@ -329,6 +368,7 @@ pub fn load(dir: &Path) -> Result<SeedData, SeedError> {
         }
     }
     let texts = DocumentTexts::from_texts(texts);
+    let mut quotes = QuoteChecks::default();
 
     for (idx, file, record, quantities) in pending_quantities {
         let mut p = report_to(&mut problems, &file, &record);
@@ -345,7 +385,10 @@ pub fn load(dir: &Path) -> Result<SeedData, SeedError> {
                     "required for an entity's quantities: the file the number is read from".into(),
                 ),
                 Some(doc) => {
-                    if let Some(q) = check_quantity(q, &doc, &documents, &texts, &field, &mut p) {
+                    if let Some(q) = check_quantity(q, &doc, &documents, &field, &mut p) {
+                        if let Some(quote) = &q.quote {
+                            quotes.add(&doc, quote, &file, &record, format!("{field}.quote"));
+                        }
                         out.push(q);
                     }
                 }
@@ -415,8 +458,7 @@ pub fn load(dir: &Path) -> Result<SeedData, SeedError> {
                 };
                 let quote = ok(limits::QUOTE.optional(&format!("{field}.quote"), c.quote.as_deref()), &mut p);
                 if let Some(Some(q)) = &quote {
-                    let checked = texts.check_quote(&c.document, Some(&c.document), q);
-                    ok(checked.map_err(|e| e.at(format!("{field}.quote"))), &mut p);
+                    quotes.add(&c.document, q, &file, &record, format!("{field}.quote"));
                 }
                 citations.push(Citation { document: doc_id.clone(), quote: quote.flatten() });
             }
@@ -444,7 +486,10 @@ pub fn load(dir: &Path) -> Result<SeedData, SeedError> {
             for (i, q) in r.quantities.into_iter().enumerate() {
                 let field = format!("quantities[{i}]");
                 let doc = q.document.clone().or_else(|| default_doc.clone()).unwrap_or_default();
-                if let Some(q) = check_quantity(q, &doc, &documents, &texts, &field, &mut p) {
+                if let Some(q) = check_quantity(q, &doc, &documents, &field, &mut p) {
+                    if let Some(quote) = &q.quote {
+                        quotes.add(&doc, quote, &file, &record, format!("{field}.quote"));
+                    }
                     quantities.push(q);
                 }
             }
@@ -469,6 +514,7 @@ pub fn load(dir: &Path) -> Result<SeedData, SeedError> {
         }
     }
 
+    quotes.finish(&texts, &mut problems);
     if problems.is_empty() {
         Ok(SeedData { entities, relations, documents: texts })
     } else {
@@ -520,12 +566,12 @@ fn parse_date(value: Option<&str>, field: &str, p: &mut impl FnMut(&str, String)
     }
 }
 
-/// A quantity read from the document with file `doc`, its values and its quote checked.
+/// A quantity read from the document with file `doc`, its values checked (its quote is left to
+/// [`QuoteChecks`]).
 fn check_quantity(
     q: QuantityRecord,
     doc: &str,
     documents: &HashMap<String, String>,
-    texts: &DocumentTexts,
     field: &str,
     p: &mut impl FnMut(&str, String),
 ) -> Option<Quantity> {
@@ -535,9 +581,6 @@ fn check_quantity(
         return None;
     };
     let mut quantity = checked?;
-    if let Some(quote) = &quantity.quote {
-        ok(texts.check_quote(doc, Some(doc), quote).map_err(|e| e.at(format!("{field}.quote"))), p)?;
-    }
     quantity.document = Some(doc_id.clone());
     Some(quantity)
 }
