@@ -5,7 +5,7 @@
 //! this module knows about sled, petgraph or GraphQL.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -194,6 +194,26 @@ impl PartialDate {
 
     pub fn year(&self) -> i32 {
         self.year
+    }
+
+    /// The first day the date may mean, as (year, month, day): `2021` → 2021-01-01.
+    pub fn first_day(&self) -> (i32, u8, u8) {
+        (self.year, self.month.unwrap_or(1), self.day.unwrap_or(1))
+    }
+
+    /// The last day the date may mean: `2021` → 2021-12-31 (a day past the month's end still
+    /// compares as after every day of it).
+    pub fn last_day(&self) -> (i32, u8, u8) {
+        (self.year, self.month.unwrap_or(12), self.day.unwrap_or(31))
+    }
+
+    /// Whether both can be true of one day: one is the other or a more precise form of it
+    /// (`2021` and `2021-02-04` agree; `2021-02-04` and `2021-02-05` do not).
+    pub fn agrees(&self, other: &PartialDate) -> bool {
+        let same = |a: Option<u8>, b: Option<u8>| a.is_none() || b.is_none() || a == b;
+        self.year == other.year
+            && same(self.month, other.month)
+            && (self.month.is_none() || other.month.is_none() || same(self.day, other.day))
     }
 }
 
@@ -490,6 +510,12 @@ pub struct DocumentText {
     sha256: [u8; 32],
     /// `chars_before[i]`: characters that start before byte `i * CHAR_BLOCK`.
     chars_before: Vec<u32>,
+    /// Where the quotes of the graph are: filled by the seed's one-pass check and by
+    /// [`DocumentText::located`] at the first read of a quote, so that a page of citations of a
+    /// large document does not search its text once per citation per request. Only quotes
+    /// that are found go in: those are the graph's own (every stored quote was checked), so
+    /// the memo is bounded by them, not by what clients send.
+    located: std::sync::RwLock<HashMap<Box<str>, Span>>,
 }
 
 /// Bytes between two character-count checkpoints: at most this many bytes are counted to turn a
@@ -511,7 +537,23 @@ impl DocumentText {
             chars_before.push(count);
             count += block.iter().filter(|b| starts_char(**b)).count() as u32;
         }
-        DocumentText { text, sha256, chars_before }
+        DocumentText { text, sha256, chars_before, located: Default::default() }
+    }
+
+    /// [`DocumentText::locate`], remembered: for reading the graph's own quotes.
+    pub fn located(&self, quote: &str) -> Option<Span> {
+        let memo = self.located.read().unwrap_or_else(|e| e.into_inner());
+        if let Some(span) = memo.get(quote) {
+            return Some(*span);
+        }
+        drop(memo);
+        let span = self.locate(quote)?;
+        self.remember(quote, span);
+        Some(span)
+    }
+
+    fn remember(&self, quote: &str, span: Span) {
+        self.located.write().unwrap_or_else(|e| e.into_inner()).insert(quote.into(), span);
     }
 
     /// The text, as its file holds it.
@@ -581,6 +623,11 @@ impl DocumentText {
         }
         for (slot, id) in out.iter_mut().zip(which) {
             *slot = by_pattern[id];
+        }
+        for (q, span) in patterns.iter().zip(&by_pattern) {
+            if let Some(span) = span {
+                self.remember(q, *span);
+            }
         }
         out
     }
@@ -717,9 +764,40 @@ pub struct Entity {
     pub file: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub quantities: Vec<Quantity>,
+    /// Where its date, end date, URL, summary and aliases are written (its quantities carry
+    /// their own). Records stored before facts had sources read as having none.
+    #[serde(default, skip_serializing_if = "FactSources::is_empty")]
+    pub sources: FactSources,
     /// Bumped on every change; the basis of optimistic concurrency.
     #[serde(default)]
     pub version: u64,
+}
+
+/// The citations of an entity's own facts, field by field. A stated date, end date or URL must
+/// have at least one (seed files and edits alike); a summary and an alias may.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FactSources {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub date: Vec<Citation>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub end_date: Vec<Citation>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub url: Vec<Citation>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub summary: Vec<Citation>,
+    /// By alias, as the alias is spelled in `aliases`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub aliases: BTreeMap<String, Vec<Citation>>,
+}
+
+impl FactSources {
+    pub fn is_empty(&self) -> bool {
+        self.date.is_empty()
+            && self.end_date.is_empty()
+            && self.url.is_empty()
+            && self.summary.is_empty()
+            && self.aliases.is_empty()
+    }
 }
 
 /// A typed, directed, cited statement about two entities.
@@ -744,6 +822,16 @@ pub struct Relation {
     pub citations: Vec<Citation>,
     #[serde(default)]
     pub version: u64,
+}
+
+impl Relation {
+    /// How many distinct documents cite it.
+    pub fn source_count(&self) -> usize {
+        let mut docs: Vec<&str> = self.citations.iter().map(|c| c.document.as_str()).collect();
+        docs.sort_unstable();
+        docs.dedup();
+        docs.len()
+    }
 }
 
 /// A relation read in place from its stored bytes: the strings a start only looks up (the

@@ -310,6 +310,14 @@ impl<'g> RelationRef<'g> {
         self.g.data(self.edge).documents().any(|d| d == document)
     }
 
+    /// How many distinct documents cite the relation.
+    pub fn source_count(&self) -> usize {
+        let mut docs: Vec<&str> = self.g.data(self.edge).documents().collect();
+        docs.sort_unstable();
+        docs.dedup();
+        docs.len()
+    }
+
     /// The IDs of the relation's source and target entities.
     pub fn endpoints(&self) -> (&'g str, &'g str) {
         let (a, b) = self.g.graph.edge_endpoints(self.edge).expect("a live edge has endpoints");
@@ -963,6 +971,7 @@ mod tests {
             url: None,
             file: None,
             quantities: vec![],
+            sources: Default::default(),
             version: 1,
         }
     }
