@@ -264,3 +264,205 @@ fn check_refuses_an_uncited_date_url_or_number() {
         assert!(found[0].contains(expected), "{} should say {expected}", found[0]);
     }
 }
+
+const CONFLICTS: &str = r#"query($kinds: [ConflictKind!]) { conflicts(kinds: $kinds, first: 100) { kind description subject { slug }
+    claims { value relation { key } citations { quote document { slug } } } } }"#;
+
+/// On the curated graph: `conflicts` finds none of any kind (the mutations test below shows
+/// each kind is found when it is there). A contradiction a curation brings in fails this test
+/// until it is resolved against the texts.
+#[tokio::test]
+async fn the_curated_graph_has_no_contradiction_it_can_see() {
+    let (s, _d) = curated().await;
+    let d = s.data(CONFLICTS, json!({ "kinds": null })).await;
+    assert_eq!(d["conflicts"], json!([]), "{:#}", d["conflicts"]);
+    let d = s.data(CONFLICTS, json!({ "kinds": ["OVERLAPPING_ROLE", "EVENT_DATES", "QUANTITY"] })).await;
+    assert_eq!(d["conflicts"], json!([]));
+    s.stop().await;
+}
+
+/// Each kind of contradiction, made through mutations on the mini graph (which has none), is
+/// found with the relations and citations involved, and goes when it is corrected.
+#[tokio::test]
+async fn each_kind_of_conflict_made_by_mutations_is_found() {
+    let (s, _d) = mini().await;
+    let token = s.token("ed", Role::Editor);
+    let kinds = |d: &Value| -> Vec<String> {
+        d["conflicts"].as_array().unwrap().iter().map(|c| c["kind"].as_str().unwrap().to_string()).collect()
+    };
+    assert!(kinds(&s.data(CONFLICTS, json!({})).await).is_empty(), "the mini graph has no contradiction");
+    let edit = |q: &'static str, v: Value| {
+        let (s, token) = (&s, &token);
+        async move {
+            let body = s.query_as(token, q, v).await;
+            assert!(body.get("errors").is_none(), "{body}");
+        }
+    };
+    // Bo Chen given Ana Núñez-Pérez's title at EXO while she holds it.
+    edit(
+        r#"mutation { createRelation(input: { kind: HOLDS_ROLE, from: "bo-chen", to: "exo", title: "EXO director  general",
+            validFrom: "2022-01", citations: [{ document: "note", quote: "Bo Chen" }] }) { relation { key } } }"#,
+        json!({}),
+    )
+    .await;
+    // The Order dated 3 March 2021 on its own, signed a month later by its `signed` relation.
+    edit(
+        r#"mutation { updateRelation(input: { id: "signed:bo-chen:open-borders-order", validFrom: "2021-04-03" }) { relation { key } } }"#,
+        json!({}),
+    )
+    .await;
+    // The funding stated twice with two amounts.
+    edit(
+        r#"mutation { updateRelation(input: { id: "funds:exo:shelter-project", quantities: [
+            { name: "funding", value: 850000, unit: "USD", quote: "US$ 850K" },
+            { name: "Funding", value: 580000, unit: "usd", quote: "US$ 850K" }] }) { relation { key } } }"#,
+        json!({}),
+    )
+    .await;
+    let d = s.data(CONFLICTS, json!({})).await;
+    assert_eq!(kinds(&d), ["OVERLAPPING_ROLE", "EVENT_DATES", "QUANTITY"], "{d:#}");
+    let [role, dates, number] = [0, 1, 2].map(|i| d["conflicts"][i].clone());
+    assert_eq!(role["subject"]["slug"], "exo");
+    let keys: Vec<&str> =
+        role["claims"].as_array().unwrap().iter().map(|c| c["relation"]["key"].as_str().unwrap()).collect();
+    assert_eq!(keys.len(), 2);
+    assert!(keys.contains(&"holds_role:ana-nunez-perez:exo") && keys.contains(&"holds_role:bo-chen:exo"), "{keys:?}");
+    assert_eq!(role["claims"][0]["citations"][0]["document"]["slug"], "note");
+    assert_eq!(dates["subject"]["slug"], "open-borders-order");
+    let values: Vec<&str> = dates["claims"].as_array().unwrap().iter().map(|c| c["value"].as_str().unwrap()).collect();
+    assert_eq!(values, ["2021-03-03", "2021-04-03"]);
+    assert!(dates["claims"][0]["relation"].is_null(), "the entity's own date");
+    assert_eq!(dates["claims"][0]["citations"][0]["quote"], "The Order was signed by Bo Chen on 3 March 2021.");
+    assert_eq!(dates["claims"][1]["relation"]["key"], "signed:bo-chen:open-borders-order");
+    assert_eq!(number["claims"][0]["relation"]["key"], "funds:exo:shelter-project");
+    assert_eq!(number["claims"][1]["citations"][0]["quote"], "US$ 850K");
+    // Only the kinds asked for; and a date that only says less is no contradiction.
+    let only = s.data(CONFLICTS, json!({ "kinds": ["QUANTITY"] })).await;
+    assert_eq!(kinds(&only), ["QUANTITY"]);
+    edit(
+        r#"mutation { updateRelation(input: { id: "signed:bo-chen:open-borders-order", validFrom: "2021-03" }) { relation { key } } }"#,
+        json!({}),
+    )
+    .await;
+    assert_eq!(kinds(&s.data(CONFLICTS, json!({})).await), ["OVERLAPPING_ROLE", "QUANTITY"]);
+    s.stop().await;
+}
+
+const SINGLE: &str = r#"query($first: Int, $after: String, $kinds: [RelationKind!]) { singleSourced(first: $first, after: $after, kinds: $kinds) {
+    totalCount pageInfo { hasNextPage endCursor } edges { node { key sourceCount } } } }"#;
+
+/// `singleSourced` lists the relations citing one document, a page at a time; a relation a
+/// second document cites leaves it.
+#[tokio::test]
+async fn single_sourced_relations_and_their_corroboration() {
+    let (s, _d) = mini().await;
+    let token = s.token("ed", Role::Editor);
+    let all = |d: &Value| -> Vec<String> {
+        d["singleSourced"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["node"]["key"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let d = s.data(SINGLE, json!({ "first": 100 })).await;
+    assert_eq!(d["singleSourced"]["totalCount"], 9, "every relation but `mentions` cites only the note");
+    let keys = all(&d);
+    assert!(!keys.iter().any(|k| k.starts_with("mentions:")));
+    let mut sorted = keys.clone();
+    sorted.sort();
+    assert_eq!(keys, sorted, "in key order");
+    // Pages of 4 give the same list.
+    let (mut paged, mut after) = (Vec::new(), Value::Null);
+    loop {
+        let d = s.data(SINGLE, json!({ "first": 4, "after": after })).await;
+        paged.extend(all(&d));
+        if d["singleSourced"]["pageInfo"]["hasNextPage"] != true {
+            break;
+        }
+        after = d["singleSourced"]["pageInfo"]["endCursor"].clone();
+    }
+    assert_eq!(paged, keys);
+    let mentions = s.data(SINGLE, json!({ "kinds": ["MENTIONS"] })).await;
+    assert_eq!(mentions["singleSourced"]["totalCount"], 1);
+    // A second document (an editor's, without a text: cited without a quote) corroborates one.
+    let body = s
+        .query_as(
+            &token,
+            r#"mutation { createEntity(input: { kind: DOCUMENT, slug: "memo", name: "Memo" }) { entity { id } } }"#,
+            json!({}),
+        )
+        .await;
+    assert!(body.get("errors").is_none(), "{body}");
+    let body = s
+        .query_as(
+            &token,
+            r#"mutation { addCitation(input: { relation: "calls_for:open-borders-order:regional-strategy", document: "memo" }) {
+                relation { sourceCount } } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(body["data"]["addCitation"]["relation"]["sourceCount"], 2, "{body}");
+    let d = s.data(SINGLE, json!({ "first": 100 })).await;
+    assert_eq!(d["singleSourced"]["totalCount"], 8);
+    assert!(!all(&d).contains(&"calls_for:open-borders-order:regional-strategy".to_string()));
+    assert!(d["singleSourced"]["edges"].as_array().unwrap().iter().all(|e| e["node"]["sourceCount"] == 1));
+    s.stop().await;
+}
+
+const ENTITY_FACTS: &str = r#"query($slug: String!) { entity(slug: $slug) { version date url aliases
+    facts { field value sourceCount citations { quote offset document { slug } } } } }"#;
+
+/// Editors cite an entity's facts; a changed value loses its old value's citations; a quote
+/// that is not verbatim, or a citation of a fact the entity does not state, is refused.
+#[tokio::test]
+async fn editors_cite_entity_facts() {
+    let (s, _d) = mini().await;
+    let token = s.token("ed", Role::Editor);
+    let run = |q: &'static str| {
+        let (s, token) = (&s, &token);
+        async move { s.query_as(token, q, json!({})).await }
+    };
+    let fact = |d: &Value, field: &str| -> Value {
+        d["entity"]["facts"].as_array().unwrap().iter().find(|f| f["field"] == field).cloned().unwrap_or(Value::Null)
+    };
+    let body = run(r#"mutation { createEntity(input: { kind: EVENT, slug: "signing", name: "Signing", date: "2021-03-03",
+        aliases: ["the signing"], sources: { date: [{ document: "note", quote: "on 3 March 2021" }] } }) { entity { id } } }"#)
+    .await;
+    assert!(body.get("errors").is_none(), "{body}");
+    let d = s.data(ENTITY_FACTS, json!({ "slug": "signing" })).await;
+    let date = fact(&d, "DATE");
+    assert_eq!((date["value"].as_str(), date["sourceCount"].as_u64()), (Some("2021-03-03"), Some(1)));
+    assert_eq!(date["citations"][0]["quote"], "on 3 March 2021");
+    assert!(date["citations"][0]["offset"].as_u64().is_some());
+    assert_eq!(fact(&d, "ALIAS")["sourceCount"], 0);
+    // Refused: a quote not verbatim; a URL the entity does not have; an alias it does not have.
+    for (q, field) in [
+        (
+            r#"mutation { updateEntity(input: { id: "signing", sources: { date: [{ document: "note", quote: "on 3 march 2021" }] } }) { entity { id } } }"#,
+            "sources.date[0].quote",
+        ),
+        (
+            r#"mutation { updateEntity(input: { id: "signing", sources: { url: [{ document: "note", quote: "Test note" }] } }) { entity { id } } }"#,
+            "sources.url",
+        ),
+        (
+            r#"mutation { updateEntity(input: { id: "signing", sources: { aliases: [{ alias: "the Signing", citations: [{ document: "note" }] }] } }) { entity { id } } }"#,
+            "sources.aliases[0].alias",
+        ),
+    ] {
+        let body = run(q).await;
+        assert_eq!(error_codes(&body), ["BAD_USER_INPUT"], "{body}");
+        assert_eq!(body["errors"][0]["extensions"]["field"], field, "{body}");
+    }
+    // An alias added with its citation; a changed date without new citations loses the old.
+    let body = run(r#"mutation { addAlias(input: { id: "open-borders-order", alias: "the Order", citations: [{ document: "note", quote: "The Order calls for" }] }) { entity { id } } }"#).await;
+    assert!(body.get("errors").is_none(), "{body}");
+    let d = s.data(ENTITY_FACTS, json!({ "slug": "open-borders-order" })).await;
+    assert_eq!(fact(&d, "ALIAS")["citations"][0]["quote"], "The Order calls for");
+    let body = run(r#"mutation { updateEntity(input: { id: "signing", date: "2021-03" }) { entity { id } } }"#).await;
+    assert!(body.get("errors").is_none(), "{body}");
+    let d = s.data(ENTITY_FACTS, json!({ "slug": "signing" })).await;
+    assert_eq!(fact(&d, "DATE")["sourceCount"], 0, "the old date's citation is not the new date's");
+    s.stop().await;
+}
