@@ -794,6 +794,23 @@ mod tests {
     }
 
     #[test]
+    fn located_quotes_texts_facts_and_conflicts_are_priced() {
+        let base = cost(r#"{ entity(slug: "d") { ... on Document { file } } }"#);
+        assert_eq!(cost(r#"{ entity(slug: "d") { ... on Document { text } } }"#), base - 1 + DOCUMENT_TEXT);
+        let citation = |fields: &str| cost(&format!(r#"{{ relation(key: "k") {{ citations {{ {fields} }} }} }}"#));
+        assert_eq!(citation("offset") - citation("quote"), LOCATED_QUOTE - 1);
+        assert_eq!(citation("context { before }") - citation("quote"), LOCATED_QUOTE);
+        // A list of facts is paid 20 times; the whole-graph searches by the graph's size.
+        let facts = cost(r#"{ entity(slug: "d") { facts { value } } }"#);
+        assert_eq!(facts - base, 20, "the field, and its one selected field 20 times, less `file`");
+        let (small, huge) = (graph(11, 10), graph(1_000_000, 5_000_000));
+        for q in [r#"{ conflicts { description } }"#, r#"{ singleSourced { totalCount } }"#] {
+            let (a, b) = (cost_with(q, serde_json::json!({}), &small), cost_with(q, serde_json::json!({}), &huge));
+            assert!(a < b && b <= MAX_COST, "{q}: {a} {b}");
+        }
+    }
+
+    #[test]
     fn searches_cost_more_on_a_larger_graph() {
         let q = r#"{ search(query: "a", first: 1) { name } ranking(first: 1) { rank } timeline(first: 1) { totalCount } connections(a: "x", b: "y") { entity { name } } }"#;
         let (small, big, huge) = (graph(11, 10), graph(19_000, 60_000), graph(1_000_000, 5_000_000));
