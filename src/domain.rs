@@ -773,8 +773,10 @@ pub struct Entity {
     pub version: u64,
 }
 
-/// The citations of an entity's own facts, field by field. A stated date, end date or URL must
-/// have at least one (seed files and edits alike); a summary and an alias may.
+/// The citations of an entity's own facts, field by field. The seed must cite a stated date,
+/// end date or URL (`seed::load` refuses one without); an editor may, and may cite a summary or
+/// an alias, so that an editor's uncited fact shows as such (`sourceCount` 0) instead of being
+/// refused.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FactSources {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
