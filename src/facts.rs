@@ -74,7 +74,9 @@ pub fn conflicts(g: &GraphIndex, kinds: Option<&[ConflictKind]>, deadline: &Dead
         let kind = r.kind();
         let holds = kind == RelationKind::HoldsRole && wanted(ConflictKind::OverlappingRole);
         let dates = DATING_KINDS.contains(&kind) && wanted(ConflictKind::EventDates);
-        let numbers = wanted(ConflictKind::Quantity);
+        // Only a relation with two numbers or more can contradict itself; the rest are not
+        // copied out of the index (at millions of relations, copying each is most of the work).
+        let numbers = wanted(ConflictKind::Quantity) && r.quantity_count() > 1;
         if !(holds || dates || numbers) {
             continue;
         }
@@ -87,7 +89,7 @@ pub fn conflicts(g: &GraphIndex, kinds: Option<&[ConflictKind]>, deadline: &Dead
         if dates && rel.valid_from.is_some() {
             dated.entry(rel.to.clone()).or_default().push(rel.clone());
         }
-        if numbers && rel.quantities.len() > 1 {
+        if numbers {
             if let Some(subject) = g.entity(&rel.from) {
                 let what = format!("relation `{}`", rel.id);
                 for (a, b) in differing(&rel.quantities) {

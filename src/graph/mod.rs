@@ -315,6 +315,11 @@ impl<'g> RelationRef<'g> {
         self.g.data(self.edge).documents().any(|d| d == document)
     }
 
+    /// How many numbers the relation states, without copying it out.
+    pub fn quantity_count(&self) -> usize {
+        self.g.data(self.edge).rest.as_ref().map_or(0, |r| r.quantities.len())
+    }
+
     /// How many distinct documents cite the relation.
     pub fn source_count(&self) -> usize {
         let mut docs: Vec<&str> = self.g.data(self.edge).documents().collect();
