@@ -116,8 +116,11 @@ fn benches(c: &mut Criterion) {
         group.bench_function("mutation_commit_durable", |b| {
             b.iter(|| {
                 k += 1;
-                let edit =
-                    Edit::AddAlias { id: ids[(k as usize) % ids.len()].clone(), alias: format!("bench alias {k}") };
+                let edit = Edit::AddAlias {
+                    id: ids[(k as usize) % ids.len()].clone(),
+                    alias: format!("bench alias {k}"),
+                    citations: Vec::new(),
+                };
                 rt.block_on(service.edit("bench", edit)).unwrap().generation
             })
         });

@@ -33,7 +33,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::domain::{EntityKind, RelationKind};
+use crate::domain::{DocumentText, EntityKind, RelationKind};
 use crate::seed::{Problem, SeedData};
 
 /// Words that a full stop follows without ending the sentence (compared without case).
@@ -121,9 +121,11 @@ fn is_abbreviation(line: &str, dot: usize) -> bool {
         || (word.chars().all(|c| c.is_ascii_digit()) && line[..word_start].trim().is_empty())
 }
 
-/// Where `quote` is in `text`: its first occurrence, byte for byte.
-pub fn locate(text: &str, quote: &str) -> Option<Range<usize>> {
-    text.find(quote).map(|start| start..start + quote.len())
+/// Where `quote` is in `doc`: its first occurrence, byte for byte, as a byte range. The seed's
+/// one-pass check has already located every quote of the seed (`DocumentText::located`
+/// remembers them), so this is a look-up, not a search.
+pub fn locate(doc: &DocumentText, quote: &str) -> Option<Range<usize>> {
+    doc.located(quote).map(|span| span.byte_offset..span.byte_offset + span.byte_length)
 }
 
 /// The relation kinds that record a statement: who → what it is about.
@@ -242,6 +244,13 @@ pub fn seed_spans(data: &SeedData) -> Vec<Span> {
                 spans.push(Span { file: file_of(doc), quote: quote.clone(), cites: Cites::Fact });
             }
         }
+        let s = &e.sources;
+        let facts = [&s.date, &s.end_date, &s.url, &s.summary].into_iter().chain(s.aliases.values());
+        for c in facts.flatten() {
+            if let Some(quote) = &c.quote {
+                spans.push(Span { file: file_of(&c.document), quote: quote.clone(), cites: Cites::Fact });
+            }
+        }
     }
     spans
 }
@@ -344,20 +353,21 @@ impl fmt::Display for Report {
 
 /// The documents' texts as read, by file name.
 pub struct Coverage<'a> {
-    pub texts: Vec<(&'a str, &'a str)>,
+    pub texts: Vec<(&'a str, &'a DocumentText)>,
 }
 
 impl Coverage<'_> {
     /// Lays `spans` and `no_fact` over every sentence of every text.
     pub fn report(&self, spans: &[Span], no_fact: &[NoFact]) -> Report {
         let mut report = Report::default();
-        for &(file, text) in &self.texts {
+        for &(file, doc) in &self.texts {
+            let text = doc.text();
             let all = sentences(text);
             report.sentences.push((file.to_string(), all.len()));
             let statement: Vec<bool> = all.iter().map(|s| is_statement(s.text)).collect();
             let mut cited = vec![false; all.len()];
             for span in spans.iter().filter(|s| s.file == file) {
-                let Some(at) = locate(text, &span.quote) else {
+                let Some(at) = locate(doc, &span.quote) else {
                     report.problems.push(Problem {
                         file: format!("documents/{file}"),
                         record: None,
@@ -442,13 +452,14 @@ pub fn check(dir: &Path, data: &SeedData) -> Report {
     let mut report = Report::default();
     let mut texts = Vec::new();
     for f in files {
-        match std::fs::read_to_string(dir.join("documents").join(f)) {
-            Ok(t) => texts.push((f, t)),
-            Err(e) => report.problems.push(Problem {
+        // `seed::load` read every document's text (or reported why it could not).
+        match data.documents.get(f) {
+            Some(doc) => texts.push((f, doc.as_ref())),
+            None => report.problems.push(Problem {
                 file: format!("documents/{f}"),
                 record: None,
                 field: None,
-                message: format!("cannot read: {e}"),
+                message: "no text was read for this document".into(),
             }),
         }
     }
@@ -459,7 +470,7 @@ pub fn check(dir: &Path, data: &SeedData) -> Report {
             Vec::new()
         }
     };
-    let coverage = Coverage { texts: texts.iter().map(|(f, t)| (*f, t.as_str())).collect() };
+    let coverage = Coverage { texts };
     let mut found = coverage.report(&seed_spans(data), &no_fact);
     report.problems.append(&mut found.problems);
     found.problems = report.problems;
@@ -545,7 +556,8 @@ mod tests {
     #[test]
     fn the_report_lists_what_nothing_cites_and_flags_statements() {
         let text = "Title\nIOM welcomes the order. The order is long. “Good,” said Ana.\nIOM\nBoilerplate line";
-        let cov = Coverage { texts: vec![("a.txt", text)] };
+        let doc = DocumentText::new(text.to_string());
+        let cov = Coverage { texts: vec![("a.txt", &doc)] };
         let no_fact = vec![NoFact { document: "a.txt".into(), sentence: "Title".into(), reason: "heading".into() }];
         let spans = vec![span("IOM welcomes the order", Cites::Statement), span("IOM", Cites::Name)];
         let r = cov.report(&spans, &no_fact);
@@ -575,7 +587,8 @@ mod tests {
     #[test]
     fn a_statement_is_read_only_when_a_relation_gives_it_a_speaker() {
         let text = "“We must act,” said Ana, EXO Director.\nThe Order was signed.";
-        let cov = Coverage { texts: vec![("a.txt", text)] };
+        let doc = DocumentText::new(text.to_string());
+        let cov = Coverage { texts: vec![("a.txt", &doc)] };
         // A title cited from the attribution covers the fact sentence, not the statement.
         let r =
             cov.report(&[span("said Ana, EXO Director", Cites::Fact), span("The Order was signed.", Cites::Fact)], &[]);
@@ -590,7 +603,8 @@ mod tests {
 
     #[test]
     fn a_name_covers_only_a_sentence_that_is_the_name() {
-        let cov = Coverage { texts: vec![("a.txt", "IOM said so.\nIOM")] };
+        let doc = DocumentText::new("IOM said so.\nIOM".to_string());
+        let cov = Coverage { texts: vec![("a.txt", &doc)] };
         let r = cov.report(&[span("IOM", Cites::Name)], &[]);
         assert_eq!(r.uncited.len(), 1);
         assert!(r.uncited[0].statement);
@@ -598,7 +612,8 @@ mod tests {
 
     #[test]
     fn a_no_fact_entry_must_be_a_whole_sentence_with_a_reason() {
-        let cov = Coverage { texts: vec![("a.txt", "One sentence here. Another.")] };
+        let doc = DocumentText::new("One sentence here. Another.".to_string());
+        let cov = Coverage { texts: vec![("a.txt", &doc)] };
         let no_fact = vec![
             NoFact { document: "a.txt".into(), sentence: "One sentence".into(), reason: "x".into() },
             NoFact { document: "a.txt".into(), sentence: "Another.".into(), reason: " ".into() },
@@ -615,7 +630,8 @@ mod tests {
 
     #[test]
     fn a_quote_not_in_the_text_byte_for_byte_is_a_problem() {
-        let cov = Coverage { texts: vec![("a.txt", "Email:\u{a0}x@iom.int")] };
+        let doc = DocumentText::new("Email:\u{a0}x@iom.int".to_string());
+        let cov = Coverage { texts: vec![("a.txt", &doc)] };
         let r = cov.report(&[span("Email: x@iom.int", Cites::Fact), span("Email: x", Cites::Name)], &[]);
         assert_eq!(r.problems.len(), 2, "{r}");
         assert!(r.fails());

@@ -49,9 +49,12 @@ pub struct NewEntity {
     pub date: Option<String>,
     pub end_date: Option<String>,
     pub url: Option<String>,
+    pub sources: NewSources,
 }
 
 /// Changes to an entity: `None` leaves a field alone; `Some(None)` clears an optional field.
+/// A changed date, end date, URL or summary loses the citations of its old value unless
+/// `sources` gives the new value's.
 #[derive(Debug, Clone, Default)]
 pub struct EntityPatch {
     pub slug: Option<String>,
@@ -61,6 +64,19 @@ pub struct EntityPatch {
     pub date: Option<Option<String>>,
     pub end_date: Option<Option<String>>,
     pub url: Option<Option<String>>,
+    pub sources: NewSources,
+}
+
+/// Citations of an entity's own facts as an editor gives them: for each field, `None` leaves its
+/// citations alone (or, for a new entity, gives none) and `Some` replaces them.
+#[derive(Debug, Clone, Default)]
+pub struct NewSources {
+    pub date: Option<Vec<NewCitation>>,
+    pub end_date: Option<Vec<NewCitation>>,
+    pub url: Option<Vec<NewCitation>>,
+    pub summary: Option<Vec<NewCitation>>,
+    /// (alias, its citations), each replacing that alias's.
+    pub aliases: Vec<(String, Vec<NewCitation>)>,
 }
 
 /// A citation as an editor gives it: the document's entity ID and the sentence.
@@ -107,7 +123,7 @@ pub enum Edit {
     CreateEntity(NewEntity),
     UpdateEntity { id: String, expected_version: Option<u64>, patch: EntityPatch },
     DeleteEntity { id: String, cascade: bool },
-    AddAlias { id: String, alias: String },
+    AddAlias { id: String, alias: String, citations: Vec<NewCitation> },
     RemoveAlias { id: String, alias: String },
     CreateRelation(NewRelation),
     UpdateRelation { id: String, expected_version: Option<u64>, patch: RelationPatch },
@@ -184,7 +200,23 @@ impl Footprint {
     fn write_entity(&mut self, e: &Entity) {
         self.writes.insert(Key::Entity(e.id.clone()));
         self.writes.insert(Key::Slug(e.slug.to_string()));
+        for d in entity_documents(e) {
+            self.writes.insert(Key::CitationsOf(d.to_string()));
+        }
     }
+}
+
+/// Every document an entity cites for its own facts and numbers.
+fn entity_documents(e: &Entity) -> impl Iterator<Item = &str> {
+    let s = &e.sources;
+    s.date
+        .iter()
+        .chain(&s.end_date)
+        .chain(&s.url)
+        .chain(&s.summary)
+        .chain(s.aliases.values().flatten())
+        .map(|c| c.document.as_str())
+        .chain(e.quantities.iter().filter_map(|q| q.document.as_deref()))
 }
 
 /// The graph as a planner sees it: every look-up is recorded in the footprint.
@@ -217,6 +249,14 @@ impl<'a> Reading<'a> {
     fn relations_of(&self, id: &str) -> Vec<Relation> {
         self.read(Key::RelationsOf(id.into()));
         self.g.relations_of(id, Direction::Both, None).into_iter().map(|r| Arc::unwrap_or_clone(r.get())).collect()
+    }
+
+    /// How many entities other than `document` cite it for one of their own facts (a date,
+    /// an alias, a number…). Entities do not index what they cite: this reads them all, which
+    /// only the rare deletion of a document pays.
+    fn facts_citing(&self, document: &str) -> usize {
+        self.read(Key::CitationsOf(document.into()));
+        self.g.entities(None, None).filter(|e| e.id != document && entity_documents(e).any(|d| d == document)).count()
     }
 
     /// How many relations cite `document` without having it at either end.
@@ -310,6 +350,65 @@ impl Planner<'_> {
             self.texts.check_quote(&c.document, doc.file.as_deref(), q).map_err(|e| e.at(quote_field))?;
         }
         Ok(Citation { document: c.document, quote })
+    }
+
+    /// Citations of a list field (`sources.date`), each checked as a relation's are.
+    fn citations(&self, field: &str, cs: Vec<NewCitation>) -> Result<Vec<Citation>, EditError> {
+        domain::check_count(field, cs.len(), limits::CITATIONS)?;
+        cs.into_iter()
+            .enumerate()
+            .map(|(i, c)| self.citation(&format!("{field}[{i}].document"), &format!("{field}[{i}].quote"), c))
+            .collect()
+    }
+
+    /// `e` with the citations `given` put on its facts: each field given replaces its
+    /// citations; a field whose value changed from `old` and is not given loses them (they were
+    /// the old value's); citations of a fact the entity does not state are refused.
+    fn apply_sources(&self, e: &mut Entity, old: Option<&Entity>, given: NewSources) -> Result<(), EditError> {
+        let put = |name: &str, stated: bool, changed: bool, slot: &mut Vec<Citation>, new: Option<Vec<NewCitation>>| {
+            match new {
+                Some(cs) if !cs.is_empty() && !stated => {
+                    Err(invalid(&format!("sources.{name}"), format!("cites a {name} the entity does not state")))
+                }
+                Some(cs) => {
+                    *slot = self.citations(&format!("sources.{name}"), cs)?;
+                    Ok(())
+                }
+                None => {
+                    if changed || !stated {
+                        slot.clear();
+                    }
+                    Ok(())
+                }
+            }
+        };
+        let (d, ed, u, sm) = (
+            old.is_none_or(|o| o.date != e.date),
+            old.is_none_or(|o| o.end_date != e.end_date),
+            old.is_none_or(|o| o.url != e.url),
+            old.is_none_or(|o| o.summary != e.summary),
+        );
+        let mut sources = std::mem::take(&mut e.sources);
+        put("date", e.date.is_some(), d, &mut sources.date, given.date)?;
+        put("endDate", e.end_date.is_some(), ed, &mut sources.end_date, given.end_date)?;
+        put("url", e.url.is_some(), u, &mut sources.url, given.url)?;
+        put("summary", e.summary.is_some(), sm, &mut sources.summary, given.summary)?;
+        for (i, (alias, cs)) in given.aliases.into_iter().enumerate() {
+            let alias = alias.trim().to_string();
+            if !e.aliases.contains(&alias) {
+                let message = format!("`{}` is not an alias of the entity", domain::excerpt(&alias));
+                return Err(invalid(&format!("sources.aliases[{i}].alias"), message));
+            }
+            let cs = self.citations(&format!("sources.aliases[{i}].citations"), cs)?;
+            if cs.is_empty() {
+                sources.aliases.remove(&alias);
+            } else {
+                sources.aliases.insert(alias, cs);
+            }
+        }
+        sources.aliases.retain(|a, _| e.aliases.contains(a));
+        e.sources = sources;
+        Ok(())
     }
 
     fn quantities(
@@ -418,8 +517,11 @@ pub fn plan(g: &GraphIndex, texts: &DocumentTexts, actor: &str, edit: Edit) -> R
                 url,
                 file: None,
                 quantities: Vec::new(),
+                sources: Default::default(),
                 version: 1,
             };
+            let mut e = e;
+            p.apply_sources(&mut e, None, n.sources)?;
             p.put_entity(None, e);
             (TargetKind::Entity, id)
         }
@@ -454,6 +556,7 @@ pub fn plan(g: &GraphIndex, texts: &DocumentTexts, actor: &str, edit: Edit) -> R
                 e.url = domain::url("url", v.as_deref())?;
             }
             e.aliases = dedupe_aliases(&e.name, e.aliases);
+            p.apply_sources(&mut e, Some(&old), patch.sources)?;
             if e != old {
                 e.version = old.version + 1;
                 p.put_entity(Some(&old), e);
@@ -468,7 +571,7 @@ pub fn plan(g: &GraphIndex, texts: &DocumentTexts, actor: &str, edit: Edit) -> R
             }
             // A document that other relations cite cannot go: their citations would dangle.
             if old.kind == EntityKind::Document {
-                let citing = g.cited_elsewhere(&id);
+                let citing = g.cited_elsewhere(&id) + g.facts_citing(&id);
                 if citing > 0 {
                     return Err(invalid(
                         "id",
@@ -482,12 +585,22 @@ pub fn plan(g: &GraphIndex, texts: &DocumentTexts, actor: &str, edit: Edit) -> R
             p.delete_entity(&old);
             (TargetKind::Entity, id)
         }
-        Edit::AddAlias { id, alias } => {
+        Edit::AddAlias { id, alias, citations } => {
             let old = p.entity(&id)?;
             let alias = limits::ALIAS.required("alias", &alias)?;
             let mut e = old.clone();
-            e.aliases.push(alias);
+            e.aliases.push(alias.clone());
             e.aliases = dedupe_aliases(&e.name, e.aliases);
+            if !citations.is_empty() {
+                if !e.aliases.contains(&alias) {
+                    return Err(invalid(
+                        "alias",
+                        format!("`{}` is the entity's name, not an alias", domain::excerpt(&alias)),
+                    ));
+                }
+                let cs = p.citations("citations", citations)?;
+                e.sources.aliases.insert(alias, cs);
+            }
             if e != old && e.aliases.len() > limits::ALIASES {
                 return Err(invalid(
                     "alias",
@@ -504,6 +617,7 @@ pub fn plan(g: &GraphIndex, texts: &DocumentTexts, actor: &str, edit: Edit) -> R
             let old = p.entity(&id)?;
             let mut e = old.clone();
             e.aliases.retain(|a| a != alias.trim());
+            e.sources.aliases.remove(alias.trim());
             if e == old {
                 return Err(invalid("alias", format!("`{alias}` is not an alias of `{id}`")));
             }
@@ -641,6 +755,13 @@ pub fn plan(g: &GraphIndex, texts: &DocumentTexts, actor: &str, edit: Edit) -> R
             e.aliases.push(removed.name.clone());
             e.aliases.extend(removed.aliases.iter().cloned());
             e.aliases = dedupe_aliases(&e.name, e.aliases);
+            // The duplicate's spellings keep their sources; its other facts do not move.
+            for (alias, cs) in &removed.sources.aliases {
+                if e.aliases.contains(alias) {
+                    let mine = e.sources.aliases.entry(alias.clone()).or_default();
+                    mine.extend(cs.iter().filter(|c| !mine.contains(c)).cloned().collect::<Vec<_>>());
+                }
+            }
             for q in &removed.quantities {
                 if !e.quantities.contains(q) {
                     e.quantities.push(q.clone());
@@ -751,7 +872,7 @@ mod tests {
     }
 
     fn alias(id: &str, alias: &str) -> Edit {
-        Edit::AddAlias { id: id.into(), alias: alias.into() }
+        Edit::AddAlias { id: id.into(), alias: alias.into(), citations: Vec::new() }
     }
 
     fn apply(g: &mut GraphIndex, batch: &WriteBatch) {
@@ -764,7 +885,7 @@ mod tests {
     /// The texts of `doc.txt` and `spare.txt`.
     fn texts() -> DocumentTexts {
         DocumentTexts::from_texts([
-            ("doc.txt".to_string(), "It says\nso. And more.".to_string()),
+            ("doc.txt".to_string(), "It says so. And more.".to_string()),
             ("spare.txt".to_string(), "It says so.".to_string()),
         ])
     }
@@ -915,10 +1036,12 @@ mod tests {
             id: "part_of:a:b".into(),
             citation: NewCitation { document: document.into(), quote: Some(quote.into()) },
         };
-        // Runs of whitespace count as one space on both sides.
-        assert!(plan(&g, "test", cite("spare", "  It   says\nso.")).is_ok());
+        // Byte for byte: only the ends are trimmed, as every value's are.
+        assert!(plan(&g, "test", cite("spare", "  It says so.\n")).is_ok());
         assert!(plan(&g, "test", cite("doc", "It says so. And")).is_ok());
         assert_eq!(field(cite("doc", "It says no.")), "quote");
+        assert_eq!(field(cite("doc", "It   says\nso.")), "quote");
+        assert_eq!(field(cite("doc", "It\u{a0}says so.")), "quote");
         // A document with no known text: no quote can be checked, so none is taken.
         assert_eq!(field(cite("bare", "It says so.")), "quote");
         assert!(plan(

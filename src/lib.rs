@@ -12,6 +12,7 @@ pub mod edit;
 pub mod executor;
 pub mod explore;
 pub mod export;
+pub mod facts;
 pub mod graph;
 pub mod graphiql;
 pub mod http;

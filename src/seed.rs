@@ -140,6 +140,31 @@ struct EntityRecord {
     file: Option<String>,
     #[serde(default)]
     quantities: Vec<QuantityRecord>,
+    sources: Option<SourcesRecord>,
+}
+
+/// `[entity.sources]`: where each of the entity's own facts is written.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct SourcesRecord {
+    #[serde(default)]
+    date: Vec<CitationRecord>,
+    #[serde(default)]
+    end_date: Vec<CitationRecord>,
+    #[serde(default)]
+    url: Vec<CitationRecord>,
+    #[serde(default)]
+    summary: Vec<CitationRecord>,
+    #[serde(default)]
+    aliases: Vec<AliasCitationRecord>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AliasCitationRecord {
+    alias: String,
+    document: String,
+    quote: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -176,8 +201,47 @@ struct CitationRecord {
     quote: Option<String>,
 }
 
-/// Collapses every run of whitespace to one space (how quotes are compared with documents).
-pub use crate::domain::collapse_whitespace;
+/// Quotes waiting to be found in their documents: all of one document's are located in one
+/// pass once every record is read ([`domain::DocumentText::locate_all`]), so that checking a
+/// seed costs one scan per document rather than one per quote.
+#[derive(Default)]
+struct QuoteChecks {
+    /// (document file, quote, where it was given: file, record, field)
+    pending: Vec<(String, String, Problem)>,
+}
+
+impl QuoteChecks {
+    fn add(&mut self, doc_file: &str, quote: &str, file: &str, record: &str, field: String) {
+        let at = Problem { file: file.into(), record: Some(record.into()), field: Some(field), message: String::new() };
+        self.pending.push((doc_file.into(), quote.into(), at));
+    }
+
+    /// A problem for every quote not found verbatim in its document.
+    fn finish(self, texts: &DocumentTexts, problems: &mut Vec<Problem>) {
+        let mut by_doc: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for (i, (doc, ..)) in self.pending.iter().enumerate() {
+            by_doc.entry(doc.as_str()).or_default().push(i);
+        }
+        for (doc, items) in by_doc {
+            let found: Vec<bool> = match texts.get(doc) {
+                None => vec![false; items.len()],
+                Some(text) => {
+                    let quotes: Vec<&str> = items.iter().map(|&i| self.pending[i].1.as_str()).collect();
+                    text.locate_all(&quotes).iter().map(Option::is_some).collect()
+                }
+            };
+            for (&i, ok) in items.iter().zip(found) {
+                if !ok {
+                    let error = match texts.get(doc) {
+                        None => domain::ValueError::DocumentTextUnknown { document: doc.into() },
+                        Some(_) => domain::ValueError::NotInDocument { document: doc.into() },
+                    };
+                    problems.push(Problem { message: error.to_string(), ..self.pending[i].2.clone() });
+                }
+            }
+        }
+    }
+}
 
 fn toml_files(dir: &Path) -> Result<Vec<PathBuf>, SeedError> {
     let io = |source| SeedError::Io { path: dir.display().to_string(), source };
@@ -229,6 +293,7 @@ pub fn load(dir: &Path) -> Result<SeedData, SeedError> {
     let mut entities = Vec::new();
     let mut slugs_seen: HashMap<String, String> = HashMap::new();
     let mut pending_quantities: Vec<(usize, String, String, Vec<QuantityRecord>)> = Vec::new();
+    let mut pending_sources: Vec<(usize, String, String, Stated, SourcesRecord)> = Vec::new();
 
     for (file, n, r) in entity_records {
         let record = format!(
@@ -311,6 +376,14 @@ pub fn load(dir: &Path) -> Result<SeedData, SeedError> {
             if !r.quantities.is_empty() {
                 pending_quantities.push((idx, file.clone(), record.clone(), r.quantities));
             }
+            let stated = Stated {
+                date: date.is_some(),
+                end_date: end_date.is_some(),
+                url: url.is_some(),
+                summary: summary.is_some(),
+                aliases: aliases.clone(),
+            };
+            pending_sources.push((idx, file.clone(), record.clone(), stated, r.sources.unwrap_or_default()));
             entities.push(Entity {
                 id: slug.to_string(),
                 slug,
@@ -324,11 +397,18 @@ pub fn load(dir: &Path) -> Result<SeedData, SeedError> {
                 url,
                 file: doc_file,
                 quantities: Vec::new(),
+                sources: Default::default(),
                 version: 1,
             });
         }
     }
     let texts = DocumentTexts::from_texts(texts);
+    let mut quotes = QuoteChecks::default();
+
+    for (idx, file, record, stated, sources) in pending_sources {
+        let mut p = report_to(&mut problems, &file, &record);
+        entities[idx].sources = check_sources(stated, sources, &documents, &mut quotes, &file, &record, &mut p);
+    }
 
     for (idx, file, record, quantities) in pending_quantities {
         let mut p = report_to(&mut problems, &file, &record);
@@ -345,7 +425,14 @@ pub fn load(dir: &Path) -> Result<SeedData, SeedError> {
                     "required for an entity's quantities: the file the number is read from".into(),
                 ),
                 Some(doc) => {
-                    if let Some(q) = check_quantity(q, &doc, &documents, &texts, &field, &mut p) {
+                    if let Some(q) = check_quantity(q, &doc, &documents, &field, &mut p) {
+                        match &q.quote {
+                            Some(quote) => quotes.add(&doc, quote, &file, &record, format!("{field}.quote")),
+                            None => p(
+                                &format!("{field}.quote"),
+                                "a stated number needs its source: the words of the document it is read from".into(),
+                            ),
+                        }
                         out.push(q);
                     }
                 }
@@ -415,8 +502,7 @@ pub fn load(dir: &Path) -> Result<SeedData, SeedError> {
                 };
                 let quote = ok(limits::QUOTE.optional(&format!("{field}.quote"), c.quote.as_deref()), &mut p);
                 if let Some(Some(q)) = &quote {
-                    let checked = texts.check_quote(&c.document, Some(&c.document), q);
-                    ok(checked.map_err(|e| e.at(format!("{field}.quote"))), &mut p);
+                    quotes.add(&c.document, q, &file, &record, format!("{field}.quote"));
                 }
                 citations.push(Citation { document: doc_id.clone(), quote: quote.flatten() });
             }
@@ -444,7 +530,10 @@ pub fn load(dir: &Path) -> Result<SeedData, SeedError> {
             for (i, q) in r.quantities.into_iter().enumerate() {
                 let field = format!("quantities[{i}]");
                 let doc = q.document.clone().or_else(|| default_doc.clone()).unwrap_or_default();
-                if let Some(q) = check_quantity(q, &doc, &documents, &texts, &field, &mut p) {
+                if let Some(q) = check_quantity(q, &doc, &documents, &field, &mut p) {
+                    if let Some(quote) = &q.quote {
+                        quotes.add(&doc, quote, &file, &record, format!("{field}.quote"));
+                    }
                     quantities.push(q);
                 }
             }
@@ -469,6 +558,7 @@ pub fn load(dir: &Path) -> Result<SeedData, SeedError> {
         }
     }
 
+    quotes.finish(&texts, &mut problems);
     if problems.is_empty() {
         Ok(SeedData { entities, relations, documents: texts })
     } else {
@@ -499,6 +589,91 @@ pub fn load_document_texts(dir: &Path) -> Result<DocumentTexts, SeedError> {
     Ok(DocumentTexts::from_texts(texts))
 }
 
+/// Which of an entity's own facts it states, for [`check_sources`].
+struct Stated {
+    date: bool,
+    end_date: bool,
+    url: bool,
+    summary: bool,
+    aliases: Vec<String>,
+}
+
+/// The citations of an entity's facts, checked: a stated date, end date or URL must have one,
+/// every citation must be of a fact the entity states, name a document and (its quote, once
+/// all are read) be verbatim in it.
+fn check_sources(
+    stated: Stated,
+    sources: SourcesRecord,
+    documents: &HashMap<String, String>,
+    quotes: &mut QuoteChecks,
+    file: &str,
+    record: &str,
+    p: &mut impl FnMut(&str, String),
+) -> domain::FactSources {
+    let mut cite = |field: String, c: &CitationRecord, p: &mut dyn FnMut(&str, String)| -> Option<Citation> {
+        let Some(doc_id) = documents.get(&c.document) else {
+            let message = format!("no document entity has the file `{}`", domain::excerpt(&c.document));
+            p(&format!("{field}.document"), message);
+            return None;
+        };
+        let quote = match limits::QUOTE.optional(&format!("{field}.quote"), c.quote.as_deref()) {
+            Ok(q) => q,
+            Err(e) => {
+                p(&e.field, e.error.to_string());
+                return None;
+            }
+        };
+        if let Some(q) = &quote {
+            quotes.add(&c.document, q, file, record, format!("{field}.quote"));
+        }
+        Some(Citation { document: doc_id.clone(), quote })
+    };
+    let mut field =
+        |name: &str, is_stated: bool, required: bool, list: &[CitationRecord], p: &mut dyn FnMut(&str, String)| {
+            if list.len() > limits::CITATIONS {
+                p(
+                    &format!("sources.{name}"),
+                    domain::ValueError::TooMany { count: list.len(), max: limits::CITATIONS }.to_string(),
+                );
+                return Vec::new();
+            }
+            if !is_stated && !list.is_empty() {
+                p(&format!("sources.{name}"), format!("cites a {name} the entity does not state"));
+                return Vec::new();
+            }
+            if is_stated && required && list.is_empty() {
+                p(
+                    name,
+                    format!(
+                    "a stated {name} needs a citation: add `{name} = [{{ document = \"…\", quote = \"…\" }}]` under \
+                     [entity.sources], or leave the {name} out if no text says it"
+                ),
+                );
+            }
+            list.iter().enumerate().filter_map(|(i, c)| cite(format!("sources.{name}[{i}]"), c, &mut *p)).collect()
+        };
+    let mut out = domain::FactSources {
+        date: field("date", stated.date, true, &sources.date, p),
+        end_date: field("end_date", stated.end_date, true, &sources.end_date, p),
+        url: field("url", stated.url, true, &sources.url, p),
+        summary: field("summary", stated.summary, false, &sources.summary, p),
+        aliases: BTreeMap::new(),
+    };
+    for (i, a) in sources.aliases.iter().enumerate() {
+        let f = format!("sources.aliases[{i}]");
+        let alias = a.alias.trim();
+        if !stated.aliases.iter().any(|s| s == alias) {
+            p(&format!("{f}.alias"), format!("`{}` is not one of the entity's aliases", domain::excerpt(alias)));
+            continue;
+        }
+        let c = CitationRecord { document: a.document.clone(), quote: a.quote.clone() };
+        if let Some(c) = cite(f, &c, &mut *p) {
+            out.aliases.entry(alias.to_string()).or_default().push(c);
+        }
+    }
+    out
+}
+
 /// The value, or `None` with its problem reported.
 fn ok<T>(result: Result<T, FieldError>, p: &mut impl FnMut(&str, String)) -> Option<T> {
     result.map_err(|e| p(&e.field, e.error.to_string())).ok()
@@ -520,12 +695,12 @@ fn parse_date(value: Option<&str>, field: &str, p: &mut impl FnMut(&str, String)
     }
 }
 
-/// A quantity read from the document with file `doc`, its values and its quote checked.
+/// A quantity read from the document with file `doc`, its values checked (its quote is left to
+/// [`QuoteChecks`]).
 fn check_quantity(
     q: QuantityRecord,
     doc: &str,
     documents: &HashMap<String, String>,
-    texts: &DocumentTexts,
     field: &str,
     p: &mut impl FnMut(&str, String),
 ) -> Option<Quantity> {
@@ -535,9 +710,6 @@ fn check_quantity(
         return None;
     };
     let mut quantity = checked?;
-    if let Some(quote) = &quantity.quote {
-        ok(texts.check_quote(doc, Some(doc), quote).map_err(|e| e.at(format!("{field}.quote"))), p)?;
-    }
     quantity.document = Some(doc_id.clone());
     Some(quantity)
 }

@@ -80,6 +80,7 @@ pub fn generate(entities: usize, relations: usize, seed: u64) -> (Vec<Entity>, V
             url: None,
             file: (kind == EntityKind::Document).then(|| format!("synthetic-{i}.txt")),
             quantities: Vec::new(),
+            sources: Default::default(),
             version: 1,
         });
     }

@@ -49,6 +49,11 @@ pub const NEIGHBORHOOD_BY_DEPTH: [u64; 3] = [10, 50, 250];
 /// `timeline(entity:)`: one entity's relations and neighbours.
 pub const TIMELINE_OF_ENTITY: u64 = 50;
 
+/// `Document.text`: the whole text in the answer.
+pub const DOCUMENT_TEXT: u64 = 10;
+/// `Citation.offset` and `context`: a quote located in its document's text.
+pub const LOCATED_QUOTE: u64 = 2;
+
 /// Set in the request data by the HTTP layer; marked once execution starts, so that the layer
 /// knows whether a failure happened before execution (a 4xx under the GraphQL-over-HTTP spec).
 #[derive(Clone, Default)]
@@ -522,7 +527,7 @@ impl Walker<'_> {
         }
         let (price, times, under) = match at {
             At::Root => self.root_field(f, pos),
-            At::Data => (1, self.page(f, list_default(name)) as Cost, At::Data),
+            At::Data => (data_price(name), self.page(f, list_default(name)) as Cost, At::Data),
             _ => self.introspection_field(name, at),
         };
         if times == 0.0 {
@@ -560,6 +565,8 @@ impl Walker<'_> {
             }
             "ranking" => (m.ranking, page(default_page), At::Data),
             "connections" => (m.connections, page(default_page), At::Data),
+            // Both read every relation (conflicts every entity too), as a whole-graph timeline does.
+            "conflicts" | "singleSourced" => (m.timeline, page(default_page), At::Data),
             "nodes" => self.by_id(f, "ids", pos),
             "_entities" => self.by_id(f, "representations", pos),
             other => (1, page(list_default(other)), At::Data),
@@ -667,10 +674,25 @@ impl Walker<'_> {
     }
 }
 
+/// The price of a field below the entry points: 1, except where its resolver does more.
+fn data_price(field: &str) -> u64 {
+    match field {
+        // A whole document's text in the answer (the curated ones are 3–6 KB; one may be MBs).
+        "text" => DOCUMENT_TEXT,
+        // A located quote: a memo look-up, or one search of its document the first time.
+        // (`Citation.length` locates it too, but the walk has no types and `length` is also a
+        // path's plain number; after `offset` or alone, the memo makes it a look-up.)
+        "offset" | "context" => LOCATED_QUOTE,
+        _ => 1,
+    }
+}
+
 /// The page size of a list field with a `first` that is left out.
 fn list_default(field: &str) -> u64 {
     match field {
         "relations" | "entities" | "changes" | "history" => DEFAULT_PAGE as u64,
+        // An entity's own facts: a few, but up to 100 aliases and 50 numbers.
+        "facts" => DEFAULT_PAGE as u64,
         _ => 1,
     }
 }
@@ -769,6 +791,23 @@ mod tests {
         let whole = cost_with("{ timeline(first: 1) { totalCount } }", serde_json::json!({}), &big);
         let one = cost_with(r#"{ timeline(entity: "iom", first: 1) { totalCount } }"#, serde_json::json!({}), &big);
         assert!(one < whole, "{one} < {whole}");
+    }
+
+    #[test]
+    fn located_quotes_texts_facts_and_conflicts_are_priced() {
+        let base = cost(r#"{ entity(slug: "d") { ... on Document { file } } }"#);
+        assert_eq!(cost(r#"{ entity(slug: "d") { ... on Document { text } } }"#), base - 1 + DOCUMENT_TEXT);
+        let citation = |fields: &str| cost(&format!(r#"{{ relation(key: "k") {{ citations {{ {fields} }} }} }}"#));
+        assert_eq!(citation("offset") - citation("quote"), LOCATED_QUOTE - 1);
+        assert_eq!(citation("context { before }") - citation("quote"), LOCATED_QUOTE);
+        // A list of facts is paid 20 times; the whole-graph searches by the graph's size.
+        let facts = cost(r#"{ entity(slug: "d") { facts { value } } }"#);
+        assert_eq!(facts - base, 20, "the field, and its one selected field 20 times, less `file`");
+        let (small, huge) = (graph(11, 10), graph(1_000_000, 5_000_000));
+        for q in [r#"{ conflicts { description } }"#, r#"{ singleSourced { totalCount } }"#] {
+            let (a, b) = (cost_with(q, serde_json::json!({}), &small), cost_with(q, serde_json::json!({}), &huge));
+            assert!(a < b && b <= MAX_COST, "{q}: {a} {b}");
+        }
     }
 
     #[test]

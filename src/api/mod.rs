@@ -5,6 +5,7 @@
 
 pub mod error;
 pub mod explore;
+pub mod facts;
 pub mod limits;
 pub mod mutation;
 pub mod query;
@@ -24,7 +25,7 @@ use crate::service::Service;
 /// The query root: look-ups and lists, and the exploring of connections.
 #[derive(async_graphql::MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct Query(QueryRoot, explore::ExploreQuery);
+pub struct Query(QueryRoot, explore::ExploreQuery, facts::FactsQuery);
 
 pub type PolicySchema = Schema<Query, MutationRoot, SubscriptionRoot>;
 

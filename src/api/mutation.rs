@@ -7,7 +7,9 @@ use super::error::{code, ApiError};
 use super::types::{type_name, view, Change, Entity, EntityKind, Relation, RelationKind};
 use crate::auth::{Caller, Role};
 use crate::domain;
-use crate::edit::{Edit, EditError, EntityPatch, NewCitation, NewEntity, NewQuantity, NewRelation, RelationPatch};
+use crate::edit::{
+    Edit, EditError, EntityPatch, NewCitation, NewEntity, NewQuantity, NewRelation, NewSources, RelationPatch,
+};
 use crate::graph::GraphIndex;
 use crate::service::{Applied, Service, ServiceError};
 use crate::store::StoreError;
@@ -110,6 +112,34 @@ pub struct CreateEntityInput {
     pub end_date: Option<String>,
     /// A URL a source gives.
     pub url: Option<String>,
+    /// Where the date, end date, URL, summary and aliases are written.
+    pub sources: Option<FactSourcesInput>,
+}
+
+/// Citations of an entity's own facts. Each field given replaces that fact's citations; one left
+/// out keeps them, unless the update changes the fact's value (then its old citations go: they
+/// were the old value's). A fact the entity does not state cannot be cited.
+#[derive(InputObject, Default)]
+pub struct FactSourcesInput {
+    /// Where the date is written.
+    pub date: Option<Vec<CitationInput>>,
+    /// Where the end date is written.
+    pub end_date: Option<Vec<CitationInput>>,
+    /// Where the URL is given.
+    pub url: Option<Vec<CitationInput>>,
+    /// Where what the summary says is written.
+    pub summary: Option<Vec<CitationInput>>,
+    /// Where each of these aliases is used (an empty list removes an alias's citations).
+    pub aliases: Option<Vec<AliasCitationsInput>>,
+}
+
+/// Where one alias is used.
+#[derive(InputObject)]
+pub struct AliasCitationsInput {
+    /// The alias, as the entity's `aliases` spell it.
+    pub alias: String,
+    /// The documents and quotes that use it.
+    pub citations: Vec<CitationInput>,
 }
 
 /// Changes to an entity. Absent fields stay as they are; `null` clears an optional field.
@@ -134,6 +164,8 @@ pub struct UpdateEntityInput {
     pub end_date: MaybeUndefined<String>,
     /// A new URL.
     pub url: MaybeUndefined<String>,
+    /// Citations of the entity's facts (see `FactSourcesInput`).
+    pub sources: Option<FactSourcesInput>,
 }
 
 /// Deletes an entity.
@@ -153,6 +185,8 @@ pub struct AliasInput {
     pub id: ID,
     /// The alias.
     pub alias: String,
+    /// Where the alias is used (adding only): documents and quotes.
+    pub citations: Option<Vec<CitationInput>>,
 }
 
 /// A citation: a document and, where one sentence states the fact, that sentence verbatim.
@@ -292,6 +326,36 @@ async fn relation_payload(ctx: &Context<'_>, applied: Applied) -> Result<Relatio
     Ok(RelationPayload { relation, changes: applied.changes.iter().map(|c| Change(c.entry.clone())).collect() })
 }
 
+fn citations(g: &GraphIndex, field: &str, cs: Option<Vec<CitationInput>>) -> Result<Vec<NewCitation>> {
+    cs.unwrap_or_default()
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| {
+            Ok(NewCitation { document: entity_ref(g, &format!("{field}[{i}].document"), &c.document)?, quote: c.quote })
+        })
+        .collect()
+}
+
+fn sources(g: &GraphIndex, input: Option<FactSourcesInput>) -> Result<NewSources> {
+    let input = input.unwrap_or_default();
+    let list = |field: &str, cs: Option<Vec<CitationInput>>| -> Result<Option<Vec<NewCitation>>> {
+        cs.map(|cs| citations(g, &format!("sources.{field}"), Some(cs))).transpose()
+    };
+    Ok(NewSources {
+        date: list("date", input.date)?,
+        end_date: list("endDate", input.end_date)?,
+        url: list("url", input.url)?,
+        summary: list("summary", input.summary)?,
+        aliases: input
+            .aliases
+            .unwrap_or_default()
+            .into_iter()
+            .enumerate()
+            .map(|(i, a)| Ok((a.alias, citations(g, &format!("sources.aliases[{i}].citations"), Some(a.citations))?)))
+            .collect::<Result<_>>()?,
+    })
+}
+
 fn quantities(g: &GraphIndex, qs: Option<Vec<QuantityInput>>) -> Result<Vec<NewQuantity>> {
     qs.unwrap_or_default()
         .into_iter()
@@ -312,6 +376,11 @@ fn quantities(g: &GraphIndex, qs: Option<Vec<QuantityInput>>) -> Result<Vec<NewQ
 impl MutationRoot {
     /// Creates an entity. Needs the editor role.
     async fn create_entity(&self, ctx: &Context<'_>, input: CreateEntityInput) -> Result<EntityPayload> {
+        require(ctx, Role::Editor)?;
+        let sources = {
+            let g = view(ctx).await?;
+            sources(&g, input.sources)?
+        };
         let edit = Edit::CreateEntity(NewEntity {
             kind: Some(domain::EntityKind::from(input.kind)),
             slug: input.slug,
@@ -322,6 +391,7 @@ impl MutationRoot {
             date: input.date,
             end_date: input.end_date,
             url: input.url,
+            sources,
         });
         let applied = run(ctx, Role::Editor, edit).await?;
         entity_payload(ctx, applied).await
@@ -330,9 +400,9 @@ impl MutationRoot {
     /// Changes an entity's fields (optimistic concurrency with `expectedVersion`). Editor.
     async fn update_entity(&self, ctx: &Context<'_>, input: UpdateEntityInput) -> Result<EntityPayload> {
         require(ctx, Role::Editor)?;
-        let id = {
+        let (id, sources) = {
             let g = view(ctx).await?;
-            entity_ref(&g, "id", &input.id)?
+            (entity_ref(&g, "id", &input.id)?, sources(&g, input.sources)?)
         };
         let edit = Edit::UpdateEntity {
             id,
@@ -345,6 +415,7 @@ impl MutationRoot {
                 date: patch(input.date),
                 end_date: patch(input.end_date),
                 url: patch(input.url),
+                sources,
             },
         };
         let applied = run(ctx, Role::Editor, edit).await?;
@@ -369,11 +440,11 @@ impl MutationRoot {
     /// Adds an alias to an entity. Editor.
     async fn add_alias(&self, ctx: &Context<'_>, input: AliasInput) -> Result<EntityPayload> {
         require(ctx, Role::Editor)?;
-        let id = {
+        let (id, citations) = {
             let g = view(ctx).await?;
-            entity_ref(&g, "id", &input.id)?
+            (entity_ref(&g, "id", &input.id)?, citations(&g, "citations", input.citations)?)
         };
-        let applied = run(ctx, Role::Editor, Edit::AddAlias { id, alias: input.alias }).await?;
+        let applied = run(ctx, Role::Editor, Edit::AddAlias { id, alias: input.alias, citations }).await?;
         entity_payload(ctx, applied).await
     }
 

@@ -291,6 +291,108 @@ impl Quantity {
         let g = view(ctx).await?;
         Ok(self.0.document.as_deref().and_then(|d| g.entity(d)).map(|e| Document(e.clone())))
     }
+    /// Where the number is written, located like any citation (`offset`, `context`): the
+    /// document and the words it is read from. Empty for a relation's number given without a
+    /// document of its own.
+    async fn citations(&self) -> Vec<Citation> {
+        quantity_citations(&self.0).into_iter().map(Citation).collect()
+    }
+}
+
+fn quantity_citations(q: &domain::Quantity) -> Vec<domain::Citation> {
+    q.document.iter().map(|d| domain::Citation { document: d.clone(), quote: q.quote.clone() }).collect()
+}
+
+/// Which of an entity's own facts a `Fact` is.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum FactField {
+    /// `date`.
+    Date,
+    /// `endDate`.
+    EndDate,
+    /// `url`.
+    Url,
+    /// `summary`.
+    Summary,
+    /// One of `aliases`.
+    Alias,
+    /// One of `quantities`.
+    Quantity,
+}
+
+/// One fact an entity states about itself (its date, end date, URL, summary, an alias or a
+/// number) and where it is written.
+pub struct Fact {
+    field: FactField,
+    value: String,
+    quantity: Option<domain::Quantity>,
+    citations: Vec<domain::Citation>,
+}
+
+/// One fact an entity states about itself (its date, end date, URL, summary, an alias or a
+/// number) and where it is written.
+#[Object]
+impl Fact {
+    /// Which field the fact is.
+    async fn field(&self) -> FactField {
+        self.field
+    }
+    /// The value as the entity's field holds it: the date (`YYYY`, `YYYY-MM` or `YYYY-MM-DD`),
+    /// the URL, the summary, the alias, or a number with its unit (`850000 USD`).
+    async fn value(&self) -> &str {
+        &self.value
+    }
+    /// For a number: the quantity itself, typed.
+    async fn quantity(&self) -> Option<Quantity> {
+        self.quantity.clone().map(Quantity)
+    }
+    /// Where it is written. Empty for a fact nobody has cited yet (an editor's summary or
+    /// alias; the seed refuses a date, end date, URL or number without one).
+    async fn citations(&self) -> Vec<Citation> {
+        self.citations.iter().cloned().map(Citation).collect()
+    }
+    /// How many distinct documents state it: 0 uncited, 1 single-sourced.
+    async fn source_count(&self) -> usize {
+        distinct_documents(&self.citations)
+    }
+}
+
+fn distinct_documents(cs: &[domain::Citation]) -> usize {
+    let mut docs: Vec<&str> = cs.iter().map(|c| c.document.as_str()).collect();
+    docs.sort_unstable();
+    docs.dedup();
+    docs.len()
+}
+
+/// The facts an entity states about itself, in field order (aliases and numbers in theirs),
+/// only those of `fields` when given.
+fn facts_of(e: &domain::Entity, fields: Option<&[FactField]>) -> Vec<Fact> {
+    let wanted = |f: FactField| fields.is_none_or(|fs| fs.contains(&f));
+    let s = &e.sources;
+    let mut out = Vec::new();
+    let mut push = |field: FactField, value: Option<String>, citations: &[domain::Citation]| {
+        if let (true, Some(value)) = (wanted(field), value) {
+            out.push(Fact { field, value, quantity: None, citations: citations.to_vec() });
+        }
+    };
+    push(FactField::Date, e.date.map(|d| d.to_string()), &s.date);
+    push(FactField::EndDate, e.end_date.map(|d| d.to_string()), &s.end_date);
+    push(FactField::Url, e.url.clone(), &s.url);
+    push(FactField::Summary, e.summary.clone(), &s.summary);
+    for a in &e.aliases {
+        push(FactField::Alias, Some(a.clone()), s.aliases.get(a).map_or(&[][..], Vec::as_slice));
+    }
+    if wanted(FactField::Quantity) {
+        for q in &e.quantities {
+            out.push(Fact {
+                field: FactField::Quantity,
+                value: format!("{} {}", q.value, q.unit),
+                quantity: Some(q.clone()),
+                citations: quantity_citations(q),
+            });
+        }
+    }
+    out
 }
 
 /// Where a statement is written: the document and, where one sentence states it, that sentence.
@@ -306,10 +408,90 @@ impl Citation {
             .map(|e| Document(e.clone()))
             .ok_or_else(|| ApiError::Internal(format!("citation of missing document {}", self.0.document)).extend())
     }
-    /// The sentence or clause of the document that states it, verbatim.
+    /// The sentence or clause of the document that states it, verbatim: byte for byte the
+    /// characters of `document.text` at `offset`.
     async fn quote(&self) -> Option<&str> {
         self.0.quote.as_deref()
     }
+    /// Where the quote starts in `document.text`, in characters (Unicode scalar values, not
+    /// bytes nor UTF-16 units) before its first occurrence. Null for a citation without a quote,
+    /// or when this server does not hold the document's text.
+    async fn offset(&self, ctx: &Context<'_>) -> Result<Option<i32>> {
+        Ok(located(ctx, &self.0).await?.map(|(_, span)| span.offset as i32))
+    }
+    /// The quote's length in characters (Unicode scalar values): it ends at `offset + length`.
+    /// Null when `offset` is.
+    async fn length(&self, ctx: &Context<'_>) -> Result<Option<i32>> {
+        Ok(located(ctx, &self.0).await?.map(|(_, span)| span.length as i32))
+    }
+    /// The quote with the text around it in its document: up to `chars` characters (Unicode
+    /// scalar values) before and after it, fewer at the start or end of the text. Null when
+    /// `offset` is.
+    async fn context(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            desc = "Characters on each side of the quote: 0 to 1,000 (a larger number is taken as 1,000).",
+            default = 200
+        )]
+        chars: i32,
+    ) -> Result<Option<QuoteContext>> {
+        if chars < 0 {
+            return Err(ApiError::bad_input("chars", format!("must not be negative (got {chars})")).extend());
+        }
+        let chars = (chars as usize).min(MAX_CONTEXT_CHARS);
+        let Some((text, span)) = located(ctx, &self.0).await? else { return Ok(None) };
+        let text = text.text();
+        let (start, end) = (span.byte_offset, span.byte_offset + span.byte_length);
+        let before_at = text[..start].char_indices().rev().take(chars).last().map_or(start, |(i, _)| i);
+        let after_at = text[end..].char_indices().nth(chars).map_or(text.len(), |(i, _)| end + i);
+        Ok(Some(QuoteContext {
+            before: text[before_at..start].to_string(),
+            quote: text[start..end].to_string(),
+            after: text[end..after_at].to_string(),
+        }))
+    }
+}
+
+/// The most characters `Citation.context` gives on each side of a quote.
+pub const MAX_CONTEXT_CHARS: usize = 1_000;
+
+/// A quote in its place: the text just before it, the quote, the text just after it. The three
+/// joined are a verbatim extract of the document.
+#[derive(SimpleObject)]
+pub struct QuoteContext {
+    /// The text before the quote (as much as was asked for, less at the start of the document).
+    pub before: String,
+    /// The quote itself, as the document has it.
+    pub quote: String,
+    /// The text after the quote (as much as was asked for, less at the end of the document).
+    pub after: String,
+}
+
+/// The document text a citation's quote is in, and where; `None` without a quote or a text.
+///
+/// Computed at read time, not stored with the citation: the text is read from its file at every
+/// start, so a stored offset could describe another version of it, while one computed from the
+/// text in hand is true of the text `Document.text` serves. It is cheap: each document remembers
+/// where the graph's quotes are (the seed's check fills that in one pass per document), and a
+/// character offset comes from a checkpoint table, not a count from the start.
+async fn located(ctx: &Context<'_>, c: &domain::Citation) -> Result<Option<(Arc<domain::DocumentText>, domain::Span)>> {
+    let Some(quote) = c.quote.as_deref() else { return Ok(None) };
+    let Some(text) = document_text(ctx, &c.document).await? else { return Ok(None) };
+    Ok(text.located(quote).map(|span| (text, span)))
+}
+
+/// The text of the document with entity ID `id`, when this server holds it.
+async fn document_text(ctx: &Context<'_>, id: &str) -> Result<Option<Arc<domain::DocumentText>>> {
+    let g = view(ctx).await?;
+    let Some(file) = g.entity(id).and_then(|e| e.file.clone()) else { return Ok(None) };
+    Ok(texts(ctx)?.get(&file).cloned())
+}
+
+fn texts(ctx: &Context<'_>) -> Result<domain::DocumentTexts> {
+    let service =
+        ctx.data::<Service>().map_err(|_| ApiError::Internal("no service in the schema data".into()).extend())?;
+    Ok(service.document_texts())
 }
 
 /// A typed, directed, cited statement about two entities.
@@ -364,6 +546,10 @@ impl Relation {
     /// Where it is written: at least one document, with the sentence where there is one.
     async fn citations(&self) -> Vec<Citation> {
         self.0.citations.iter().cloned().map(Citation).collect()
+    }
+    /// How many distinct documents cite this relation: 1 means it rests on a single source.
+    async fn source_count(&self) -> usize {
+        self.0.source_count()
     }
     /// Incremented on every change.
     async fn version(&self) -> u64 {
@@ -532,6 +718,15 @@ macro_rules! entity_objects {
                 async fn quantities(&self) -> Vec<Quantity> {
                     self.0.quantities.iter().cloned().map(Quantity).collect()
                 }
+                /// Each fact the entity states about itself (date, end date, URL, summary, each
+                /// alias, each number) with where it is written: the way to ask "where does this
+                /// date come from?" or to find facts resting on one document (`sourceCount`).
+                async fn facts(
+                    &self,
+                    #[graphql(desc = "Only these fields (all when not given).")] fields: Option<Vec<FactField>>,
+                ) -> Vec<Fact> {
+                    facts_of(&self.0, fields.as_deref())
+                }
                 /// Incremented on every change.
                 async fn version(&self) -> u64 {
                     self.0.version
@@ -599,6 +794,17 @@ entity_objects! {
         async fn file(&self) -> Option<String> {
             self.0.file.clone()
         }
+        /// The document's full text, exactly as its file holds it: what every quote is found
+        /// in, and what `Citation.offset` counts characters of. Null when this server does not
+        /// hold it (a document created through the API has no file).
+        async fn text(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+            Ok(document_text(ctx, &self.0.id).await?.map(|t| t.text().to_string()))
+        }
+        /// SHA-256 of the text file's bytes, lowercase hex: compare it with a copy of the file
+        /// to know that offsets and quotes refer to the same text. Null when `text` is.
+        async fn sha256(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+            Ok(document_text(ctx, &self.0.id).await?.map(|t| t.sha256_hex()))
+        }
     }
 }
 
@@ -624,6 +830,12 @@ entity_objects! {
     field(name = "end_date", ty = "Option<String>", desc = "Where a period ends, same format as `date`."),
     field(name = "url", ty = "Option<String>", desc = "A URL, only where a source gives one."),
     field(name = "quantities", ty = "Vec<Quantity>", desc = "Numbers the sources state about the entity."),
+    field(
+        name = "facts",
+        ty = "Vec<Fact>",
+        desc = "Each fact the entity states about itself, with where it is written.",
+        arg(name = "fields", ty = "Option<Vec<FactField>>", desc = "Only these fields (all when not given)."),
+    ),
     field(name = "version", ty = "u64", desc = "Incremented on every change."),
     field(
         name = "relations",

@@ -946,6 +946,7 @@ mod tests {
             url: None,
             file: None,
             quantities: vec![],
+            sources: Default::default(),
             version: 1,
         }
     }
