@@ -415,6 +415,18 @@ impl Coverage<'_> {
                 }
             }
             for (i, s) in all.iter().enumerate() {
+                if cited[i] && listed[i] {
+                    // The list must say only what is true: a cited sentence states a fact.
+                    report.problems.push(Problem {
+                        file: NO_FACT_FILE.into(),
+                        record: None,
+                        field: Some("sentence".into()),
+                        message: format!(
+                            "listed as stating no fact, but the seed cites it (documents/{file}): {}",
+                            crate::domain::excerpt(s.text)
+                        ),
+                    });
+                }
                 if cited[i] {
                     continue;
                 }

@@ -62,8 +62,8 @@ async fn a_mutation_over_http_is_stored_in_etcd_and_read_back() {
     for server in [&s, &other] {
         let health: serde_json::Value =
             server.client.get(format!("{}/healthz", server.url)).send().await.unwrap().json().await.unwrap();
-        assert_eq!(health["store"]["backend"], "etcd", "{health}");
-        assert_eq!(health["generation"], health["store"]["generation"], "{health}");
+        assert_eq!(health["backend"], "etcd", "{health}");
+        assert_eq!(health["generation"], health["storeGeneration"], "{health}");
     }
     other.stop().await;
     s.stop().await;

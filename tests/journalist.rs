@@ -64,16 +64,26 @@ async fn who_holds_which_role_and_since_when() {
     assert!(roles.iter().all(|r| r["validFrom"].is_null()), "{roles:?}");
     let attested: Vec<&str> =
         roles.iter().filter_map(|r| r["citations"][0]["document"]["publishedOn"].as_str()).collect();
-    assert!(attested.contains(&"2021-02-04") && attested.contains(&"2023-07-25"), "{attested:?}");
+    assert!(attested.contains(&"2021-02-04"), "{attested:?}");
+    // Document 003 states no publication date (only the day of the launch it reports), so the
+    // role it cites has none to be dated by.
+    assert!(
+        roles.iter().any(|r| r["citations"][0]["document"]["file"] == "003_a1660f60491fcc3a.txt"
+            && r["citations"][0]["document"]["publishedOn"].is_null()),
+        "{roles:?}"
+    );
     for r in &roles {
         assert_cited(r, &docs);
         assert!(docs[r["citations"][0]["document"]["file"].as_str().unwrap()].contains("Klein"));
     }
-    // The IOM Deputy Director General in 2023.
+    // The IOM Deputy Director General, as the report of the 2023 launch names her.
     let roles = relations(&s, "ugochi-daniels", "HOLDS_ROLE", "OUTGOING").await;
-    assert!(roles.iter().any(|r| r["title"] == "IOM Deputy Director General"
-        && r["to"]["slug"] == "iom"
-        && r["citations"][0]["document"]["publishedOn"] == "2023-07-25"));
+    assert!(
+        roles.iter().any(|r| r["title"] == "IOM Deputy Director General"
+            && r["to"]["slug"] == "iom"
+            && r["citations"][0]["document"]["file"] == "003_a1660f60491fcc3a.txt"),
+        "{roles:?}"
+    );
     s.stop().await;
 }
 
