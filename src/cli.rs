@@ -244,8 +244,13 @@ pub fn run() -> ExitCode {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let options = Options { cache_mb: args.store_cache_mb, index_snapshot: !args.no_index_snapshot };
     let location = args.data.location()?;
+    let options = Options {
+        cache_mb: args.store_cache_mb,
+        index_snapshot: !args.no_index_snapshot,
+        // Over etcd, `--data` is this process's own directory: its index snapshot lives there.
+        snapshot_dir: Some(args.data.data.clone()),
+    };
     let service =
         Service::open_at(&location, &options).await.with_context(|| format!("opening the store at {location}"))?;
     if args.seed.seed_dir.is_dir() {

@@ -200,11 +200,14 @@ pub struct Options {
     pub cache_mb: u64,
     /// Whether to start from the index snapshot and write one at [`Service::close`].
     pub index_snapshot: bool,
+    /// Where this process keeps its index snapshot when the store has no directory of its own
+    /// here (etcd); a directory store keeps it beside its files.
+    pub snapshot_dir: Option<PathBuf>,
 }
 
 impl Default for Options {
     fn default() -> Options {
-        Options { cache_mb: crate::store::sled::DEFAULT_CACHE_MB, index_snapshot: true }
+        Options { cache_mb: crate::store::sled::DEFAULT_CACHE_MB, index_snapshot: true, snapshot_dir: None }
     }
 }
 
@@ -251,8 +254,13 @@ impl Service {
     /// Opens the store at `location` and starts the service over it.
     pub async fn open_at(location: &Location, options: &Options) -> Result<Service, ServiceError> {
         let store = store::open(location, &OpenOptions { cache_mb: options.cache_mb }).await?;
-        let path = location.local_dir().map(|dir| dir.join(SNAPSHOT_FILE));
-        Service::start(store, path, options.index_snapshot).await
+        let dir = location.local_dir().or(options.snapshot_dir.as_deref());
+        if let (Some(dir), true) = (dir, options.index_snapshot) {
+            if let Err(e) = std::fs::create_dir_all(dir) {
+                tracing::warn!(error = %e, dir = %dir.display(), "no directory for the index snapshot");
+            }
+        }
+        Service::start(store, dir.map(|dir| dir.join(SNAPSHOT_FILE)), options.index_snapshot).await
     }
 
     /// Builds the index from `store` (or from the snapshot at `snapshot_path`, when it is current)
@@ -332,9 +340,12 @@ impl Service {
             return Ok(());
         }
         let g = self.index.read().await;
-        let generation = self.store.head().await?;
-        if g.generation() != generation {
-            tracing::warn!(index = g.generation(), store = generation, "index behind the store; no snapshot written");
+        let generation = g.generation();
+        // Over a shared store others may have written since: the snapshot is the store as it was
+        // at `generation`, and the next start brings it up to date if the store still can.
+        let head = self.store.head().await?;
+        if generation > head {
+            tracing::warn!(index = generation, store = head, "index ahead of the store; no snapshot written");
             return Ok(());
         }
         let started = std::time::Instant::now();
