@@ -614,6 +614,21 @@ mod tests {
     }
 
     #[test]
+    fn a_sentence_listed_as_stating_no_fact_must_not_be_cited() {
+        let doc = DocumentText::new("Published 3 March 2021.\nNothing here.".to_string());
+        let cov = Coverage { texts: vec![("a.txt", &doc)] };
+        let no_fact =
+            vec![NoFact { document: "a.txt".into(), sentence: "Published 3 March 2021.".into(), reason: "x".into() }];
+        let r = cov.report(&[span("3 March 2021", Cites::Fact), span("Nothing here.", Cites::Fact)], &no_fact);
+        assert_eq!(r.problems.len(), 1, "{r}");
+        assert!(r.problems[0].to_string().contains("listed as stating no fact, but the seed cites it"), "{r}");
+        assert!(r.fails());
+        // Not cited: listed is fine.
+        let r = cov.report(&[span("Nothing here.", Cites::Fact)], &no_fact);
+        assert!(r.problems.is_empty() && !r.fails(), "{r}");
+    }
+
+    #[test]
     fn a_name_covers_only_a_sentence_that_is_the_name() {
         let doc = DocumentText::new("IOM said so.\nIOM".to_string());
         let cov = Coverage { texts: vec![("a.txt", &doc)] };
