@@ -63,17 +63,19 @@ db_mib=$(python3 -c "import sys; s=[int(x) for x in sys.argv[1:]]; print(f'{max(
 say "etcd database after compaction and defragmentation: $db_mib MiB per member"
 
 # ---- replicas ---------------------------------------------------------------------------------
-start_replica() { # port data-dir extra… → pid; waits for /healthz 200
+start_replica() { # port data-dir extra… → pid
   local port=$1 dir=$2; shift 2
-  RUST_LOG=warn "$bin" serve --store "$store" --data "$dir" --bind "127.0.0.1:$port" --seed-dir /nonexistent --workers 1 "$@" >"$work/replica-$port.log" 2>&1 &
+  RUST_LOG=info "$bin" serve --store "$store" --data "$dir" --bind "127.0.0.1:$port" --seed-dir /nonexistent --workers 1 "$@" >>"$work/replica-$port.log" 2>&1 &
   echo $!
 }
 wait_ready() { until curl -sf "http://127.0.0.1:$1/healthz" >/dev/null; do sleep 0.02; done; }
 
 t=$(now); a=$(start_replica 18081 "$work/a"); wait_ready 18081; start_store_s=$(since "$t")
-kill "$a"; wait "$a" 2>/dev/null || true
+# A clean stop writes the replica's index snapshot (the replica is not this shell's child: poll).
+kill "$a"; while kill -0 "$a" 2>/dev/null; do sleep 0.05; done
 t=$(now); a=$(start_replica 18081 "$work/a"); pids+=("$a"); wait_ready 18081; start_snapshot_s=$(since "$t")
 b=$(start_replica 18082 "$work/b"); pids+=("$b"); wait_ready 18082
+grep -q "index loaded from its snapshot" "$work/replica-18081.log" || { tail -20 "$work/replica-18081.log"; say "the second start did not use the snapshot"; exit 1; }
 say "a replica starts in ${start_store_s} s from the store, ${start_snapshot_s} s from its snapshot"
 token=$("$bin" token create --name bench --role editor --store "$store" | tail -1)
 
@@ -98,6 +100,14 @@ request = function()
   return wrk.format(nil, nil, nil, '{"query":"mutation(\$id:ID!,\$s:String!){ updateEntity(input:{id:\$id, summary:\$s}){ entity{ version } } }","variables":{"id":"' .. slugs[i] .. '","s":"Corrected by bench request ' .. counter .. ' ' .. math.random(1e9) .. '."}}')
 end
 LUA
+# One request of each kind must answer without errors: a fast error would flatter the figures.
+check() { # url body
+  local answer; answer=$(curl -s "$1" -H 'content-type: application/json' -H "authorization: Bearer $token" -d "$2")
+  if [[ $answer == *'"errors"'* || $answer != *'"data"'* ]]; then say "a benchmark request fails: $answer"; exit 1; fi
+}
+slug=$(python3 -c 'import re,sys; print(re.search(r"\"([^\"]+)\"", open(sys.argv[1]).read()).group(1))' "$work/vars.lua")
+check http://127.0.0.1:18081/graphql "{\"query\":\"query(\$s:String!){ entity(slug:\$s){ id name relations(first:20){ edges{ node{ kind to{ id name } from{ id name } } } } } }\",\"variables\":{\"s\":\"$slug\",\"n\":1}}"
+check http://127.0.0.1:18082/graphql "{\"query\":\"mutation(\$id:ID!){ updateEntity(input:{id:\$id, summary:\\\"Checked.\\\"}){ entity{ version } } }\",\"variables\":{\"id\":\"$slug\"}}"
 wrk -t2 -c16 -d"${DURATION}s" --latency -s "$work/mutation.lua" http://127.0.0.1:18081/graphql >"$work/mut.txt"
 grep -q "Non-2xx" "$work/mut.txt" && { cat "$work/mut.txt"; say "mutations failed"; exit 1; }
 mut_rps=$(awk '/Requests\/sec/{print $2}' "$work/mut.txt"); mut_p50=$(awk '$1=="50%"{print $2}' "$work/mut.txt"); mut_p99=$(awk '$1=="99%"{print $2}' "$work/mut.txt")
@@ -138,7 +148,7 @@ counter = 0
 request = function()
   counter = counter + 1
   local i = (counter % #slugs) + 1
-  return wrk.format(nil, nil, nil, '{"query":"query(\$s:String!,\$n:Int){ entity(slug:\$s){ id name relations(first:20){ edges{ node{ kind to{ id name } from{ id name } } } } } }","variables":{"s":"' .. slugs[i] .. '","n":' .. counter .. math.random(1e6) .. '}}')
+  return wrk.format(nil, nil, nil, '{"query":"query(\$s:String!){ entity(slug:\$s){ id name relations(first:20){ edges{ node{ kind to{ id name } from{ id name } } } } } }","variables":{"s":"' .. slugs[i] .. '","n":' .. counter .. math.random(1e6) .. '}}')
 end
 LUA
 wrk -t1 -c32 -d"${DURATION}s" -s "$work/read.lua" http://127.0.0.1:18081/graphql >"$work/r1.txt"
