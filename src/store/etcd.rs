@@ -97,10 +97,23 @@ const PAGE: i64 = 2_000;
 /// How long a read keeps trying through a member's death or a leader election (etcd elects a
 /// new leader in about 1 s with its default timings).
 const RETRY_FOR: Duration = Duration::from_secs(15);
-/// How long one request to etcd may take before it is sent again (or given up, past
-/// [`RETRY_FOR`]). Far above a commit's latency on a healthy cluster (p99 about 12 ms on
-/// loopback), well below etcd's own timeout for a proposal stranded by a leader's death.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long one commit may take before it is sent again (or given up, past [`RETRY_FOR`]). A
+/// proposal a follower forwarded to a leader that then died waits for etcd's own request
+/// timeout (5 s + two election timeouts, 7 s by default), and this process's one writer with
+/// it: measured, the first write after a leader's SIGKILL took 7.1 s without this bound and
+/// 1.3-1.5 s (the election) with it. Far above a commit's latency on a healthy cluster (p99
+/// about 12 ms on loopback). Commits are safe to resend (see `send`).
+const COMMIT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// One transaction, given up after [`COMMIT_TIMEOUT`] as a transient failure.
+async fn txn_within(mut kv: KvClient, txn: Txn) -> Result<TxnResponse, etcd_client::Error> {
+    match tokio::time::timeout(COMMIT_TIMEOUT, kv.txn(txn)).await {
+        Ok(answer) => answer,
+        Err(_) => Err(etcd_client::Error::GRpcStatus(tonic::Status::deadline_exceeded(format!(
+            "no answer to a commit within {COMMIT_TIMEOUT:?}"
+        )))),
+    }
+}
 /// How many times a commit without a base is planned again when others commit meanwhile.
 const MAX_PLANS: usize = 64;
 
@@ -175,8 +188,8 @@ impl Inner {
     }
 
     fn txn_req(&self, txn: &Txn) -> impl Future<Output = Result<TxnResponse, etcd_client::Error>> + Send + 'static {
-        let (mut kv, txn) = (self.kv(), txn.clone());
-        async move { kv.txn(txn).await }
+        let (kv, txn) = (self.kv(), txn.clone());
+        txn_within(kv, txn)
     }
 
     /// One key, at `revision` (0: the newest).
@@ -289,7 +302,7 @@ impl Inner {
         let mut delay = Duration::from_millis(20);
         let mut uncertain = false;
         loop {
-            match self.kv().txn(txn.clone()).await {
+            match txn_within(self.kv(), txn.clone()).await {
                 Ok(resp) if resp.succeeded() => return Ok(Some(resp.header().map(|h| h.revision()).unwrap_or(0))),
                 Ok(_) if !uncertain => return Ok(None),
                 Ok(_) => {
@@ -384,12 +397,10 @@ impl EtcdStore {
             endpoints.iter().map(|e| if e.contains("://") { e.clone() } else { format!("http://{e}") }).collect();
         let options = ConnectOptions::new()
             .with_connect_timeout(Duration::from_secs(2))
-            // A request a follower forwarded to a leader that then died waits for etcd's own
-            // request timeout (5 s + two election timeouts, 7 s by default), and this process's
-            // one writer with it: give up sooner and send it again (reads and commits are safe to
-            // resend, see `send`). Measured: the first write after a leader's SIGKILL took 7.1 s
-            // with a 10 s timeout here.
-            .with_timeout(REQUEST_TIMEOUT)
+            // Reads of a large store take long: etcd 3.4 walks a range's whole index for every
+            // page (measured: at 1M entities a page could pass 2 s). Commits have their own,
+            // shorter bound (`COMMIT_TIMEOUT`).
+            .with_timeout(Duration::from_secs(30))
             .with_keep_alive(Duration::from_secs(5), Duration::from_secs(5))
             // A member cut off from the quorum fails requests and watches instead of serving
             // stale reads or a watch that never moves: the client goes on with another member.
@@ -1040,7 +1051,7 @@ impl Store for EtcdStore {
             let mut sent_before = false;
             let deadline = Instant::now() + RETRY_FOR;
             loop {
-                match inner.kv().txn(txn.clone()).await {
+                match txn_within(inner.kv(), txn.clone()).await {
                     Ok(resp) if resp.succeeded() => return Ok(()),
                     Ok(_) => {
                         if sent_before {
