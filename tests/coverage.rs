@@ -7,19 +7,7 @@ use std::fs;
 use std::path::Path;
 use std::process::Output;
 
-use common::repo_path;
-
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for e in fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &to.join(e.file_name()));
-        } else {
-            fs::copy(e.path(), to.join(e.file_name())).unwrap();
-        }
-    }
-}
+use common::{copy_dir, repo_path};
 
 /// A copy of the curated seed with `from` replaced by `to` in one file.
 fn seed_with(file: &str, from: &str, to: &str) -> tempfile::TempDir {

@@ -11,15 +11,11 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::mini_seed;
-use serde_json::{json, Value};
+use common::{free_port, gql_at as gql, mini_seed};
+use serde_json::json;
 use tokio::process::{Child, Command};
 
 const BIN: &str = env!("CARGO_BIN_EXE_policygraph");
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 async fn start(data: &std::path::Path) -> (Child, String) {
     let port = free_port();
@@ -57,28 +53,6 @@ async fn start(data: &std::path::Path) -> (Child, String) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     (child, url)
-}
-
-async fn gql(
-    client: &reqwest::Client,
-    url: &str,
-    token: Option<&str>,
-    query: &str,
-    variables: Value,
-) -> Result<Value, String> {
-    let mut req = client
-        .post(format!("{url}/graphql"))
-        .header("content-type", "application/json")
-        .body(json!({ "query": query, "variables": variables }).to_string());
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    let res = req.send().await.map_err(|e| e.to_string())?;
-    let body: Value = res.json().await.map_err(|e| e.to_string())?;
-    if body.get("errors").is_some() {
-        return Err(body.to_string());
-    }
-    Ok(body["data"].clone())
 }
 
 const CREATE: &str =

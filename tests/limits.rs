@@ -4,10 +4,8 @@
 
 mod common;
 
-use std::time::Duration;
-
-use common::{error_codes, mini_seed, repo_path, TestServer};
-use futures_util::{SinkExt, StreamExt};
+use common::{error_codes, mini_seed, next_json, repo_path, TestServer, Ws};
+use futures_util::SinkExt;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -215,21 +213,6 @@ async fn the_same_cost_on_post_get_and_persisted_queries() {
     let res = s.client.get(s.graphql_url()).query(&[("extensions", ext.to_string())]).send().await.unwrap();
     assert_eq!(too_complex(&res.json().await.unwrap()), post);
     s.stop().await;
-}
-
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn next_json(ws: &mut Ws) -> Value {
-    loop {
-        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
-            .await
-            .expect("a message in time")
-            .unwrap()
-            .unwrap();
-        if let Message::Text(t) = msg {
-            return serde_json::from_str(&t).unwrap();
-        }
-    }
 }
 
 /// The first answer to the operation `id` (its `complete` aside).

@@ -11,18 +11,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::etcd::EtcdCluster;
-use common::mini_seed;
-use futures_util::{SinkExt, StreamExt};
+use common::{free_port, gql_at as gql, mini_seed, next_json};
+use futures_util::SinkExt;
 use serde_json::{json, Value};
 use tokio::process::{Child, Command};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
 const BIN: &str = env!("CARGO_BIN_EXE_policygraph");
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 /// One `policygraph serve` process over the cluster, with its own directory for its index
 /// snapshot.
@@ -99,29 +95,6 @@ fn token(store: &str, name: &str) -> String {
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap().lines().last().unwrap().trim().to_string()
-}
-
-async fn gql(
-    client: &reqwest::Client,
-    url: &str,
-    token: Option<&str>,
-    query: &str,
-    variables: Value,
-) -> Result<Value, String> {
-    let mut req = client
-        .post(format!("{url}/graphql"))
-        .header("content-type", "application/json")
-        .timeout(Duration::from_secs(20))
-        .body(json!({ "query": query, "variables": variables }).to_string());
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    let res = req.send().await.map_err(|e| e.to_string())?;
-    let body: Value = res.json().await.map_err(|e| e.to_string())?;
-    if body.get("errors").is_some() {
-        return Err(body.to_string());
-    }
-    Ok(body["data"].clone())
 }
 
 const CREATE: &str =
@@ -262,21 +235,6 @@ async fn until_visible(client: &reqwest::Client, url: &str, slug: &str, within: 
         }
         assert!(started.elapsed() < within, "{slug} not visible on {url} after {within:?}");
         tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
-
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn next_json(ws: &mut Ws) -> Value {
-    loop {
-        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
-            .await
-            .expect("a message in time")
-            .unwrap()
-            .unwrap();
-        if let Message::Text(t) = msg {
-            return serde_json::from_str(&t).unwrap();
-        }
     }
 }
 

@@ -6,7 +6,7 @@ mod common;
 use std::fs;
 use std::path::Path;
 
-use common::{mini_seed, TestServer};
+use common::{copy_dir, mini_seed, TestServer};
 use policygraph::seed::{self, SeedError};
 use policygraph::service::Service;
 use policygraph::store::sled::SledStore;
@@ -44,18 +44,6 @@ async fn seeding_twice_changes_nothing() {
     assert!(!second.changed(), "{second}");
     assert_eq!(second.unchanged, 21);
     assert_eq!(service.store().head().await.unwrap(), generation, "no write at all");
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for e in fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &to.join(e.file_name()));
-        } else {
-            fs::copy(e.path(), to.join(e.file_name())).unwrap();
-        }
-    }
 }
 
 /// A copy of the mini seed with one file's text replaced.

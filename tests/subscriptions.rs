@@ -5,14 +5,12 @@ mod common;
 
 use std::time::Duration;
 
-use common::{mini_seed, TestServer};
+use common::{mini_seed, next_json, TestServer, Ws};
 use futures_util::{SinkExt, StreamExt};
 use policygraph::auth::Role;
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
-
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn connect(s: &TestServer, protocol: &str) -> Ws {
     let mut req = format!("{}/graphql", s.url.replace("http://", "ws://")).into_client_request().unwrap();
@@ -20,19 +18,6 @@ async fn connect(s: &TestServer, protocol: &str) -> Ws {
     let (ws, res) = tokio_tungstenite::connect_async(req).await.unwrap();
     assert_eq!(res.headers().get("sec-websocket-protocol").unwrap(), protocol);
     ws
-}
-
-async fn next_json(ws: &mut Ws) -> Value {
-    loop {
-        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
-            .await
-            .expect("a message in time")
-            .unwrap()
-            .unwrap();
-        if let Message::Text(t) = msg {
-            return serde_json::from_str(&t).unwrap();
-        }
-    }
 }
 
 async fn send(ws: &mut Ws, v: Value) {

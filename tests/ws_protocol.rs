@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{mini_seed, TestServer};
+use common::{mini_seed, next_json, TestServer, Ws};
 use futures_util::{SinkExt, StreamExt};
 use policygraph::auth::Role;
 use policygraph::http::HttpConfig;
@@ -15,8 +15,6 @@ use policygraph::ws::WsConfig;
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
-
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 const TRANSPORT: &str = "graphql-transport-ws";
 const LEGACY: &str = "graphql-ws";
@@ -68,27 +66,6 @@ async fn acked(s: &TestServer, protocol: &str, payload: Value) -> Ws {
 
 async fn send(ws: &mut Ws, v: Value) {
     ws.send(Message::Text(v.to_string().into())).await.unwrap();
-}
-
-/// The next text message (skipping the legacy protocol's keep-alives).
-async fn next_json(ws: &mut Ws) -> Value {
-    loop {
-        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
-            .await
-            .expect("a message in time")
-            .expect("the socket is open")
-            .expect("a message");
-        match msg {
-            Message::Text(t) => {
-                let v: Value = serde_json::from_str(&t).unwrap();
-                if v["type"] != "ka" {
-                    return v;
-                }
-            }
-            Message::Close(c) => panic!("closed: {c:?}"),
-            _ => {}
-        }
-    }
 }
 
 /// Reads until the server closes; returns the close code and reason.

@@ -67,11 +67,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use etcd_client::{
-    Client, Compare, CompareOp, ConnectOptions, EventType, GetOptions, GetResponse, KeyValue, KvClient, SortOrder,
-    SortTarget, Txn, TxnOp, TxnOpResponse, TxnResponse, WatchClient, WatchOptions,
+    Client, Compare, CompareOp, ConnectOptions, EventType, GetOptions, GetResponse, KeyValue, KvClient, Txn, TxnOp,
+    TxnOpResponse, TxnResponse, WatchClient, WatchOptions,
 };
 use futures_util::StreamExt;
 
+use super::value::{decode, decode_u64, encode};
 use super::{
     AuditEntry, ChangeStream, Committed, CommittedBatch, Generation, KeyRange, Snapshot, Store, StoreError,
     TokenRecord, WriteBatch,
@@ -79,7 +80,6 @@ use super::{
 use crate::domain::{Entity, Relation, RelationView};
 
 pub const FORMAT_VERSION: u32 = 1;
-const VALUE_V1: u8 = 1;
 
 /// The key prefix when the location names none.
 pub const DEFAULT_PREFIX: &str = "pg/";
@@ -94,6 +94,13 @@ const MAX_TXN_BYTES: usize = 1024 * 1024;
 const MAX_MESSAGE: usize = 256 * 1024 * 1024;
 /// Entities or relations per page of a view's scan.
 const PAGE: i64 = 2_000;
+/// Keys per range of a view's scan, at most (see `EtcdSnapshot::ranges`): a page's walk in
+/// etcd's index is at most this long.
+const RANGE_KEYS: i64 = 8 * PAGE;
+/// Pieces a range with too many keys is cut into at a time.
+const FAN_OUT: u64 = 16;
+/// Counts in flight at once while cutting ranges.
+const COUNTS_AT_ONCE: usize = 32;
 /// How long a read keeps trying through a member's death or a leader election (etcd elects a
 /// new leader in about 1 s with its default timings).
 const RETRY_FOR: Duration = Duration::from_secs(15);
@@ -213,6 +220,13 @@ impl Inner {
         }
         let mut resp = retry("range read", || self.get_req(&start, Some(options.clone()))).await?;
         Ok(resp.take_kvs())
+    }
+
+    /// How many keys `[start, end)` holds at `revision`.
+    async fn count(&self, start: Vec<u8>, end: Vec<u8>, revision: i64) -> Result<i64, StoreError> {
+        let options = GetOptions::new().with_range(end).with_count_only().with_revision(revision);
+        let resp = retry("count", || self.get_req(&start, Some(options.clone()))).await?;
+        Ok(resp.count())
     }
 
     /// Every key with `prefix`, at `revision`, read in pages.
@@ -342,6 +356,32 @@ fn successor(key: &[u8]) -> Vec<u8> {
     let mut k = key.to_vec();
     k.push(0);
     k
+}
+
+/// `pieces - 1` keys strictly between `lo` and `hi` (`None`: past every key), evenly spaced in
+/// key order, read as base-256 fractions; `None` when the two are too close to cut (then their
+/// range is read whole: only keys equal in their first eight bytes past the common prefix can
+/// be that close).
+fn cut(lo: &[u8], hi: Option<&[u8]>, pieces: u64) -> Option<Vec<Vec<u8>>> {
+    let p = hi.map_or(0, |hi| lo.iter().zip(hi).take_while(|(a, b)| a == b).count());
+    let window = |key: &[u8]| -> u128 {
+        let mut bytes = [0u8; 8];
+        let tail = &key[p.min(key.len())..];
+        let n = tail.len().min(8);
+        bytes[..n].copy_from_slice(&tail[..n]);
+        u64::from_be_bytes(bytes) as u128
+    };
+    let (x, y) = (window(lo), hi.map_or(1u128 << 64, window));
+    let mut cuts: Vec<Vec<u8>> = Vec::new();
+    let mut last = x;
+    for i in 1..pieces as u128 {
+        let c = x + (y - x) * i / pieces as u128;
+        if c > last && c < y {
+            cuts.push([&lo[..p], &(c as u64).to_be_bytes()[..]].concat());
+            last = c;
+        }
+    }
+    (!cuts.is_empty()).then_some(cuts)
 }
 
 fn seq_hex(seq: u64) -> String {
@@ -720,44 +760,27 @@ impl EtcdSnapshot {
         })
     }
 
-    /// Ranges over the keys of `space` split by the byte after the common prefix of its first
-    /// and last keys: only the two ends are read.
+    /// Ranges that cover the keys of `space`, each holding at most [`RANGE_KEYS`] of them (or
+    /// one that cannot be cut further). etcd 3.4 walks the whole `[start, end)` of a read in its
+    /// in-memory index for every page, to count it: paging through one range of 5M keys made
+    /// each page take seconds, and a 1M-entity start over etcd did not finish. Small ranges keep
+    /// every page's walk small. A range is cut evenly in key space into [`FAN_OUT`] pieces and
+    /// each piece counted (a count walks only its piece) until every piece is small: a few
+    /// walks of the whole space in all, whatever the shape of the IDs.
     fn ranges(&self, space: &'static str) -> Result<Vec<KeyRange>, StoreError> {
-        let ends = self.block(move |inner, revision| async move {
-            let start = inner.key(space, b"");
-            let end = prefix_end(&start);
-            let mut ends = Vec::new();
-            for order in [SortOrder::Ascend, SortOrder::Descend] {
-                let options = GetOptions::new()
-                    .with_range(end.clone())
-                    .with_limit(1)
-                    .with_keys_only()
-                    .with_sort(SortTarget::Key, order)
-                    .with_revision(revision);
-                let mut resp = retry("range read", || inner.get_req(&start, Some(options.clone()))).await?;
-                ends.push(resp.take_kvs().into_iter().next().map(|kv| kv.key()[start.len()..].to_vec()));
-            }
-            Ok(ends)
-        })?;
-        let (Some(Some(first)), Some(Some(last))) = (ends.first(), ends.last()) else {
+        let pieces = self.block(move |inner, revision| cut_into_ranges(inner, space, revision))?;
+        let mut pieces = pieces;
+        // `None` sorts first, which is right for a lower bound: the piece from the start.
+        pieces.sort_by(|a, b| a.0.cmp(&b.0));
+        if pieces.is_empty() {
             return Ok(vec![(Bound::Unbounded, Bound::Unbounded)]);
-        };
-        let p = first.iter().zip(last.iter()).take_while(|(a, b)| a == b).count();
-        let Some(&hi) = last.get(p) else {
-            // One key: nothing to split.
-            return Ok(vec![(Bound::Unbounded, Bound::Unbounded)]);
-        };
-        let lo = first.get(p).copied().unwrap_or(0);
-        let mut ranges = Vec::new();
-        let mut start = Bound::Unbounded;
-        for c in lo.saturating_add(1)..=hi {
-            let mut split = last[..p].to_vec();
-            split.push(c);
-            ranges.push((start, Bound::Excluded(split.clone())));
-            start = Bound::Included(split);
         }
-        ranges.push((start, Bound::Unbounded));
-        Ok(ranges)
+        Ok(pieces
+            .into_iter()
+            .map(|(lo, hi)| {
+                (lo.map_or(Bound::Unbounded, Bound::Included), hi.map_or(Bound::Unbounded, Bound::Excluded))
+            })
+            .collect())
     }
 
     /// Hands the values of `space` in `range` to `f`, a page at a time.
@@ -791,6 +814,55 @@ impl EtcdSnapshot {
             }
         }
     }
+}
+
+/// A piece of a space: its first key and the key after its last, relative to the space (`None`:
+/// the space's start or end).
+type Piece = (Option<Vec<u8>>, Option<Vec<u8>>);
+
+/// The pieces of `space` for `EtcdSnapshot::ranges`, in no particular order.
+async fn cut_into_ranges(inner: Arc<Inner>, space: &'static str, revision: i64) -> Result<Vec<Piece>, StoreError> {
+    let base = inner.key(space, b"");
+    let mut todo: Vec<Piece> = vec![(None, None)];
+    let mut done = Vec::new();
+    while !todo.is_empty() {
+        let bounds: Vec<(Vec<u8>, Vec<u8>)> = todo
+            .iter()
+            .map(|(lo, hi)| {
+                let start = lo.as_ref().map_or_else(|| base.clone(), |rest| [base.as_slice(), rest].concat());
+                let end = hi.as_ref().map_or_else(|| prefix_end(&base), |rest| [base.as_slice(), rest].concat());
+                (start, end)
+            })
+            .collect();
+        let counts: Vec<Result<i64, StoreError>> =
+            futures_util::stream::iter(bounds.into_iter().map(|(start, end)| {
+                let inner = inner.clone();
+                async move { inner.count(start, end, revision).await }
+            }))
+            .buffered(COUNTS_AT_ONCE)
+            .collect()
+            .await;
+        let mut next = Vec::new();
+        for ((lo, hi), n) in todo.into_iter().zip(counts) {
+            let n = n?;
+            if n == 0 {
+                continue;
+            }
+            match (n > RANGE_KEYS).then(|| cut(lo.as_deref().unwrap_or(b""), hi.as_deref(), FAN_OUT)).flatten() {
+                Some(cuts) => {
+                    let mut from = lo;
+                    for c in cuts {
+                        next.push((from, Some(c.clone())));
+                        from = Some(c);
+                    }
+                    next.push((from, hi));
+                }
+                None => done.push((lo, hi)),
+            }
+        }
+        todo = next;
+    }
+    Ok(done)
 }
 
 impl Snapshot for EtcdSnapshot {
@@ -1158,30 +1230,37 @@ fn audit_entry(kv: &KeyValue) -> Result<AuditEntry, StoreError> {
     Ok(entry)
 }
 
-fn encode<T: serde::Serialize>(value: &T) -> Vec<u8> {
-    let mut out = vec![VALUE_V1];
-    // Serializing our own plain structs to a Vec cannot fail.
-    serde_json::to_writer(&mut out, value).expect("model values serialize");
-    out
-}
-
-fn decode<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, StoreError> {
-    match bytes.split_first() {
-        Some((&VALUE_V1, body)) => {
-            serde_json::from_slice(body).map_err(|e| StoreError::Corrupt(format!("undecodable record: {e}")))
-        }
-        Some((v, _)) => Err(StoreError::Corrupt(format!("record in unknown value version {v}"))),
-        None => Err(StoreError::Corrupt("empty record".into())),
-    }
-}
-
-fn decode_u64(bytes: &[u8]) -> Result<u64, StoreError> {
-    Ok(u64::from_be_bytes(bytes.try_into().map_err(|_| StoreError::Corrupt("counter is not 8 bytes".into()))?))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cuts_lie_strictly_between_their_bounds_in_order() {
+        let cases: &[(&[u8], Option<&[u8]>)] = &[
+            (b"", None),
+            (b"r1", Some(b"r2")),
+            (b"r1000000", Some(b"r2")),
+            (b"p\x10", Some(b"\x80")),
+            (b"abc", Some(b"abd")),
+            (b"a", Some(b"a\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01")),
+            (b"\xff\xff", None),
+        ];
+        for &(lo, hi) in cases {
+            let Some(cuts) = cut(lo, hi, 16) else {
+                assert_eq!(lo, b"a", "only keys equal in eight bytes past their common prefix are uncuttable");
+                continue;
+            };
+            let mut prev = lo.to_vec();
+            for c in &cuts {
+                assert!(c.as_slice() > prev.as_slice(), "{c:?} after {prev:?}");
+                prev = c.clone();
+            }
+            if let Some(hi) = hi {
+                assert!(prev.as_slice() < hi, "{prev:?} before {hi:?}");
+            }
+        }
+        assert_eq!(cut(b"", None, 16).unwrap().len(), 15);
+    }
 
     #[test]
     fn prefix_ends_bound_their_prefix() {

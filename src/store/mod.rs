@@ -30,6 +30,7 @@
 
 pub mod etcd;
 pub mod sled;
+mod value;
 
 use std::ops::Bound;
 use std::path::PathBuf;

@@ -34,6 +34,7 @@ use std::sync::Arc;
 use ::sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 use tokio::sync::broadcast;
 
+use super::value::{decode, decode_u64, encode};
 use super::{
     AuditEntry, ChangeStream, Committed, CommittedBatch, Generation, KeyRange, Snapshot, Store, StoreError,
     TokenRecord, WriteBatch,
@@ -48,7 +49,6 @@ pub const FORMAT_VERSION: u32 = 1;
 /// 16 MB, scanning in the same 9.1 s; a start's peak was 1,915 MiB with 32 MB, 1,978 with 64 and
 /// 2,079 with 128, and durable mutations ran at the same rate with each (about 2,300/s).
 pub const DEFAULT_CACHE_MB: u64 = 32;
-const VALUE_V1: u8 = 1;
 
 /// How many published batches are kept for a stream that starts a little way back.
 const RECENT: usize = 1024;
@@ -550,33 +550,12 @@ fn key_ranges(tree: &::sled::Tree) -> Result<Vec<KeyRange>, StoreError> {
     Ok(ranges)
 }
 
-fn encode<T: serde::Serialize>(value: &T) -> Vec<u8> {
-    let mut out = vec![VALUE_V1];
-    // Serializing our own plain structs to a Vec cannot fail.
-    serde_json::to_writer(&mut out, value).expect("model values serialize");
-    out
-}
-
-fn decode<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, StoreError> {
-    match bytes.split_first() {
-        Some((&VALUE_V1, body)) => {
-            serde_json::from_slice(body).map_err(|e| StoreError::Corrupt(format!("undecodable record: {e}")))
-        }
-        Some((v, _)) => Err(StoreError::Corrupt(format!("record in unknown value version {v}"))),
-        None => Err(StoreError::Corrupt("empty record".into())),
-    }
-}
-
 fn history_key(target_id: &str, seq: u64) -> Vec<u8> {
     let mut k = Vec::with_capacity(target_id.len() + 9);
     k.extend_from_slice(target_id.as_bytes());
     k.push(0);
     k.extend_from_slice(&seq.to_be_bytes());
     k
-}
-
-fn decode_u64(bytes: &[u8]) -> Result<u64, StoreError> {
-    Ok(u64::from_be_bytes(bytes.try_into().map_err(|_| StoreError::Corrupt("counter is not 8 bytes".into()))?))
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! by [`EtcdCluster::start`], killed when dropped (also when the test fails), and killed by the
 //! kernel if the test process dies first.
 
-use std::net::TcpListener;
+use super::free_port;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -17,12 +17,6 @@ pub struct EtcdCluster {
 struct Member {
     name: String,
     child: Option<Child>,
-}
-
-/// A port nobody listens on now. Another process may take it before etcd does; a cluster that
-/// does not come up is started again on new ports.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 impl EtcdCluster {

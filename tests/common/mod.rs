@@ -142,3 +142,75 @@ pub fn error_codes(body: &Value) -> Vec<String> {
         .map(|es| es.iter().map(|e| e["extensions"]["code"].as_str().unwrap_or("<none>").to_string()).collect())
         .unwrap_or_default()
 }
+
+/// A port nobody listens on now (for a process the test starts; another process may take it
+/// first, which a start that fails then reports).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Copies a directory tree (a seed to change one file of).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+/// POSTs a query to a server the test started as a process; `data`, or the whole body (or the
+/// transport error) as text when it has errors. Bounded, so that a hung server fails the test
+/// instead of stalling it.
+pub async fn gql_at(
+    client: &reqwest::Client,
+    url: &str,
+    token: Option<&str>,
+    query: &str,
+    variables: Value,
+) -> Result<Value, String> {
+    let mut req = client
+        .post(format!("{url}/graphql"))
+        .header("content-type", "application/json")
+        .timeout(std::time::Duration::from_secs(20))
+        .body(json!({ "query": query, "variables": variables }).to_string());
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let res = req.send().await.map_err(|e| e.to_string())?;
+    let body: Value = res.json().await.map_err(|e| e.to_string())?;
+    if body.get("errors").is_some() {
+        return Err(body.to_string());
+    }
+    Ok(body["data"].clone())
+}
+
+/// A websocket client connection.
+pub type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The next text message as JSON, skipping pings, pongs and the legacy protocol's keep-alives
+/// (`ka`); at most 10 s. A close fails the test with its frame.
+pub async fn next_json(ws: &mut Ws) -> Value {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        let msg = tokio::time::timeout(std::time::Duration::from_secs(10), ws.next())
+            .await
+            .expect("a message in time")
+            .expect("the socket is open")
+            .expect("a message");
+        match msg {
+            Message::Text(t) => {
+                let v: Value = serde_json::from_str(&t).unwrap();
+                if v["type"] != "ka" {
+                    return v;
+                }
+            }
+            Message::Close(c) => panic!("closed: {c:?}"),
+            _ => {}
+        }
+    }
+}
