@@ -1,5 +1,5 @@
-//! GraphiQL, served from the binary: the page and the vendored GraphiQL and React builds
-//! (`static/graphiql/`, from npm), so that it works with no internet.
+//! GraphiQL, served from the binary: the page and the vendored GraphiQL, GraphiQL Explorer
+//! plugin and React builds (`static/graphiql/`, from npm), so that it works with no internet.
 
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
@@ -25,6 +25,16 @@ const ASSETS: &[Asset] = &[
         name: "graphiql.min.css",
         content_type: "text/css; charset=utf-8",
         bytes: include_bytes!("../static/graphiql/graphiql.min.css"),
+    },
+    Asset {
+        name: "graphiql-plugin-explorer.umd.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../static/graphiql/graphiql-plugin-explorer.umd.js"),
+    },
+    Asset {
+        name: "graphiql-plugin-explorer.css",
+        content_type: "text/css; charset=utf-8",
+        bytes: include_bytes!("../static/graphiql/graphiql-plugin-explorer.css"),
     },
     Asset {
         name: "react.production.min.js",

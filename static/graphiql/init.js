@@ -1,5 +1,7 @@
-// The GraphiQL page's start-up: example tabs and the fetcher. A file of its own, not inline,
-// so that the page's Content-Security-Policy can forbid inline scripts.
+// The GraphiQL page's start-up: example tabs, the fetcher and the Explorer (a panel, open on
+// load, where a query is built by ticking fields and filling in arguments, no GraphQL needed).
+// A file of its own, not inline, so that the page's Content-Security-Policy can forbid inline
+// scripts.
 (function () {
   'use strict';
 
@@ -251,8 +253,10 @@
     '# Start from an entity by its slug, or find one',
     '# with search(query: "..."). The tabs above hold',
     '# more examples.',
-    '# Ctrl+Space completes names; the Docs button',
-    '# (top left) lists every field.',
+    '# Or build one by clicking in the Explorer on the',
+    '# left: tick a field, fill in its arguments, then',
+    '# press ▶. Ctrl+Space completes names; the Docs',
+    '# button (top left) lists every field.',
     '{',
     '  entity(slug: "iom") {',
     '    name',
@@ -275,6 +279,43 @@
     subscriptionUrl: wsScheme + window.location.host + '/graphql'
   });
 
+  // The Explorer plugin (@graphiql/plugin-explorer): the schema as a tree of checkboxes. Made once,
+  // here, not on each render: GraphiQL re-opens `visiblePlugin` whenever its plugin list changes.
+  // Without its script GraphiQL still works, only without the panel.
+  var plugins = [];
+  var explorer = null;
+  if (window.GraphiQLPluginExplorer && typeof GraphiQLPluginExplorer.explorerPlugin === 'function') {
+    explorer = GraphiQLPluginExplorer.explorerPlugin();
+    plugins.push(explorer);
+  }
+
+  // The Explorer's argument inputs take the focus when they appear. That is right when a person
+  // ticks an argument (they can type at once), not when a whole query appears by other means: on
+  // load, on a switch of tab or after Prettify, the panel would jump to the query's last argument
+  // (`first: 50` in the first example) with its text selected, and keys meant for the page would
+  // go into it. So such a focus is given back unless the person's last click or key was in the
+  // Explorer (or was Tab), and the panel scrolled back: to its top for a new query (load, tabs),
+  // else to where it was.
+  var lastInput = null; // { inExplorer, newQuery, scrollTop } of the last pointerdown or keydown
+  function noteInput(e) {
+    var t = e.target && e.target.closest ? e.target : null;
+    var panel = document.querySelector('.graphiql-plugin');
+    lastInput = {
+      inExplorer: !!(t && t.closest('.graphiql-explorer-root')) || (e.type === 'keydown' && e.key === 'Tab'),
+      newQuery: !!(t && t.closest('.graphiql-tab-button, .graphiql-tab-add, .graphiql-tab-close')),
+      scrollTop: panel ? panel.scrollTop : 0
+    };
+  }
+  document.addEventListener('pointerdown', noteInput, true);
+  document.addEventListener('keydown', noteInput, true);
+  document.addEventListener('focusin', function (e) {
+    var t = e.target;
+    if (!t.matches || !t.matches('.graphiql-explorer-root input') || (lastInput && lastInput.inExplorer)) return;
+    t.blur();
+    var panel = t.closest('.graphiql-plugin');
+    if (panel) panel.scrollTop = !lastInput || lastInput.newQuery ? 0 : lastInput.scrollTop;
+  });
+
   ReactDOM.createRoot(root).render(
     React.createElement(
       GraphiQL,
@@ -282,7 +323,10 @@
         fetcher: fetcher,
         defaultQuery: DEFAULT_QUERY,
         defaultTabs: EXAMPLES,
-        shouldPersistHeaders: false
+        shouldPersistHeaders: false,
+        plugins: plugins,
+        // Open on load, so that a query can be built by clicking straight away.
+        visiblePlugin: explorer || undefined
       },
       React.createElement(GraphiQL.Logo, null, 'policygraph')
     )
