@@ -3,9 +3,10 @@
 //! with its document and a link into the document reader, "Copy citation" and "Copy as
 //! Markdown" put the expected footnotes on the clipboard (compared with the API's answers), a
 //! path is highlighted with its evidence listed, the page's address reproduces the view in
-//! another page, broken addresses get a notice, and the picture saves as PNG and SVG. Saves
-//! screenshots under `target/screenshots/`: `explore.png` (the end), `explore-evidence.png` (an
-//! edge's evidence) and `explore-path.png` (a path and its evidence).
+//! another page, broken addresses get a notice, the picture saves as PNG and SVG, and a URL an
+//! editor gives a document reaches the evidence and the footnotes. Saves screenshots under
+//! `target/screenshots/`: `explore.png` (the end), `explore-evidence.png` (an edge's evidence)
+//! and `explore-path.png` (a path and its evidence).
 
 mod common;
 
@@ -22,6 +23,9 @@ async fn explore_draws_a_neighbourhood_and_a_path() {
     for shot in SHOTS {
         let _ = std::fs::remove_file(shots.join(shot));
     }
+    // The seed's documents have no URL: the script gives one a URL as an editor, at its end,
+    // to check that the evidence and the footnotes carry it.
+    let token = s.token("explore-test", policygraph::auth::Role::Editor).await;
     let out = tokio::process::Command::new("node")
         .arg(repo_path("tests/browser/explore.mjs"))
         .args(["--url", &format!("{}/explore", s.url)])
@@ -31,6 +35,7 @@ async fn explore_draws_a_neighbourhood_and_a_path() {
         .arg(shots.join("explore.png"))
         .arg("--shots")
         .arg(&shots)
+        .args(["--token", &token])
         .output()
         .await
         .expect("node runs (scripts/install-test-deps.sh installs what the browser tests need)");

@@ -19,6 +19,8 @@
 //                      (a path with its evidence) there
 //   --search TEXT      what to type into the search box (default "IOM")
 //   --from A --to B    the two ends of the path to find, slugs (default ugochi-daniels, joe-biden)
+//   --token TOKEN      an editor's token: at the end, give the copied citation's document a URL
+//                      (the seed's documents have none) and check that the footnotes carry it
 //   --timeout MS       how long to wait for each step (default 20000)
 //   --chromium PATH    browser binary (default $CHROMIUM or /usr/bin/chromium)
 //
@@ -39,11 +41,11 @@ const { DOMParser } = require('@xmldom/xmldom');
 
 function usage(msg) {
   if (msg) console.error(`error: ${msg}`);
-  console.error('usage: node explore.mjs --url URL --out FILE.png [--shots DIR] [--search TEXT] [--from A --to B] [--timeout MS] [--chromium PATH]');
+  console.error('usage: node explore.mjs --url URL --out FILE.png [--shots DIR] [--token TOKEN] [--search TEXT] [--from A --to B] [--timeout MS] [--chromium PATH]');
   process.exit(2);
 }
 
-const o = { url: null, out: null, shots: null, search: 'IOM', from: 'ugochi-daniels', to: 'joe-biden', timeout: 20000, chromium: process.env.CHROMIUM || '/usr/bin/chromium' };
+const o = { url: null, out: null, shots: null, token: null, search: 'IOM', from: 'ugochi-daniels', to: 'joe-biden', timeout: 20000, chromium: process.env.CHROMIUM || '/usr/bin/chromium' };
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i++) {
   const a = argv[i];
@@ -52,6 +54,7 @@ for (let i = 0; i < argv.length; i++) {
     case '--url': o.url = next(); break;
     case '--out': o.out = next(); break;
     case '--shots': o.shots = next(); break;
+    case '--token': o.token = next(); break;
     case '--search': o.search = next(); break;
     case '--from': o.from = next(); break;
     case '--to': o.to = next(); break;
@@ -88,10 +91,10 @@ function check(ok, text, detail) {
 
 const pageUrl = new URL(o.url);
 const origin = pageUrl.origin;
-async function api(query, variables = {}) {
+async function api(query, variables = {}, token = null) {
   const r = await fetch(`${origin}/graphql`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json' },
+    headers: { 'content-type': 'application/json', accept: 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
     body: JSON.stringify({ query, variables }),
   });
   const j = await r.json();
@@ -127,6 +130,8 @@ function paragraph(ctx) {
     cutStart: start < 0 && [...ctx.before].length >= 1000,
     cutEnd: end < 0 && [...ctx.after].length >= 1000,
     blankCut: start >= 0 || end >= 0,
+    windowCut: (start < 0 && [...ctx.before].length >= 1000) || (end < 0 && [...ctx.after].length >= 1000),
+    docEdge: (start < 0 && [...ctx.before].length < 1000) || (end < 0 && [...ctx.after].length < 1000),
   };
 }
 // xmldom's node lists are not iterable.
@@ -241,21 +246,59 @@ try {
     check(panelText.includes(name) && panelText.includes(target), 'the side panel shows the node\'s name and slug', clip(panelText, 300));
     check((new URL(page.url()).searchParams.get('expand') || '').split(',').includes(target), `the address lists the expanded node (expand=…${target})`, page.url());
 
+    // "Copy as Markdown": a numbered step per relation with its footnote markers, then the
+    // footnotes, compared with the API's `path`.
+    async function checksMarkdown(path, label) {
+      const k0 = await copies();
+      await page.locator('#copy-markdown').click();
+      const didCopy = await copied(page, k0);
+      const mdText = didCopy ? await clipboard().catch(() => '') : '';
+      const mdLines = mdText.split('\n');
+      let n = 0;
+      const wantNotes = [];
+      path.steps.forEach((s, i) => {
+        const r = s.relation;
+        const marks = r.citations.map((q) => { n++; wantNotes.push(`[^${n}]: ${footnote(q)}`); return `[^${n}]`; }).join('');
+        const line = mdLines.find((l) => l.startsWith(`${i + 1}. `));
+        const plain = line ? mdUnescape(line) : '';
+        check(!!line && plain.includes(`${r.from.name} → *${relWords(r.kind)}*`) && plain.includes(`→ ${r.to.name}`) && line.endsWith(marks),
+          `Markdown${label} step ${i + 1}: "${r.from.name} → ${relWords(r.kind)} → ${r.to.name}" with markers ${marks}`, clip(line, 300));
+      });
+      // A URL is an autolink, <URL>, and nothing in it may be escaped.
+      const gotNotes = mdLines.filter((l) => /^\[\^\d+\]: /.test(l)).map((l) => {
+        const m = l.match(/^(.*), <(https?:[^<>\s]+)>\.$/);
+        return m ? `${mdUnescape(m[1])}, ${m[2]}.` : mdUnescape(l);
+      });
+      check(didCopy && JSON.stringify(gotNotes) === JSON.stringify(wantNotes), `Markdown${label} footnotes: one per citation (${wantNotes.length}), each the citation with quote, document, date, URL`,
+        gotNotes.length === wantNotes.length ? wantNotes.map((w, i) => (w === gotNotes[i] ? null : `got ${gotNotes[i]} / want ${w}`)).filter(Boolean).join(' | ') || null : `got ${gotNotes.length}: ${clip(mdText, 400)}`);
+      return wantNotes;
+    }
+    // "Copy citation" on the first citation of the edge shown: the footnote the API's data make.
+    async function checksCopiedCitation(rel, label) {
+      const k0 = await copies();
+      await page.locator('#panel li.evidence button.copy-citation').first().click();
+      const didCopy = await copied(page, k0);
+      const got = didCopy ? await clipboard().catch((e) => `clipboard unreadable: ${e.message}`) : null;
+      const want = footnote(rel.citations[0]);
+      check(didCopy && got === want, `"Copy citation" puts the footnote on the clipboard${label}`, `clipboard ${JSON.stringify(got)}; expected ${JSON.stringify(want)}`);
+      return want;
+    }
+
     // 3. Click an edge: each citation's sentence within its paragraph, its document, the reader link.
-    // The API says which drawn edges have a quote whose paragraph ends at a blank line inside the
-    // window, and which one that runs past the window: one of each is clicked, so that both cuts
-    // are seen to happen.
+    // A paragraph ends at a blank line inside the window, or runs past the window (an ellipsis),
+    // or stops at the document's start or end (none): the API says which drawn edges show each
+    // case, and one edge of each is clicked, the blank-line one last (it is screenshot and copied).
     const drawnEdges = await page.evaluate(() => window.cy.edges().filter((x) => (x.data('citations') || []).some((q) => q.quote)).map((x) => x.id()));
-    let chosen = null; let windowCut = null;
+    const cases = { windowCut: null, docEdge: null, blankCut: null };
     for (const key of drawnEdges) {
       const rel = (await api(relationQuery, { k: key })).relation;
       const located = rel.citations.filter((q) => q.context).map((q) => paragraph(q.context));
-      if (!chosen && located.some((p) => p.blankCut)) chosen = rel;
-      if (!windowCut && located.some((p) => p.cutStart || p.cutEnd)) windowCut = rel;
-      if (chosen && windowCut) break;
+      for (const k of Object.keys(cases)) if (!cases[k] && located.some((p) => p[k])) cases[k] = rel;
+      if (Object.values(cases).every(Boolean)) break;
     }
+    const chosen = cases.blankCut;
     // Clicks `rel`'s edge and compares each citation shown with the API's.
-    const seen = { blankCut: false, windowCut: false };
+    const seen = { blankCut: false, windowCut: false, docEdge: false };
     async function showsEvidence(rel) {
       const n = await actions();
       await page.evaluate((k) => { window.cy.$id(k).emit('tap'); }, rel.key);
@@ -279,8 +322,7 @@ try {
         const s = shown[i] || {};
         if (!q.context) { check(s.mark === null, `citation ${i + 1}: no located quote, no paragraph`); return; }
         const want = paragraph(q.context);
-        seen.blankCut ||= want.blankCut;
-        seen.windowCut ||= want.cutStart || want.cutEnd;
+        for (const k of Object.keys(seen)) seen[k] ||= want[k];
         check(s.mark === q.context.quote && s.mark === q.quote, `citation ${i + 1}: the quote is highlighted (<mark>)`, clip(s.mark, 160));
         check(s.before === want.before && s.after === want.after,
           `citation ${i + 1}: the quote sits within its paragraph (${[...want.before].length} characters before, ${[...want.after].length} after${want.blankCut ? ', cut at a blank line' : ''})`,
@@ -292,19 +334,14 @@ try {
           `citation ${i + 1}: the document's title, date and URL are shown`, clip(s.source, 200));
       });
     }
-    if (windowCut && windowCut !== chosen) await showsEvidence(windowCut);
-    if (check(!!chosen, 'the graph has an edge with a located quote', `${drawnEdges.length} edges with quotes drawn`)) {
+    for (const rel of new Set([cases.windowCut, cases.docEdge].filter((r) => r && r !== chosen))) await showsEvidence(rel);
+    if (check(!!chosen, 'the graph has an edge whose quote\'s paragraph ends at a blank line', `${drawnEdges.length} edges with quotes drawn`)) {
       await showsEvidence(chosen);
-      check(seen.blankCut && seen.windowCut, 'paragraphs were seen cut at a blank line and by the 1,000-character window (both rules exercised)', JSON.stringify(seen));
+      check(Object.values(seen).every(Boolean), 'paragraphs were seen cut at a blank line, by the 1,000-character window and by the document\'s edge (every rule exercised)', JSON.stringify(seen));
       await shot('explore-evidence.png');
 
       // 4. Copy citation: the footnote on the clipboard, as the API's data make it.
-      const k0 = await copies();
-      await page.locator('#panel li.evidence button.copy-citation').first().click();
-      const didCopy = await copied(page, k0);
-      const got = didCopy ? await clipboard().catch((e) => `clipboard unreadable: ${e.message}`) : null;
-      const want = footnote(chosen.citations[0]);
-      check(didCopy && got === want, '"Copy citation" puts the footnote on the clipboard', `clipboard ${JSON.stringify(got)}; expected ${JSON.stringify(want)}`);
+      const want = await checksCopiedCitation(chosen, '');
 
       // ... and where the clipboard is refused, the same text to select by hand.
       const refusing = watch(await context.newPage());
@@ -361,25 +398,7 @@ try {
       });
       await shot('explore-path.png');
 
-      // Copy as Markdown: a numbered step per relation with its footnote markers, then the footnotes.
-      const k0 = await copies();
-      await page.locator('#copy-markdown').click();
-      const didCopy = await copied(page, k0);
-      const mdText = didCopy ? await clipboard().catch(() => '') : '';
-      const mdLines = mdText.split('\n');
-      let n = 0;
-      const wantNotes = [];
-      path.steps.forEach((s, i) => {
-        const r = s.relation;
-        const marks = r.citations.map((q) => { n++; wantNotes.push(`[^${n}]: ${footnote(q)}`); return `[^${n}]`; }).join('');
-        const line = mdLines.find((l) => l.startsWith(`${i + 1}. `));
-        const plain = line ? mdUnescape(line) : '';
-        check(!!line && plain.includes(`${r.from.name} → *${relWords(r.kind)}*`) && plain.includes(`→ ${r.to.name}`) && line.endsWith(marks),
-          `Markdown step ${i + 1}: "${r.from.name} → ${relWords(r.kind)} → ${r.to.name}" with markers ${marks}`, clip(line, 300));
-      });
-      const gotNotes = mdLines.filter((l) => /^\[\^\d+\]: /.test(l)).map((l) => mdUnescape(l).replace(/<(https?:[^>]+)>/g, '$1'));
-      check(didCopy && JSON.stringify(gotNotes) === JSON.stringify(wantNotes), `Markdown footnotes: one per citation (${wantNotes.length}), each the citation with quote, document, date, URL`,
-        gotNotes.length === wantNotes.length ? wantNotes.map((w, i) => (w === gotNotes[i] ? null : `got ${gotNotes[i]} / want ${w}`)).filter(Boolean).join(' | ') || null : `got ${gotNotes.length}: ${clip(mdText, 400)}`);
+      await checksMarkdown(path, '');
     }
 
     // 6. Select an edge of the path: the highlight stays, and the address now holds the whole view.
@@ -511,6 +530,28 @@ try {
     check(st6 === 'drawn' && (await broken.locator('#notice').isHidden()), 'after it, a search still draws (and the notice goes away)', `state ${st6}`);
     await broken.close();
     await page.bringToFront();
+
+    // 11. A document with a URL: the evidence links it, the footnotes end with it.
+    if (o.token && chosen) {
+      const url = 'https://example.org/explore-test/press_release?id=2021&lang=en';
+      const docSlug = chosen.citations[0].document.slug;
+      await api('mutation($id: ID!, $u: String) { updateEntity(input: { id: $id, url: $u }) { entity { slug } } }', { id: docSlug, u: url }, o.token);
+      const rel = (await api(relationQuery, { k: chosen.key })).relation;
+      check(rel.citations[0].document.url === url, `an editor gives ${docSlug} a URL through the API`, rel.citations[0].document.url);
+      n0 = await actions();
+      await page.evaluate((k) => { window.cy.$id(k).emit('tap'); }, chosen.key);
+      st = await settle(n0, ['edge']);
+      const href = await page.locator('#panel li.evidence a.doc-url').first().getAttribute('href').catch(() => null);
+      check(st === 'edge' && href === url, 'the evidence links the document\'s URL', `state ${st}; href ${href}`);
+      const withUrl = await checksCopiedCitation(rel, ' (with the document\'s URL)');
+      check(withUrl.endsWith(`, ${url}.`), 'the copied footnote ends with the URL', withUrl);
+      n0 = await actions();
+      await page.locator('#path-go').click();
+      st = await settle(n0, ['path']);
+      const again = (await api(pathQuery, { a: o.from, b: o.to })).shortestPath;
+      const notes = st === 'path' && again ? await checksMarkdown(again, ' (with a URL)') : [];
+      check(notes.some((f) => f.endsWith(`, ${url}.`)), 'a Markdown footnote carries the URL', `state ${st}; ${notes.length} footnotes`);
+    }
     await page.waitForTimeout(200);
     await readPanel();
   } catch (err) {
