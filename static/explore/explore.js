@@ -210,20 +210,22 @@
     return '/documents/' + encodeURIComponent(c.document.slug) + (typeof c.offset === 'number' ? '#at=' + c.offset : '');
   }
 
-  var BLANK_LINES = /\r?\n(?:[ \t\f\v\r]*\n)+/g;
-  // The quote's paragraph from its 1,000-character window: `before` from its last blank line,
-  // `after` up to its first; a side with no blank line goes on past the window when the window
+  // The source texts hold one paragraph per line (none is wrapped), so a line break ends a
+  // paragraph; cutting at blank lines only would show whole runs of paragraphs.
+  var LINE_BREAK = /\r?\n/g;
+  // The quote's paragraph from its 1,000-character window: `before` from its last line break,
+  // `after` up to its first; a side with no line break goes on past the window when the window
   // is full (cutStart / cutEnd: show an ellipsis), else it reached the document's edge.
   function paragraphOf(ctx) {
     var before = ctx.before || '';
     var after = ctx.after || '';
     var start = -1;
     var m;
-    BLANK_LINES.lastIndex = 0;
-    while ((m = BLANK_LINES.exec(before))) start = m.index + m[0].length;
-    BLANK_LINES.lastIndex = 0;
-    var end = BLANK_LINES.exec(after);
-    BLANK_LINES.lastIndex = 0;
+    LINE_BREAK.lastIndex = 0;
+    while ((m = LINE_BREAK.exec(before))) start = m.index + m[0].length;
+    LINE_BREAK.lastIndex = 0;
+    var end = LINE_BREAK.exec(after);
+    LINE_BREAK.lastIndex = 0;
     return {
       before: start >= 0 ? before.slice(start) : before,
       quote: ctx.quote,
