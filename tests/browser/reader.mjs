@@ -260,7 +260,20 @@ try {
       if (check(st === 'ready', `${o.astral} drawn`, `state ${st}`)) await highlights(adoc, apassages, o.astral);
     }
 
-    // 6. A document without text says so.
+    // 6. Every other document with a text, one of them with more passages than one page holds.
+    const docs = (await gql(DOCUMENTS)).entities.edges.map((e) => e.node.slug).filter((x) => x !== o.doc && x !== o.astral && x !== o.noText);
+    let most = 0;
+    for (const slug of docs) {
+      const d = (await gql(DOC, { s: slug })).entity;
+      const ps = await allPassages(slug);
+      most = Math.max(most, ps.length);
+      await page.goto(`${o.base}/documents/${encodeURIComponent(slug)}`, { waitUntil: 'load' });
+      st = await waitState(['ready']);
+      if (check(st === 'ready', `${slug} drawn`, `state ${st}`)) await highlights(d, ps, slug);
+    }
+    check(most > 100, `one document has ${most} passages, more than the page's first request takes (100)`);
+
+    // 7. A document without text says so.
     if (o.noText) {
       const r = await page.goto(`${o.base}/documents/${encodeURIComponent(o.noText)}`, { waitUntil: 'load' });
       st = await waitState(['no-text']);
@@ -268,14 +281,14 @@ try {
       check(r.status() === 200 && st === 'no-text' && /does not hold the text/.test(t), `a document without text (${o.noText}) says so`, `HTTP ${r.status()}, state ${st}: ${clip(t, 200)}`);
     }
 
-    // 7. The 404 pages.
+    // 8. The 404 pages.
     for (const [slug, says] of [['no-such-document-here', /No entity of the graph has the slug “no-such-document-here”/], [rel.from.slug, /is an? \w+, not a document/]]) {
       const r = await page.goto(`${o.base}/documents/${encodeURIComponent(slug)}`, { waitUntil: 'load' });
       const t = await page.locator('body').innerText();
       check(r.status() === 404 && says.test(t) && t.includes(slug), `/documents/${slug} is a 404 page naming it`, `HTTP ${r.status()}: ${clip(t, 200)}`);
     }
 
-    // 8. The list of documents.
+    // 9. The list of documents.
     const all = (await gql(DOCUMENTS)).entities;
     await page.goto(`${o.base}/documents`, { waitUntil: 'load' });
     st = await waitState(['list']);
