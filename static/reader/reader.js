@@ -121,6 +121,7 @@
     $('summary').textContent = 'The texts the graph is read from. Open one to see which of its sentences the graph cites, and what it makes of them.';
     var list = el('ul', { id: 'doc-list' });
     $('text').replaceWith(list);
+    setPanel(el('h2', { text: 'Reading a document' }), el('p', { class: 'muted', text: 'Open a document to read its text. The sentences the graph cites are highlighted; click one to see the relations and facts that rest on it, and follow them into the graph.' }));
     function page(after) {
       return gql(Q_LIST, { a: after }).then(function (data) {
         data.entities.edges.forEach(function (edge) {
