@@ -33,7 +33,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::domain::{DocumentText, EntityKind, RelationKind};
+use crate::domain::{DocumentText, EntityKind, Relation, RelationKind};
 use crate::seed::{Problem, SeedData};
 
 /// Words that a full stop follows without ending the sentence (compared without case).
@@ -210,6 +210,26 @@ pub enum Cites {
     Statement,
 }
 
+/// Every quote a relation cites, with the document it is in (an entity ID) and what it is cited
+/// for: its citations' quotes, then its numbers' quotes (a number without a document of its
+/// own is read from the relation's first cited document). `check` and the document reader
+/// (`Document.passages`) both read a relation's quotes here, so that they agree on what a
+/// relation cites.
+pub fn relation_quotes(r: &Relation) -> impl Iterator<Item = (&str, &str, Cites)> {
+    let cites = match r.kind {
+        RelationKind::Mentions => Cites::Name,
+        k if STATEMENT_KINDS.contains(&k) => Cites::Statement,
+        _ => Cites::Fact,
+    };
+    let first = r.citations.first().map(|c| c.document.as_str());
+    let citations = r.citations.iter().filter_map(move |c| Some((c.document.as_str(), c.quote.as_deref()?, cites)));
+    let numbers = r
+        .quantities
+        .iter()
+        .filter_map(move |q| Some((q.document.as_deref().or(first)?, q.quote.as_deref()?, Cites::Fact)));
+    citations.chain(numbers)
+}
+
 /// Every quote the seed data cites: relation citations, relation and entity quantities.
 pub fn seed_spans(data: &SeedData) -> Vec<Span> {
     let files: HashMap<&str, &str> = data
@@ -221,21 +241,8 @@ pub fn seed_spans(data: &SeedData) -> Vec<Span> {
     let file_of = |doc: &str| files.get(doc).map_or(doc, |f| *f).to_string();
     let mut spans = Vec::new();
     for r in &data.relations {
-        let cites = match r.kind {
-            RelationKind::Mentions => Cites::Name,
-            k if STATEMENT_KINDS.contains(&k) => Cites::Statement,
-            _ => Cites::Fact,
-        };
-        for c in &r.citations {
-            if let Some(q) = &c.quote {
-                spans.push(Span { file: file_of(&c.document), quote: q.clone(), cites });
-            }
-        }
-        let first = r.citations.first().map(|c| c.document.as_str());
-        for q in &r.quantities {
-            if let (Some(quote), Some(doc)) = (&q.quote, q.document.as_deref().or(first)) {
-                spans.push(Span { file: file_of(doc), quote: quote.clone(), cites: Cites::Fact });
-            }
+        for (doc, quote, cites) in relation_quotes(r) {
+            spans.push(Span { file: file_of(doc), quote: quote.to_string(), cites });
         }
     }
     for e in &data.entities {

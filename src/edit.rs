@@ -207,7 +207,7 @@ impl Footprint {
 }
 
 /// Every document an entity cites for its own facts and numbers.
-fn entity_documents(e: &Entity) -> impl Iterator<Item = &str> {
+pub(crate) fn entity_documents(e: &Entity) -> impl Iterator<Item = &str> {
     let s = &e.sources;
     s.date
         .iter()

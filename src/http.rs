@@ -264,13 +264,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/metrics").route(get_or_head().to(metrics)))
     .service(web::resource("/export/{file}").route(get_or_head().to(export)))
     .configure(crate::graphiql::routes)
-    .configure(crate::explore::routes);
+    .configure(crate::explore::routes)
+    .configure(crate::reader::routes);
 }
 
 fn route_label(path: &str) -> &'static str {
     match path {
         p if p.starts_with("/export/") => "/export",
         p if p.starts_with("/explore") => "/explore",
+        p if p.starts_with("/documents") => "/documents",
         "/graphql" => "/graphql",
         "/healthz" => "/healthz",
         "/metrics" => "/metrics",

@@ -16,6 +16,7 @@ pub mod facts;
 pub mod graph;
 pub mod graphiql;
 pub mod http;
+pub mod reader;
 pub mod seed;
 pub mod service;
 pub mod store;

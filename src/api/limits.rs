@@ -527,7 +527,7 @@ impl Walker<'_> {
         }
         let (price, times, under) = match at {
             At::Root => self.root_field(f, pos),
-            At::Data => (data_price(name), self.page(f, list_default(name)) as Cost, At::Data),
+            At::Data => (data_price(name, self.model), self.page(f, list_default(name)) as Cost, At::Data),
             _ => self.introspection_field(name, at),
         };
         if times == 0.0 {
@@ -675,8 +675,10 @@ impl Walker<'_> {
 }
 
 /// The price of a field below the entry points: 1, except where its resolver does more.
-fn data_price(field: &str) -> u64 {
+fn data_price(field: &str, model: &CostModel) -> u64 {
     match field {
+        // `Document.passages` reads every relation and entity, as a whole-graph timeline does.
+        "passages" => model.timeline,
         // A whole document's text in the answer (the curated ones are 3–6 KB; one may be MBs).
         "text" => DOCUMENT_TEXT,
         // A located quote: a memo look-up, or one search of its document the first time.
@@ -693,6 +695,7 @@ fn list_default(field: &str) -> u64 {
         "relations" | "entities" | "changes" | "history" => DEFAULT_PAGE as u64,
         // An entity's own facts: a few, but up to 100 aliases and 50 numbers.
         "facts" => DEFAULT_PAGE as u64,
+        "passages" => DEFAULT_PAGE as u64,
         _ => 1,
     }
 }

@@ -8,6 +8,7 @@ pub mod explore;
 pub mod facts;
 pub mod limits;
 pub mod mutation;
+pub mod passages;
 pub mod query;
 pub mod subscription;
 pub mod types;

@@ -322,17 +322,23 @@ pub enum FactField {
 
 /// One fact an entity states about itself (its date, end date, URL, summary, an alias or a
 /// number) and where it is written.
+#[derive(Clone)]
 pub struct Fact {
+    entity: Arc<domain::Entity>,
     field: FactField,
     value: String,
     quantity: Option<domain::Quantity>,
-    citations: Vec<domain::Citation>,
+    pub(super) citations: Vec<domain::Citation>,
 }
 
 /// One fact an entity states about itself (its date, end date, URL, summary, an alias or a
 /// number) and where it is written.
 #[Object]
 impl Fact {
+    /// The entity whose fact it is.
+    async fn entity(&self) -> Entity {
+        Entity::from(self.entity.clone())
+    }
     /// Which field the fact is.
     async fn field(&self) -> FactField {
         self.field
@@ -366,13 +372,13 @@ fn distinct_documents(cs: &[domain::Citation]) -> usize {
 
 /// The facts an entity states about itself, in field order (aliases and numbers in theirs),
 /// only those of `fields` when given.
-fn facts_of(e: &domain::Entity, fields: Option<&[FactField]>) -> Vec<Fact> {
+pub(super) fn facts_of(e: &Arc<domain::Entity>, fields: Option<&[FactField]>) -> Vec<Fact> {
     let wanted = |f: FactField| fields.is_none_or(|fs| fs.contains(&f));
     let s = &e.sources;
     let mut out = Vec::new();
     let mut push = |field: FactField, value: Option<String>, citations: &[domain::Citation]| {
         if let (true, Some(value)) = (wanted(field), value) {
-            out.push(Fact { field, value, quantity: None, citations: citations.to_vec() });
+            out.push(Fact { entity: e.clone(), field, value, quantity: None, citations: citations.to_vec() });
         }
     };
     push(FactField::Date, e.date.map(|d| d.to_string()), &s.date);
@@ -385,6 +391,7 @@ fn facts_of(e: &domain::Entity, fields: Option<&[FactField]>) -> Vec<Fact> {
     if wanted(FactField::Quantity) {
         for q in &e.quantities {
             out.push(Fact {
+                entity: e.clone(),
                 field: FactField::Quantity,
                 value: format!("{} {}", q.value, q.unit),
                 quantity: Some(q.clone()),
@@ -482,7 +489,7 @@ async fn located(ctx: &Context<'_>, c: &domain::Citation) -> Result<Option<(Arc<
 }
 
 /// The text of the document with entity ID `id`, when this server holds it.
-async fn document_text(ctx: &Context<'_>, id: &str) -> Result<Option<Arc<domain::DocumentText>>> {
+pub(super) async fn document_text(ctx: &Context<'_>, id: &str) -> Result<Option<Arc<domain::DocumentText>>> {
     let g = view(ctx).await?;
     let Some(file) = g.entity(id).and_then(|e| e.file.clone()) else { return Ok(None) };
     Ok(texts(ctx)?.get(&file).cloned())
@@ -804,6 +811,20 @@ entity_objects! {
         /// to know that offsets and quotes refer to the same text. Null when `text` is.
         async fn sha256(&self, ctx: &Context<'_>) -> Result<Option<String>> {
             Ok(document_text(ctx, &self.0.id).await?.map(|t| t.sha256_hex()))
+        }
+        /// The sentences of `text` that the graph cites, in text order, each with the relations
+        /// and entity facts citing it: a quote of theirs overlaps it. Sentences are cut as
+        /// `policygraph check` cuts them. A page at a time: a page shorter than `first` is the
+        /// last. Empty when `text` is null. Reads every relation, so it is priced like
+        /// `conflicts`.
+        async fn passages(
+            &self,
+            ctx: &Context<'_>,
+            #[graphql(desc = "Page size, at most 100; 20 when not given.")] first: Option<i32>,
+            #[graphql(desc = "Only passages that start after this character offset: the last `offset` of the previous page.")]
+            after: Option<i32>,
+        ) -> Result<Vec<super::passages::Passage>> {
+            super::passages::of_document(ctx, &self.0, first, after).await
         }
     }
 }
