@@ -189,6 +189,10 @@ pub struct ServeArgs {
     /// all its websockets.
     #[arg(long, env = "POLICYGRAPH_WS_MAX_SUBSCRIPTIONS_PER_CLIENT", default_value_t = crate::ws::DEFAULT_MAX_SUBSCRIPTIONS_PER_CLIENT as u64, value_parser = clap::value_parser!(u64).range(1..))]
     pub ws_max_subscriptions_per_client: u64,
+    /// Origins (comma-separated, `scheme://host[:port]`) whose pages may send credentials and
+    /// `Authorization` across origins; any origin may read without them.
+    #[arg(long, env = "POLICYGRAPH_CORS_ORIGINS", default_value = "", hide_default_value = true)]
+    pub cors_origins: crate::http::CorsOrigins,
 }
 
 #[derive(Args, Debug)]
@@ -284,6 +288,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 max_subscriptions_per_client: args.ws_max_subscriptions_per_client as usize,
                 ..Default::default()
             },
+            cors_origins: args.cors_origins.clone(),
         },
     )?;
     {

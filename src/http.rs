@@ -15,6 +15,11 @@
 //! resolvers that search the graph check it and run off the HTTP workers, see
 //! [`crate::api::work`]); an answer carries at most [`MAX_ERRORS`] errors and no message longer
 //! than [`MAX_MESSAGE_CHARS`], so a hostile document cannot be echoed back at length.
+//!
+//! CORS, for apps on other origins, is in [`cors`].
+
+mod cors;
+pub use cors::{CorsOriginError, CorsOrigins, EXPOSED_HEADERS, PREFLIGHT_MAX_AGE_SECS};
 
 use std::collections::HashMap;
 use std::net::TcpListener;
@@ -101,6 +106,9 @@ pub struct HttpConfig {
     pub body_timeout: Duration,
     /// Websocket settings: initialisation timeout, pings, limits.
     pub ws: crate::ws::WsConfig,
+    /// The origins whose pages may send credentials and `Authorization` (see [`cors`]); any
+    /// origin may read.
+    pub cors_origins: CorsOrigins,
 }
 
 /// The default of [`HttpConfig::request_timeout`].
@@ -118,6 +126,7 @@ impl Default for HttpConfig {
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             body_timeout: DEFAULT_BODY_TIMEOUT,
             ws: crate::ws::WsConfig::default(),
+            cors_origins: CorsOrigins::default(),
         }
     }
 }
@@ -139,9 +148,37 @@ pub fn start(listener: TcpListener, service: Service, config: &HttpConfig) -> st
     };
     // Install the recorder before the first request so that every metric is captured.
     telemetry::metrics_handle();
+    let cors_origins = config.cors_origins.clone();
     let app = move || {
+        let cors_origins = cors_origins.clone();
         App::new()
             .app_data(web::Data::new(state.clone()))
+            // Innermost, so that preflights are counted and carry request IDs like any answer,
+            // and every answer of the routes gets the headers, errors included.
+            .wrap_fn(move |req, srv| {
+                use actix_web::dev::Service as _;
+                let applies = cors::applies(req.path(), req.headers());
+                let origin = req.headers().get(header::ORIGIN).cloned();
+                let preflight =
+                    if applies { cors::preflight(&cors_origins, req.method(), req.headers()) } else { None };
+                // A handler's error is already an answer by here (actix makes it one), so
+                // refusals get the headers too.
+                let next = match preflight {
+                    Some(answer) => Err(req.into_response(answer)),
+                    None => Ok(srv.call(req)),
+                };
+                let cors_origins = cors_origins.clone();
+                async move {
+                    let mut res = match next {
+                        Err(answer) => return Ok(answer),
+                        Ok(fut) => fut.await?.map_into_boxed_body(),
+                    };
+                    if applies {
+                        cors::add_headers(&cors_origins, origin.as_ref(), res.headers_mut());
+                    }
+                    Ok(res)
+                }
+            })
             .wrap_fn(|req, srv| {
                 use actix_web::dev::Service as _;
                 let started = Instant::now();
