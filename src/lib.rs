@@ -2,6 +2,7 @@
 //! governance. See `ARCHITECTURE.md` for the map of modules.
 
 pub mod api;
+pub mod assets;
 pub mod auth;
 pub mod cache;
 pub mod cli;

@@ -17,25 +17,23 @@
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 
+use crate::assets::{Asset, Cache};
+
 use crate::domain::EntityKind;
 use crate::http::AppState;
-
-struct Asset {
-    name: &'static str,
-    content_type: &'static str,
-    bytes: &'static [u8],
-}
 
 const ASSETS: &[Asset] = &[
     Asset {
         name: "reader.js",
         content_type: "text/javascript; charset=utf-8",
         bytes: include_bytes!("../static/reader/reader.js"),
+        cache: Cache::Revalidate,
     },
     Asset {
         name: "reader.css",
         content_type: "text/css; charset=utf-8",
         bytes: include_bytes!("../static/reader/reader.css"),
+        cache: Cache::Revalidate,
     },
 ];
 
@@ -153,14 +151,7 @@ fn urlencode(s: &str) -> String {
 }
 
 async fn asset(name: web::Path<String>) -> HttpResponse {
-    match ASSETS.iter().find(|a| a.name == name.as_str()) {
-        // The page's own files change with the server: revalidate them.
-        Some(a) => HttpResponse::Ok()
-            .content_type(a.content_type)
-            .insert_header((header::CACHE_CONTROL, "no-cache"))
-            .body(a.bytes),
-        None => HttpResponse::NotFound().content_type("text/plain; charset=utf-8").body("no such asset"),
-    }
+    crate::assets::serve(ASSETS, &name)
 }
 
 #[cfg(test)]
