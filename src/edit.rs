@@ -299,6 +299,7 @@ impl Planner<'_> {
             target_id: id.into(),
             before,
             after,
+            merged_into: None,
         });
     }
 
@@ -832,6 +833,9 @@ pub fn plan(g: &GraphIndex, texts: &DocumentTexts, actor: &str, edit: Edit) -> R
             }
             p.put_entity(Some(&kept), e);
             p.delete_entity(&removed);
+            if let Some(gone) = p.batch.audit.last_mut() {
+                gone.merged_into = Some(keep.clone());
+            }
             (TargetKind::Entity, keep)
         }
     };

@@ -741,6 +741,7 @@ pub async fn apply(store: &dyn Store, data: &SeedData) -> Result<(SeedReport, Op
                 target_id: id.into(),
                 before,
                 after: Some(after),
+                merged_into: None,
             }
         };
     for e in &data.entities {

@@ -30,6 +30,7 @@ fn audit(target: TargetKind, id: &str, action: &str) -> AuditEntry {
         target_id: id.into(),
         before: None,
         after: Some(serde_json::json!({ "id": id })),
+        merged_into: None,
     }
 }
 
@@ -82,7 +83,11 @@ pub async fn generations_increase_and_audit_entries_are_numbered(store: Arc<dyn 
     let start = store.head().await.unwrap();
     let seq = store.last_seq().await.unwrap();
     let a = commit(store.as_ref(), &creating(&es[..3], &[])).await;
-    let b = commit(store.as_ref(), &creating(&es[3..], &rs[..2])).await;
+    // A field only some entries carry (a merge's survivor) is kept with the entry.
+    let mut second = creating(&es[3..], &rs[..2]);
+    second.audit[0].merged_into = Some(es[0].id.clone());
+    let b = commit(store.as_ref(), &second).await;
+    assert_eq!(b.entries[0].merged_into.as_deref(), Some(es[0].id.as_str()));
     assert!(a.generation > start && b.generation > a.generation, "{start} {} {}", a.generation, b.generation);
     assert_eq!(store.head().await.unwrap(), b.generation);
     let seqs: Vec<u64> = a.entries.iter().chain(&b.entries).map(|e| e.seq).collect();

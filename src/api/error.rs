@@ -6,6 +6,8 @@ use async_graphql::{Error, ErrorExtensions};
 /// The codes a client can rely on, in `errors[].extensions.code`.
 pub mod code {
     pub const NOT_FOUND: &str = "NOT_FOUND";
+    /// The ID named a record that has been deleted (a merged one answers its survivor instead).
+    pub const DELETED: &str = "DELETED";
     pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
     pub const INTERNAL: &str = "INTERNAL_SERVER_ERROR";
     pub const PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
@@ -36,6 +38,8 @@ pub mod code {
 pub enum ApiError {
     #[error("{what} `{key}` does not exist")]
     NotFound { what: &'static str, key: String },
+    #[error("{what} `{key}` was deleted at {at} (change seq {seq})")]
+    Deleted { what: &'static str, key: String, seq: u64, at: String },
     #[error("argument `{argument}`: {message}")]
     BadInput { argument: &'static str, message: String },
     #[error("the request ran past its time limit of {limit_ms} ms and was stopped; ask for less (a shorter `maxLength`, fewer aliases, narrower filters)")]
@@ -57,6 +61,7 @@ impl ApiError {
     fn code(&self) -> &'static str {
         match self {
             ApiError::NotFound { .. } => code::NOT_FOUND,
+            ApiError::Deleted { .. } => code::DELETED,
             ApiError::BadInput { .. } => code::BAD_USER_INPUT,
             ApiError::TimedOut { .. } => code::REQUEST_TIMEOUT,
             ApiError::Internal(_) => code::INTERNAL,

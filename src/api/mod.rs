@@ -7,6 +7,7 @@ pub mod error;
 pub mod explore;
 pub mod facts;
 pub mod limits;
+pub mod moved;
 pub mod mutation;
 pub mod passages;
 pub mod query;

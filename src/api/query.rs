@@ -3,6 +3,7 @@
 use async_graphql::{Context, ErrorExtensions, Object, Result, SimpleObject, ID};
 
 use super::error::ApiError;
+use super::moved;
 use super::types::{
     decode_cursor, encode_cursor, page_size, resolve_node, view, Change, Document, Entity, EntityKind, Event, Node,
     Office, Organization, PageInfo, Person, Pillar, Place, Policy, Relation, MAX_PAGE,
@@ -68,18 +69,23 @@ pub struct GraphStats {
 /// The entry points for reading the graph.
 #[Object(name = "QueryRoot")]
 impl QueryRoot {
-    /// Fetches anything by its global ID. Null when the ID is well-formed but names nothing.
+    /// Fetches anything by its global ID. An entity merged into another answers the survivor
+    /// (its `id` differs from the one asked: update what you stored); a deleted record answers
+    /// null with a `DELETED` error; an ID never given out answers null.
     async fn node(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "A global ID, `<Type>:<key>`.")] id: ID,
     ) -> Result<Option<Node>> {
         let g = view(ctx).await?;
-        resolve_node(&g, &id)
+        match resolve_node(&g, &id)? {
+            Some(n) => Ok(Some(n)),
+            None => moved::node_gone(ctx, &g, &id).await,
+        }
     }
 
-    /// Fetches many objects by global ID at once, in the order asked (null where an ID names
-    /// nothing). At most 100 IDs.
+    /// Fetches many objects by global ID at once, in the order asked, each answered as `node`
+    /// answers it (a deleted one is a null with a `DELETED` error at its index). At most 100 IDs.
     async fn nodes(
         &self,
         ctx: &Context<'_>,
@@ -91,20 +97,41 @@ impl QueryRoot {
             );
         }
         let g = view(ctx).await?;
-        ids.iter().map(|id| resolve_node(&g, id)).collect()
+        let mut out = Vec::with_capacity(ids.len());
+        for (i, id) in ids.iter().enumerate() {
+            let found = match resolve_node(&g, id)? {
+                Some(n) => Some(n),
+                // A deleted ID is a null in its place with an error at its index; the rest of
+                // the list is still answered.
+                None => moved::node_gone(ctx, &g, id).await.unwrap_or_else(|e| {
+                    let mut e = ctx.set_error_path(e.into_server_error(ctx.item.pos));
+                    e.path.push(async_graphql::PathSegment::Index(i));
+                    ctx.add_error(e);
+                    None
+                }),
+            };
+            out.push(found);
+        }
+        Ok(out)
     }
 
-    /// An entity by its slug, e.g. `iom` or `michele-klein-solomon`. An unknown slug is a
-    /// `NOT_FOUND` error.
+    /// An entity by its slug, e.g. `iom` or `michele-klein-solomon`. The slug of an entity merged
+    /// into another answers the survivor, and an entity's first slug still finds it after a
+    /// rename (compare the answer's `slug`); a deleted entity's is a `DELETED` error, an unknown
+    /// slug a `NOT_FOUND` error.
     async fn entity(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The entity's slug.")] slug: String,
     ) -> Result<Option<Entity>> {
         let g = view(ctx).await?;
-        match g.entity_by_slug(&slug) {
-            Some(e) => Ok(Some(Entity::from(e.clone()))),
-            None => Err(ApiError::not_found("entity", slug).extend()),
+        if let Some(e) = g.entity_by_slug(&slug) {
+            return Ok(Some(Entity::from(e.clone())));
+        }
+        // An entity's ID is its slug at creation: an old slug leads on like an old ID.
+        match moved::entity_gone(ctx, &g, &slug).await? {
+            moved::Found::Here(e) => Ok(Some(e)),
+            moved::Found::Nothing => Err(ApiError::not_found("entity", slug).extend()),
         }
     }
 
@@ -170,16 +197,19 @@ impl QueryRoot {
         Ok(found.into_iter().map(Entity::from).collect())
     }
 
-    /// A relation by its key (the `key` field; e.g. `office_of:iom-washington:iom`). An unknown
-    /// key is a `NOT_FOUND` error.
+    /// A relation by its key (the `key` field; e.g. `office_of:iom-washington:iom`). A deleted
+    /// relation's key is a `DELETED` error, an unknown key a `NOT_FOUND` error.
     async fn relation(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The relation's key.")] key: String,
     ) -> Result<Option<Relation>> {
-        match view(ctx).await?.relation(&key) {
-            Some(r) => Ok(Some(Relation(r.clone()))),
-            None => Err(ApiError::not_found("relation", key).extend()),
+        if let Some(r) = view(ctx).await?.relation(&key) {
+            return Ok(Some(Relation(r.clone())));
+        }
+        match moved::relation_gone(ctx, &key).await? {
+            moved::Found::Here(r) => Ok(Some(r)),
+            moved::Found::Nothing => Err(ApiError::not_found("relation", key).extend()),
         }
     }
 

@@ -223,6 +223,11 @@ impl Change {
     async fn after(&self) -> Option<async_graphql::Json<serde_json::Value>> {
         self.0.after.clone().map(async_graphql::Json)
     }
+    /// On an entity deleted by `mergeEntities`: the global ID of the entity it was merged into,
+    /// which `node`, `nodes` and `entity` now answer for the old ID. Null otherwise.
+    async fn merged_into(&self) -> Option<ID> {
+        super::moved::survivor_global_id(&self.0).map(ID)
+    }
 }
 
 /// The kind string (`person`, `holds_role`) of the record an audit entry is about.

@@ -100,6 +100,11 @@ pub struct AuditEntry {
     pub before: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after: Option<serde_json::Value>,
+    /// On the deletion of an entity merged into another: the survivor's ID. It is what lets a
+    /// client holding the old ID be answered with the survivor (`node`, `nodes`, `entity`), and
+    /// what tells a service following the change feed where its record went.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_into: Option<String>,
 }
 
 /// A stored API token: its name, role and the SHA-256 of its secret (never the secret).
