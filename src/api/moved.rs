@@ -15,10 +15,13 @@
 //! The audit log, not the index, is asked because it is the store's own record of what
 //! happened, kept on every backend and by every replica alike; the index holds only what is.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, ErrorExtensions, Result};
 
 use super::error::ApiError;
 use super::types::{type_name, Entity, Node, Relation};
+use crate::domain;
 use crate::graph::GraphIndex;
 use crate::service::Service;
 use crate::store::{AuditEntry, TargetKind};
@@ -86,7 +89,7 @@ fn is_survivor_of(e: &AuditEntry, gone: &AuditEntry) -> bool {
 
 /// The entity an entity ID leads to when the graph does not hold it: through merges (and an
 /// old slug's entity), or a `DELETED` error.
-pub async fn entity_gone(ctx: &Context<'_>, g: &GraphIndex, id: &str) -> Result<Found<Entity>> {
+pub async fn entity_gone(ctx: &Context<'_>, g: &GraphIndex, id: &str) -> Result<Found<Arc<domain::Entity>>> {
     let service = service(ctx)?;
     let mut id = id.to_string();
     for _ in 0..MAX_HOPS {
@@ -94,13 +97,13 @@ pub async fn entity_gone(ctx: &Context<'_>, g: &GraphIndex, id: &str) -> Result<
             Fate::Unknown => return Ok(Found::Nothing),
             Fate::Alive => {
                 return Ok(match g.entity(&id) {
-                    Some(e) => Found::Here(Entity::from(e.clone())),
+                    Some(e) => Found::Here(e.clone()),
                     None => Found::Nothing,
                 })
             }
             Fate::MergedInto(survivor) => {
                 if let Some(e) = g.entity(&survivor) {
-                    return Ok(Found::Here(Entity::from(e.clone())));
+                    return Ok(Found::Here(e.clone()));
                 }
                 id = survivor;
             }
@@ -130,8 +133,11 @@ pub async fn node_gone(ctx: &Context<'_>, g: &GraphIndex, id: &str) -> Result<Op
             Found::Nothing => None,
         }
     } else {
+        // The type in an ID is part of it: the record it leads to must be of that type (a
+        // merge joins entities of one kind only), or the ID is not one we gave out.
         match entity_gone(ctx, g, key).await? {
-            Found::Here(e) => Some(Node::from(e)),
+            Found::Here(e) if type_name(e.kind) == ty => Some(Node::from(Entity::from(e))),
+            Found::Here(_) => None,
             Found::Nothing => None,
         }
     };
@@ -146,7 +152,7 @@ fn deleted(what: &'static str, key: &str, seq: u64, at: &str) -> async_graphql::
 pub fn survivor_global_id(entry: &AuditEntry) -> Option<String> {
     let survivor = entry.merged_into.as_deref()?;
     let ty = super::types::change_kind(entry)
-        .and_then(|k| k.parse::<crate::domain::EntityKind>().ok())
+        .and_then(|k| k.parse::<domain::EntityKind>().ok())
         .map(type_name)
         .unwrap_or("Entity");
     Some(format!("{ty}:{survivor}"))

@@ -130,7 +130,7 @@ impl QueryRoot {
         }
         // An entity's ID is its slug at creation: an old slug leads on like an old ID.
         match moved::entity_gone(ctx, &g, &slug).await? {
-            moved::Found::Here(e) => Ok(Some(e)),
+            moved::Found::Here(e) => Ok(Some(Entity::from(e))),
             moved::Found::Nothing => Err(ApiError::not_found("entity", slug).extend()),
         }
     }
