@@ -10,6 +10,7 @@ pub mod limits;
 pub mod mutation;
 pub mod passages;
 pub mod query;
+pub mod relations;
 pub mod subscription;
 pub mod types;
 pub mod work;
