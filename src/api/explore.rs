@@ -4,11 +4,11 @@
 use async_graphql::{Context, Enum, ErrorExtensions, Object, Result, SimpleObject, ID};
 
 use super::error::ApiError;
+use super::relations::valid_at_arg;
 use super::types::{
     decode_cursor, encode_cursor, page_size, view, Entity, EntityKind, PageInfo, Relation, RelationKind, MAX_PAGE,
 };
 use super::work::off_worker;
-use super::relations::valid_at_arg;
 use crate::domain::{self, DateWindow, PartialDate};
 use crate::graph::algo::{self, PathRanking as AlgoRanking, StepFilter, TimelineItem as AlgoItem};
 use crate::graph::GraphIndex;
@@ -282,8 +282,6 @@ fn filter(
     }
 }
 
-
-
 fn path_length(max_length: i32) -> Result<usize> {
     if !(1..=MAX_PATH_LENGTH).contains(&max_length) {
         return Err(ApiError::bad_input(
@@ -317,8 +315,15 @@ impl ExploreQuery {
         #[graphql(desc = "Follow relations only in their direction.", default = false)] directed: bool,
         #[graphql(desc = "Also pass through documents and `mentions`.", default = false)] include_provenance: bool,
         #[graphql(desc = "How to rank paths.", default_with = "PathRanking::AvoidHubs")] ranking: PathRanking,
-        #[graphql(desc = "Follow only relations that may have held on this date (`YYYY`, `YYYY-MM` or `YYYY-MM-DD`; a partial date means each of its days, as `Entity.relations(where: { validAt })` explains). Relations with neither `validFrom` nor `validUntil` count as valid unless `strict`.")] valid_at: Option<String>,
-        #[graphql(desc = "With `validAt`: leave out relations with neither `validFrom` nor `validUntil`.", default = false)] strict: bool,
+        #[graphql(
+            desc = "Follow only relations that may have held on this date (`YYYY`, `YYYY-MM` or `YYYY-MM-DD`; a partial date means each of its days, as `Entity.relations(where: { validAt })` explains). Relations with neither `validFrom` nor `validUntil` count as valid unless `strict`."
+        )]
+        valid_at: Option<String>,
+        #[graphql(
+            desc = "With `validAt`: leave out relations with neither `validFrom` nor `validUntil`.",
+            default = false
+        )]
+        strict: bool,
     ) -> Result<Option<Path>> {
         let g = view(ctx).await?;
         let (a, b) = (entity_ref(&g, "from", &from)?, entity_ref(&g, "to", &to)?);
@@ -345,8 +350,15 @@ impl ExploreQuery {
         #[graphql(desc = "Follow relations only in their direction.", default = false)] directed: bool,
         #[graphql(desc = "Also pass through documents and `mentions`.", default = false)] include_provenance: bool,
         #[graphql(desc = "How to rank paths.", default_with = "PathRanking::AvoidHubs")] ranking: PathRanking,
-        #[graphql(desc = "Follow only relations that may have held on this date (`YYYY`, `YYYY-MM` or `YYYY-MM-DD`; a partial date means each of its days, as `Entity.relations(where: { validAt })` explains). Relations with neither `validFrom` nor `validUntil` count as valid unless `strict`.")] valid_at: Option<String>,
-        #[graphql(desc = "With `validAt`: leave out relations with neither `validFrom` nor `validUntil`.", default = false)] strict: bool,
+        #[graphql(
+            desc = "Follow only relations that may have held on this date (`YYYY`, `YYYY-MM` or `YYYY-MM-DD`; a partial date means each of its days, as `Entity.relations(where: { validAt })` explains). Relations with neither `validFrom` nor `validUntil` count as valid unless `strict`."
+        )]
+        valid_at: Option<String>,
+        #[graphql(
+            desc = "With `validAt`: leave out relations with neither `validFrom` nor `validUntil`.",
+            default = false
+        )]
+        strict: bool,
     ) -> Result<PathList> {
         let n = page_size(Some(first))?;
         let g = view(ctx).await?;
@@ -373,8 +385,15 @@ impl ExploreQuery {
         #[graphql(desc = "Only relations of these kinds.")] kinds: Option<Vec<RelationKind>>,
         #[graphql(desc = "Also count documents and `mentions`.", default = false)] include_provenance: bool,
         #[graphql(desc = "How many, at most 100; 20 when not given.")] first: Option<i32>,
-        #[graphql(desc = "Follow only relations that may have held on this date (`YYYY`, `YYYY-MM` or `YYYY-MM-DD`; a partial date means each of its days, as `Entity.relations(where: { validAt })` explains). Relations with neither `validFrom` nor `validUntil` count as valid unless `strict`.")] valid_at: Option<String>,
-        #[graphql(desc = "With `validAt`: leave out relations with neither `validFrom` nor `validUntil`.", default = false)] strict: bool,
+        #[graphql(
+            desc = "Follow only relations that may have held on this date (`YYYY`, `YYYY-MM` or `YYYY-MM-DD`; a partial date means each of its days, as `Entity.relations(where: { validAt })` explains). Relations with neither `validFrom` nor `validUntil` count as valid unless `strict`."
+        )]
+        valid_at: Option<String>,
+        #[graphql(
+            desc = "With `validAt`: leave out relations with neither `validFrom` nor `validUntil`.",
+            default = false
+        )]
+        strict: bool,
     ) -> Result<Vec<CommonNeighbor>> {
         let n = page_size(first)?;
         let valid = valid_at_arg(valid_at.as_deref(), strict)?;
@@ -396,8 +415,15 @@ impl ExploreQuery {
         #[graphql(desc = "Only relations of these kinds.")] kinds: Option<Vec<RelationKind>>,
         #[graphql(desc = "At most this many entities (1-100).", default = 40)] limit: i32,
         #[graphql(desc = "Also documents and `mentions`.", default = false)] include_provenance: bool,
-        #[graphql(desc = "Follow only relations that may have held on this date (`YYYY`, `YYYY-MM` or `YYYY-MM-DD`; a partial date means each of its days, as `Entity.relations(where: { validAt })` explains). Relations with neither `validFrom` nor `validUntil` count as valid unless `strict`.")] valid_at: Option<String>,
-        #[graphql(desc = "With `validAt`: leave out relations with neither `validFrom` nor `validUntil`.", default = false)] strict: bool,
+        #[graphql(
+            desc = "Follow only relations that may have held on this date (`YYYY`, `YYYY-MM` or `YYYY-MM-DD`; a partial date means each of its days, as `Entity.relations(where: { validAt })` explains). Relations with neither `validFrom` nor `validUntil` count as valid unless `strict`."
+        )]
+        valid_at: Option<String>,
+        #[graphql(
+            desc = "With `validAt`: leave out relations with neither `validFrom` nor `validUntil`.",
+            default = false
+        )]
+        strict: bool,
     ) -> Result<Neighborhood> {
         if !(1..=3).contains(&depth) {
             return Err(ApiError::bad_input("depth", format!("must be between 1 and 3 (got {depth})")).extend());
@@ -455,7 +481,11 @@ impl ExploreQuery {
             desc = "List only relations that may have held on this date (and, for one entity, only the entities they lead to); see `validAt` on `neighborhood`."
         )]
         valid_at: Option<String>,
-        #[graphql(desc = "With `validAt`: leave out relations with neither `validFrom` nor `validUntil`.", default = false)] strict: bool,
+        #[graphql(
+            desc = "With `validAt`: leave out relations with neither `validFrom` nor `validUntil`.",
+            default = false
+        )]
+        strict: bool,
     ) -> Result<TimelineConnection> {
         let n = page_size(first)?;
         let (from, to) = (date_arg("from", from)?, date_arg("to", to)?);

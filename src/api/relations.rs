@@ -164,9 +164,8 @@ pub async fn relations_field(
     let first = page_size(first)?;
     let g = view(ctx).await?;
     let filter = filter.unwrap_or_default();
-    let (field, descending) = order.map_or((RelationOrderField::Default, false), |o| {
-        (o.field, o.direction == OrderDirection::Desc)
-    });
+    let (field, descending) =
+        order.map_or((RelationOrderField::Default, false), |o| (o.field, o.direction == OrderDirection::Desc));
     let after = after.map(|c| decode_after(&c, field, descending)).transpose()?;
     let plan = Plan {
         entity_id: entity_id.to_string(),
@@ -204,10 +203,8 @@ fn page(g: &GraphIndex, plan: &Plan) -> PageOut {
     let after = plan.after.as_ref().map(|(k, id)| (k.as_ref(), id.as_str()));
     let order = (plan.field.sort(), plan.descending);
     let (rows, remaining) = g.relation_page(&plan.entity_id, all, order, after, plan.first);
-    let edges = rows
-        .into_iter()
-        .map(|(key, r)| (cursor(plan.field, plan.descending, key.as_ref(), r.id()), r.get()))
-        .collect();
+    let edges =
+        rows.into_iter().map(|(key, r)| (cursor(plan.field, plan.descending, key.as_ref(), r.id()), r.get())).collect();
     (edges, total, total - remaining)
 }
 
@@ -252,7 +249,8 @@ fn graph_filter(
     if let Some(d) = date_arg("where.validAt", f.valid_at.as_deref())? {
         dates.push(DateWindow::at(d, f.strict));
     }
-    let (from, to) = (date_arg("where.dateFrom", f.date_from.as_deref())?, date_arg("where.dateTo", f.date_to.as_deref())?);
+    let (from, to) =
+        (date_arg("where.dateFrom", f.date_from.as_deref())?, date_arg("where.dateTo", f.date_to.as_deref())?);
     if let (Some(a), Some(b)) = (from, to) {
         if a.first_day() > b.last_day() {
             return Err(ApiError::bad_input("where.dateTo", format!("`{b}` is before `dateFrom` `{a}`")).extend());
@@ -372,7 +370,10 @@ mod tests {
         }
         // The default order's cursor keeps the format clients already hold.
         let old = encode_cursor("3\u{1f}has_pillar\u{1f}has_pillar:s:p");
-        assert_eq!(cursor(RelationOrderField::Default, false, Some(&SortKey::Default(3, "has_pillar")), "has_pillar:s:p"), old);
+        assert_eq!(
+            cursor(RelationOrderField::Default, false, Some(&SortKey::Default(3, "has_pillar")), "has_pillar:s:p"),
+            old
+        );
         assert!(decode_after(&encode_cursor("x\u{1f}y"), RelationOrderField::Default, false).is_err());
     }
 

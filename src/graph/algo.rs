@@ -1081,7 +1081,16 @@ mod tests {
         let ids: Vec<&str> = n.nodes.iter().map(|(e, _, _)| e.id.as_str()).collect();
         assert_eq!(ids, ["a"], "neither relation of a held in 2023: {ids:?}");
         // Timelines list only the relations valid then.
-        let t = timeline(&g, Some("a"), None, None, false, Some(DateWindow::at(PartialDate::parse("2021").unwrap(), false)), &Deadline::NONE).unwrap();
+        let t = timeline(
+            &g,
+            Some("a"),
+            None,
+            None,
+            false,
+            Some(DateWindow::at(PartialDate::parse("2021").unwrap(), false)),
+            &Deadline::NONE,
+        )
+        .unwrap();
         let relations: Vec<String> = t
             .iter()
             .filter_map(|i| match i {

@@ -1417,4 +1417,128 @@ mod tests {
         let page: Vec<_> = g.entities(None, Some("doc")).map(|e| e.slug.to_string()).collect();
         assert_eq!(page, ["iom", "michele-klein-solomon"]);
     }
+
+    /// iom with five roles and a mention: dated, undated, titled, untitled, to people and an office.
+    fn roles() -> GraphIndex {
+        let d = |s: &str| Some(PartialDate::parse(s).unwrap());
+        let role = |id: &str, from: &str, title: Option<&str>, valid: (Option<PartialDate>, Option<PartialDate>)| {
+            let mut r = relation(id, RelationKind::HoldsRole, from, "iom");
+            r.title = title.map(String::from);
+            (r.valid_from, r.valid_until) = valid;
+            r
+        };
+        let mut cited = relation("r6", RelationKind::OfficeOf, "office", "iom");
+        cited.citations = vec![Citation { document: "other-doc".into(), quote: None }];
+        GraphIndex::build(
+            vec![
+                entity("iom", EntityKind::Organization, "International Organization for Migration", &[]),
+                entity("ana", EntityKind::Person, "Ána Pérez", &[]),
+                entity("bo", EntityKind::Person, "Bo Chen", &[]),
+                entity("cy", EntityKind::Person, "Cy Doe", &[]),
+                entity("office", EntityKind::Office, "An Office", &[]),
+                entity("doc", EntityKind::Document, "A press release", &[]),
+                entity("other-doc", EntityKind::Document, "Another", &[]),
+            ],
+            vec![
+                role("r1", "ana", Some("Director-General"), (d("2018-10"), d("2023-09-30"))),
+                role("r2", "bo", Some("director general"), (d("2023-10"), None)),
+                role("r3", "cy", Some("Deputy Director General"), (None, None)),
+                role("r4", "cy", None, (None, d("2019"))),
+                cited,
+                relation("r5", RelationKind::Mentions, "doc", "iom"),
+            ],
+            1,
+        )
+        .unwrap()
+    }
+
+    fn ids<'g>(rs: impl IntoIterator<Item = RelationRef<'g>>) -> Vec<&'g str> {
+        let mut v: Vec<&str> = rs.into_iter().map(|r| r.id()).collect();
+        v.sort_unstable();
+        v
+    }
+
+    #[test]
+    fn relation_filters_are_tested_on_the_adjacency() {
+        let g = roles();
+        let d = |s: &str| PartialDate::parse(s).unwrap();
+        let with = |f: RelationFilter| ids(g.relations_where("iom", Direction::Both, &f));
+        assert_eq!(with(RelationFilter::default()), ["r1", "r2", "r3", "r4", "r5", "r6"]);
+        // Who held the role on 1 March 2025: bo (from 2023-10), and cy's undated title unless strict.
+        let at = |s: &str, strict: bool| RelationFilter {
+            kinds: Some(vec![RelationKind::HoldsRole]),
+            dates: vec![DateWindow::at(d(s), strict)],
+            ..RelationFilter::default()
+        };
+        assert_eq!(with(at("2025-03-01", false)), ["r2", "r3"]);
+        assert_eq!(with(at("2025-03-01", true)), ["r2"]);
+        // A month both held in: each may have held it on some day of it.
+        assert_eq!(with(at("2023-09", true)), ["r1"]);
+        assert_eq!(with(at("2023", true)), ["r1", "r2"]);
+        assert_eq!(with(at("2018", true)), ["r1", "r4"]);
+        let title = |t: &str| RelationFilter { title_contains: Some(normalize(t)), ..RelationFilter::default() };
+        assert_eq!(with(title("DIRECTOR-general")), ["r1", "r2", "r3"]);
+        assert_eq!(with(title("deputy")), ["r3"]);
+        let other = RelationFilter { other_kinds: Some(vec![EntityKind::Office]), ..RelationFilter::default() };
+        assert_eq!(with(other), ["r6"]);
+        let cites = RelationFilter { cited_document: Some("other-doc".into()), ..RelationFilter::default() };
+        assert_eq!(with(cites), ["r6"]);
+        let range = RelationFilter {
+            dates: vec![DateWindow { from: Some(d("2019-06")), to: Some(d("2020")), strict: true }],
+            ..RelationFilter::default()
+        };
+        // r4 held until some day of 2019: it may have held in June 2019.
+        assert_eq!(with(range), ["r1", "r4"]);
+        assert!(g.relations_where("nobody", Direction::Both, &RelationFilter::default()).is_empty());
+        assert!(g.has_relations("iom", 6) && !g.has_relations("iom", 7));
+    }
+
+    #[test]
+    fn relation_pages_are_ordered_with_missing_keys_last_and_resume_after_a_boundary() {
+        let g = roles();
+        let all = || g.relations_where("iom", Direction::Both, &RelationFilter::default());
+        let page = |sort: RelationSort, desc: bool| -> Vec<&str> {
+            g.relation_page("iom", all(), (sort, desc), None, 100).0.iter().map(|(_, r)| r.id()).collect()
+        };
+        // By date (validFrom, else validUntil): undated last in both directions.
+        assert_eq!(page(RelationSort::Date, false), ["r1", "r4", "r2", "r3", "r5", "r6"]);
+        assert_eq!(page(RelationSort::Date, true), ["r2", "r4", "r1", "r6", "r5", "r3"]);
+        // By title, folded: "director general" twice, tied by ID; untitled last.
+        assert_eq!(page(RelationSort::Title, false), ["r3", "r1", "r2", "r4", "r5", "r6"]);
+        assert_eq!(page(RelationSort::Title, true), ["r2", "r1", "r3", "r6", "r5", "r4"]);
+        assert_eq!(page(RelationSort::Kind, false), ["r1", "r2", "r3", "r4", "r5", "r6"]);
+        // The other end's name, folded ("Ána" as "ana").
+        assert_eq!(page(RelationSort::OtherName, false), ["r5", "r6", "r1", "r2", "r3", "r4"]);
+        // The default order is relations_of's.
+        let default: Vec<&str> = g.relations_of("iom", Direction::Both, None).iter().map(|r| r.id()).collect();
+        assert_eq!(page(RelationSort::Default, false), default);
+        // Paging in twos after each page's last key gives every relation once, in order, and
+        // says how many were left after each boundary; a boundary whose relation is gone holds.
+        for sort in [
+            RelationSort::Default,
+            RelationSort::Date,
+            RelationSort::Kind,
+            RelationSort::Title,
+            RelationSort::OtherName,
+        ] {
+            for desc in [false, true] {
+                let whole = page(sort, desc);
+                let mut seen: Vec<&str> = Vec::new();
+                let mut after: Option<(Option<SortKey<'_>>, &str)> = None;
+                loop {
+                    let (rows, remaining) =
+                        g.relation_page("iom", all(), (sort, desc), after.as_ref().map(|(k, id)| (k.as_ref(), *id)), 2);
+                    assert_eq!(remaining, whole.len() - seen.len());
+                    let Some(last) = rows.last() else { break };
+                    after = Some((last.0.clone(), last.1.id()));
+                    seen.extend(rows.iter().map(|(_, r)| r.id()));
+                }
+                assert_eq!(seen, whole, "{sort:?} desc={desc}");
+            }
+        }
+        let gone = Some(SortKey::Date(PartialDate::parse("2020").unwrap()));
+        let (rows, remaining) =
+            g.relation_page("iom", all(), (RelationSort::Date, false), Some((gone.as_ref(), "r0")), 1);
+        assert_eq!((rows[0].1.id(), remaining), ("r2", 4));
+    }
 }
