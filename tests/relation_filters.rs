@@ -315,6 +315,19 @@ async fn who_held_the_director_general_role_on_1_march_2025() {
         .map(|e| e["node"]["from"]["slug"].as_str().unwrap())
         .collect();
     assert_eq!(from, ["michele-klein-solomon", "ugochi-daniels"]);
+    // The README's second question, on the sources alone: Joe Biden, undated; strict, no one.
+    let president = |strict: bool| {
+        format!(
+            r#"{{ entity(slug: "us-government") {{ relations(where: {{ kinds: [HOLDS_ROLE], titleContains: "president",
+                validAt: "2025-03-01", strict: {strict} }}) {{ edges {{ node {{ validFrom validUntil from {{ slug }} }} }} }} }} }}"#
+        )
+    };
+    let d = s.data(&president(false), json!({})).await;
+    let edges = d["entity"]["relations"]["edges"].as_array().unwrap();
+    assert!(!edges.is_empty());
+    assert!(edges.iter().all(|e| e["node"]["from"]["slug"] == "joe-biden" && e["node"]["validFrom"].is_null()));
+    let d = s.data(&president(true), json!({})).await;
+    assert_eq!(d["entity"]["relations"]["edges"], json!([]));
     s.stop().await;
 }
 
@@ -428,5 +441,31 @@ async fn bad_dates_and_filters_are_refused_naming_the_argument() {
     let body = s.query(&rel(r#"{ citedDocument: "no-such-document" }"#), json!({})).await;
     assert_eq!(error_codes(&body), ["NOT_FOUND"]);
     assert_eq!(body["errors"][0]["extensions"]["argument"], "where.citedDocument");
+    s.stop().await;
+}
+
+/// The GraphiQL tab that shows relation filters and dates runs on the curated graph as written,
+/// with its variables, and answers the undated deputy title (not strict).
+#[tokio::test]
+async fn the_graphiql_example_of_a_dated_relations_page_runs() {
+    let (s, _d) = server().await;
+    let js = std::fs::read_to_string(repo_path("static/graphiql/init.js")).unwrap();
+    let at = js.find("query DirectorsGeneralOn").expect("the example tab");
+    let start = js[..at].rfind("query: [").unwrap();
+    let end = at + js[at..].find("].join").unwrap();
+    // Each line of the query is one single-quoted JS string.
+    let query: String = js[start..end]
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix('\'').and_then(|l| l.trim_end_matches(',').strip_suffix('\'')))
+        .map(|l| format!("{}\n", l.replace("\\'", "'")))
+        .collect();
+    let vars = &js[end..];
+    let vars = &vars[vars.find("variables: '").unwrap() + "variables: '".len()..];
+    let vars: Value = serde_json::from_str(&vars[..vars.find('\'').unwrap()].replace("\\n", "\n")).unwrap();
+    assert_eq!(vars, json!({ "day": "2025-03-01" }));
+    let d = s.data(&query, vars).await;
+    let edges = d["entity"]["relations"]["edges"].as_array().unwrap();
+    let from: Vec<&str> = edges.iter().map(|e| e["node"]["from"]["slug"].as_str().unwrap()).collect();
+    assert_eq!(from, ["ugochi-daniels"]);
     s.stop().await;
 }

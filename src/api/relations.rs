@@ -89,9 +89,9 @@ pub enum RelationOrderField {
 /// Ascending or descending.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 pub enum OrderDirection {
-    /// Smallest first: A to Z, oldest first.
+    /// Ascending.
     Asc,
-    /// Largest first: Z to A, newest first.
+    /// Descending.
     Desc,
 }
 
