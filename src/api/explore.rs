@@ -377,6 +377,7 @@ impl ExploreQuery {
 
     /// The entities both `a` and `b` are directly related to, with the relations on each side;
     /// most specific (fewest relations) first.
+    #[allow(clippy::too_many_arguments)]
     async fn connections(
         &self,
         ctx: &Context<'_>,
@@ -407,6 +408,7 @@ impl ExploreQuery {
     /// The sub-graph around an entity as nodes and edges, ready to draw: entities within `depth`
     /// relations, at most `limit` of them (nearest first, then best connected), and for every node
     /// the counts of neighbours the cap left out, by kind.
+    #[allow(clippy::too_many_arguments)]
     async fn neighborhood(
         &self,
         ctx: &Context<'_>,
