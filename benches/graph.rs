@@ -1,6 +1,7 @@
 //! In-process benchmarks on synthetic graphs (5 relations per entity on average): loading a
-//! store into the index, look-ups, search, a relations page, a 2-hop neighbourhood, a shortest
-//! path and a durable mutation commit.
+//! store into the index, look-ups, search, a relations page (and the biggest hub's, filtered by
+//! `validAt` and sorted by date), a 2-hop neighbourhood, a shortest path (also with `validAt`)
+//! and a durable mutation commit.
 //!
 //! Sizes come from `BENCH_ENTITIES` (comma-separated; default `10000,100000`); the figures in
 //! BENCHMARKS.md add `1000000`. `BENCH_ENTITIES=1000 cargo bench` is the quick check.
@@ -9,9 +10,10 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode};
 use policygraph::deadline::Deadline;
+use policygraph::domain::{DateWindow, PartialDate};
 use policygraph::edit::Edit;
 use policygraph::graph::algo::{self, PathRanking, StepFilter};
-use policygraph::graph::{Direction, GraphIndex};
+use policygraph::graph::{Direction, GraphIndex, RelationFilter, RelationSort};
 use policygraph::service::Service;
 use policygraph::store::sled::SledStore;
 use policygraph::store::Store;
@@ -83,7 +85,31 @@ fn benches(c: &mut Criterion) {
                 g.relations_of(&ids[i], Direction::Both, None).into_iter().take(20).count()
             })
         });
+        // The entity with the most relations: what `relations(where: { validAt }, orderBy: DATE)`
+        // costs at its worst. The synthetic relations are undated, so every one is tested and
+        // kept (not strict) and keyed, and the page is selected from all of them.
+        let hub = {
+            let r = g.rankings();
+            r.degree.iter().max_by_key(|(id, d)| (**d, std::cmp::Reverse((*id).clone()))).unwrap().0.clone()
+        };
+        let at = DateWindow::at(PartialDate::parse("2025-03-01").unwrap(), false);
+        let dated = RelationFilter { dates: vec![at], ..RelationFilter::default() };
+        group.bench_function("hub_relations_page_20_valid_at_by_date_desc", |b| {
+            b.iter(|| {
+                let all = g.relations_where(&hub, Direction::Both, &dated);
+                g.relation_page(&hub, all, (RelationSort::Date, true), None, 20).0.len()
+            })
+        });
         let f = StepFilter::default();
+        let f_at = StepFilter { valid: Some(at), ..StepFilter::default() };
+        group.bench_function("shortest_path_fewest_hops_valid_at", |b| {
+            b.iter(|| {
+                i = (i + 1) % ids.len();
+                let j = (i * 7919 + 13) % ids.len();
+                algo::shortest_path(g, &ids[i], &ids[j], &f_at, 6, PathRanking::FewestHops, &Deadline::NONE)
+                    .map(|p| p.steps.len())
+            })
+        });
         group.bench_function("neighbourhood_2_hops_limit_100", |b| {
             b.iter(|| {
                 i = (i + 1) % ids.len();

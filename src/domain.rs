@@ -218,6 +218,51 @@ impl PartialDate {
     }
 }
 
+/// A span of days that relations are asked about: `validAt` (one date, `from` = `to`) or a
+/// date range (`dateFrom`/`dateTo`, either end open).
+///
+/// **How partial dates compare.** Every partial date stands for the days it may mean: `2024` is
+/// 2024-01-01..2024-12-31, `2024-05` is the month. A relation holds from the first day its
+/// `validFrom` may mean to the last day its `validUntil` may mean (an absent end is open), and it
+/// is admitted when that period and the window share at least one day: a relation "from 2024-05"
+/// is valid at `2024-05-10` (the sources date its start to the month, and a made-up day would
+/// claim more than they say) and at `2024` (it held during part of that year), but not at
+/// `2024-04`. The test is "may have held then", never "certainly held all of the window": a
+/// question asked by date must not lose an answer the sources do not rule out. A relation with
+/// neither date is admitted unless `strict`; one with a single date is open on the other side
+/// whatever `strict` says, since the sources state one end of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DateWindow {
+    pub from: Option<PartialDate>,
+    pub to: Option<PartialDate>,
+    /// Leave out relations with neither `validFrom` nor `validUntil`.
+    pub strict: bool,
+}
+
+impl DateWindow {
+    /// The window of one date.
+    pub fn at(date: PartialDate, strict: bool) -> DateWindow {
+        DateWindow { from: Some(date), to: Some(date), strict }
+    }
+
+    /// Whether a relation valid from `valid_from` until `valid_until` may have held on a day of
+    /// this window.
+    pub fn admits(&self, valid_from: Option<PartialDate>, valid_until: Option<PartialDate>) -> bool {
+        if valid_from.is_none() && valid_until.is_none() {
+            return !self.strict;
+        }
+        let starts_in_time = match (valid_from, self.to) {
+            (Some(f), Some(t)) => f.first_day() <= t.last_day(),
+            _ => true,
+        };
+        let lasts_long_enough = match (valid_until, self.from) {
+            (Some(u), Some(f)) => u.last_day() >= f.first_day(),
+            _ => true,
+        };
+        starts_in_time && lasts_long_enough
+    }
+}
+
 impl TryFrom<String> for PartialDate {
     type Error = InvalidValue;
     fn try_from(s: String) -> Result<Self, InvalidValue> {
@@ -942,6 +987,36 @@ mod tests {
             assert!(PartialDate::parse(bad).is_err(), "{bad} accepted");
         }
         assert!(PartialDate::parse("1951").unwrap() < PartialDate::parse("1951-01").unwrap());
+    }
+
+    #[test]
+    fn date_windows_compare_partial_dates_by_the_days_they_may_mean() {
+        let d = |s: &str| Some(PartialDate::parse(s).unwrap());
+        let at = |s: &str| DateWindow::at(d(s).unwrap(), false);
+        // A start known to the month is valid on any day of that month, and in its year.
+        assert!(at("2024-05-10").admits(d("2024-05"), None));
+        assert!(at("2024-05-01").admits(d("2024-05"), None));
+        assert!(at("2024").admits(d("2024-05"), None));
+        assert!(!at("2024-04").admits(d("2024-05"), None));
+        assert!(!at("2024-04-30").admits(d("2024-05"), None));
+        assert!(!at("2023").admits(d("2024-05"), None));
+        // An end known to the year holds until that year's last day, not past it.
+        assert!(at("2025-12-31").admits(d("2021-02"), d("2025")));
+        assert!(!at("2026-01-01").admits(d("2021-02"), d("2025")));
+        assert!(at("2025-02-28").admits(None, d("2025-02")));
+        assert!(!at("2025-03-01").admits(None, d("2025-02")));
+        // A year asked about a relation that ended in its first month: it held then.
+        assert!(at("2025").admits(d("2020"), d("2025-01-15")));
+        // Undated: valid unless strict; one date known: the other side is open even when strict.
+        assert!(at("1999").admits(None, None));
+        assert!(!DateWindow::at(d("1999").unwrap(), true).admits(None, None));
+        assert!(DateWindow::at(d("2030").unwrap(), true).admits(d("2024"), None));
+        // A range overlaps: either end may be open.
+        let range = |f: Option<PartialDate>, t: Option<PartialDate>| DateWindow { from: f, to: t, strict: false };
+        assert!(range(d("2023-07"), d("2023-08")).admits(d("2023-07-25"), None));
+        assert!(!range(None, d("2023-06")).admits(d("2023-07-25"), None));
+        assert!(range(d("2030"), None).admits(d("2023-07-25"), None));
+        assert!(!range(d("2030"), None).admits(d("2020"), d("2029-12")));
     }
 
     #[test]

@@ -4,11 +4,12 @@
 use async_graphql::{Context, Enum, ErrorExtensions, Object, Result, SimpleObject, ID};
 
 use super::error::ApiError;
+use super::relations::valid_at_arg;
 use super::types::{
     decode_cursor, encode_cursor, page_size, view, Entity, EntityKind, PageInfo, Relation, RelationKind, MAX_PAGE,
 };
 use super::work::off_worker;
-use crate::domain::{self, PartialDate};
+use crate::domain::{self, DateWindow, PartialDate};
 use crate::graph::algo::{self, PathRanking as AlgoRanking, StepFilter, TimelineItem as AlgoItem};
 use crate::graph::GraphIndex;
 
@@ -270,12 +271,14 @@ fn filter(
     exclude: Option<Vec<EntityKind>>,
     include_provenance: bool,
     directed: bool,
+    valid: Option<DateWindow>,
 ) -> StepFilter {
     StepFilter {
         relation_kinds: kinds.map(|ks| ks.into_iter().map(Into::into).collect()),
         exclude_entity_kinds: exclude.unwrap_or_default().into_iter().map(Into::into).collect(),
         include_provenance,
         directed,
+        valid,
     }
 }
 
@@ -312,10 +315,19 @@ impl ExploreQuery {
         #[graphql(desc = "Follow relations only in their direction.", default = false)] directed: bool,
         #[graphql(desc = "Also pass through documents and `mentions`.", default = false)] include_provenance: bool,
         #[graphql(desc = "How to rank paths.", default_with = "PathRanking::AvoidHubs")] ranking: PathRanking,
+        #[graphql(
+            desc = "Follow only relations that may have held on this date (`YYYY`, `YYYY-MM` or `YYYY-MM-DD`; a partial date means each of its days, as `Entity.relations(where: { validAt })` explains). Relations with neither `validFrom` nor `validUntil` count as valid unless `strict`."
+        )]
+        valid_at: Option<String>,
+        #[graphql(
+            desc = "With `validAt`: leave out relations with neither `validFrom` nor `validUntil`.",
+            default = false
+        )]
+        strict: bool,
     ) -> Result<Option<Path>> {
         let g = view(ctx).await?;
         let (a, b) = (entity_ref(&g, "from", &from)?, entity_ref(&g, "to", &to)?);
-        let f = filter(kinds, exclude_kinds, include_provenance, directed);
+        let f = filter(kinds, exclude_kinds, include_provenance, directed, valid_at_arg(valid_at.as_deref(), strict)?);
         let (max_len, ranking) = (path_length(max_length)?, ranking.into());
         let path =
             off_worker(ctx, g, move |g, deadline| algo::shortest_path(g, &a, &b, &f, max_len, ranking, deadline))
@@ -338,11 +350,20 @@ impl ExploreQuery {
         #[graphql(desc = "Follow relations only in their direction.", default = false)] directed: bool,
         #[graphql(desc = "Also pass through documents and `mentions`.", default = false)] include_provenance: bool,
         #[graphql(desc = "How to rank paths.", default_with = "PathRanking::AvoidHubs")] ranking: PathRanking,
+        #[graphql(
+            desc = "Follow only relations that may have held on this date (`YYYY`, `YYYY-MM` or `YYYY-MM-DD`; a partial date means each of its days, as `Entity.relations(where: { validAt })` explains). Relations with neither `validFrom` nor `validUntil` count as valid unless `strict`."
+        )]
+        valid_at: Option<String>,
+        #[graphql(
+            desc = "With `validAt`: leave out relations with neither `validFrom` nor `validUntil`.",
+            default = false
+        )]
+        strict: bool,
     ) -> Result<PathList> {
         let n = page_size(Some(first))?;
         let g = view(ctx).await?;
         let (a, b) = (entity_ref(&g, "from", &from)?, entity_ref(&g, "to", &to)?);
-        let f = filter(kinds, exclude_kinds, include_provenance, directed);
+        let f = filter(kinds, exclude_kinds, include_provenance, directed, valid_at_arg(valid_at.as_deref(), strict)?);
         let search = algo::PathSearch {
             max_len: path_length(max_length)?,
             limit: n,
@@ -356,6 +377,7 @@ impl ExploreQuery {
 
     /// The entities both `a` and `b` are directly related to, with the relations on each side;
     /// most specific (fewest relations) first.
+    #[allow(clippy::too_many_arguments)]
     async fn connections(
         &self,
         ctx: &Context<'_>,
@@ -364,11 +386,21 @@ impl ExploreQuery {
         #[graphql(desc = "Only relations of these kinds.")] kinds: Option<Vec<RelationKind>>,
         #[graphql(desc = "Also count documents and `mentions`.", default = false)] include_provenance: bool,
         #[graphql(desc = "How many, at most 100; 20 when not given.")] first: Option<i32>,
+        #[graphql(
+            desc = "Follow only relations that may have held on this date (`YYYY`, `YYYY-MM` or `YYYY-MM-DD`; a partial date means each of its days, as `Entity.relations(where: { validAt })` explains). Relations with neither `validFrom` nor `validUntil` count as valid unless `strict`."
+        )]
+        valid_at: Option<String>,
+        #[graphql(
+            desc = "With `validAt`: leave out relations with neither `validFrom` nor `validUntil`.",
+            default = false
+        )]
+        strict: bool,
     ) -> Result<Vec<CommonNeighbor>> {
         let n = page_size(first)?;
+        let valid = valid_at_arg(valid_at.as_deref(), strict)?;
         let g = view(ctx).await?;
         let (x, y) = (entity_ref(&g, "a", &a)?, entity_ref(&g, "b", &b)?);
-        let f = filter(kinds, None, include_provenance, false);
+        let f = filter(kinds, None, include_provenance, false, valid);
         let common = off_worker(ctx, g, move |g, _| algo::common_neighbours(g, &x, &y, &f)).await?;
         Ok(common.into_iter().take(n).map(CommonNeighbor).collect())
     }
@@ -376,6 +408,7 @@ impl ExploreQuery {
     /// The sub-graph around an entity as nodes and edges, ready to draw: entities within `depth`
     /// relations, at most `limit` of them (nearest first, then best connected), and for every node
     /// the counts of neighbours the cap left out, by kind.
+    #[allow(clippy::too_many_arguments)]
     async fn neighborhood(
         &self,
         ctx: &Context<'_>,
@@ -384,6 +417,15 @@ impl ExploreQuery {
         #[graphql(desc = "Only relations of these kinds.")] kinds: Option<Vec<RelationKind>>,
         #[graphql(desc = "At most this many entities (1-100).", default = 40)] limit: i32,
         #[graphql(desc = "Also documents and `mentions`.", default = false)] include_provenance: bool,
+        #[graphql(
+            desc = "Follow only relations that may have held on this date (`YYYY`, `YYYY-MM` or `YYYY-MM-DD`; a partial date means each of its days, as `Entity.relations(where: { validAt })` explains). Relations with neither `validFrom` nor `validUntil` count as valid unless `strict`."
+        )]
+        valid_at: Option<String>,
+        #[graphql(
+            desc = "With `validAt`: leave out relations with neither `validFrom` nor `validUntil`.",
+            default = false
+        )]
+        strict: bool,
     ) -> Result<Neighborhood> {
         if !(1..=3).contains(&depth) {
             return Err(ApiError::bad_input("depth", format!("must be between 1 and 3 (got {depth})")).extend());
@@ -393,9 +435,10 @@ impl ExploreQuery {
                 ApiError::bad_input("limit", format!("must be between 1 and {MAX_PAGE} (got {limit})")).extend()
             );
         }
+        let valid = valid_at_arg(valid_at.as_deref(), strict)?;
         let g = view(ctx).await?;
         let id = entity_ref(&g, "slug", &slug)?;
-        let f = filter(kinds, None, include_provenance, false);
+        let f = filter(kinds, None, include_provenance, false, valid);
         // Counting what the cap left out walks every kept hub's neighbours once more: only when
         // asked for.
         let nodes = ctx.look_ahead().field("nodes");
@@ -436,13 +479,23 @@ impl ExploreQuery {
         #[graphql(desc = "Also documents' dates and `mentions`.", default = false)] include_provenance: bool,
         #[graphql(desc = "Page size, at most 100; 20 when not given.")] first: Option<i32>,
         #[graphql(desc = "The `endCursor` of the previous page.")] after: Option<String>,
+        #[graphql(
+            desc = "List only relations that may have held on this date (and, for one entity, only the entities they lead to); see `validAt` on `neighborhood`."
+        )]
+        valid_at: Option<String>,
+        #[graphql(
+            desc = "With `validAt`: leave out relations with neither `validFrom` nor `validUntil`.",
+            default = false
+        )]
+        strict: bool,
     ) -> Result<TimelineConnection> {
         let n = page_size(first)?;
         let (from, to) = (date_arg("from", from)?, date_arg("to", to)?);
+        let valid = valid_at_arg(valid_at.as_deref(), strict)?;
         let g = view(ctx).await?;
         let id = entity.map(|e| entity_ref(&g, "entity", &e)).transpose()?;
         let items = off_worker(ctx, g, move |g, deadline| {
-            algo::timeline(g, id.as_deref(), from, to, include_provenance, deadline)
+            algo::timeline(g, id.as_deref(), from, to, include_provenance, valid, deadline)
         })
         .await?
         .unwrap_or_default();

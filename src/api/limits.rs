@@ -76,6 +76,10 @@ pub struct CostModel {
     pub ranking: u64,
     /// `connections`: the relations of both entities are read, and hubs grow with the graph.
     pub connections: u64,
+    /// `relations` with `where` or `orderBy`: one entity's relations are each tested and given
+    /// a sort key (a title folded), and hubs grow with the graph. About half of `connections`,
+    /// which reads two entities' relations.
+    pub relations_sorted: u64,
     /// What introspection can list.
     pub schema: SchemaSize,
 }
@@ -89,6 +93,7 @@ impl CostModel {
             timeline: (e.saturating_add(r) / 100).clamp(10, 5_000),
             ranking: (e / 100).clamp(10, 5_000),
             connections: (r / 1_000).clamp(50, 1_000),
+            relations_sorted: (r / 2_000).clamp(10, 500),
             schema,
         }
     }
@@ -527,7 +532,7 @@ impl Walker<'_> {
         }
         let (price, times, under) = match at {
             At::Root => self.root_field(f, pos),
-            At::Data => (data_price(name, self.model), self.page(f, list_default(name)) as Cost, At::Data),
+            At::Data => (self.data_field_price(f), self.page(f, list_default(name)) as Cost, At::Data),
             _ => self.introspection_field(name, at),
         };
         if times == 0.0 {
@@ -624,6 +629,24 @@ impl Walker<'_> {
             (_, "type") => (1, 1.0, one_type),
             _ => (1, 1.0, at),
         }
+    }
+
+    /// The price of a field below the entry points: [`data_price`], and for an entity's
+    /// `relations` filtered or ordered (`where`, `orderBy`, given and not null), the price of
+    /// testing and keying every relation of the entity.
+    fn data_field_price(&self, f: &Field) -> u64 {
+        let name = f.name.node.as_str();
+        // Read as written, not resolved whole: an object holding a variable does not resolve to
+        // a constant, and must not pass for an absent argument.
+        let given = |arg: &str| match f.get_argument(arg).map(|v| &v.node) {
+            None | Some(AstValue::Null) => false,
+            Some(AstValue::Variable(v)) => self.variable(v).is_some_and(|v| !matches!(v, ConstValue::Null)),
+            Some(_) => true,
+        };
+        if name == "relations" && (given("where") || given("orderBy")) {
+            return self.model.relations_sorted;
+        }
+        data_price(name, self.model)
     }
 
     /// A page size: `first` (or `limit`) when given, else the resolver's default.
@@ -853,6 +876,35 @@ mod tests {
         // A field of the answer that shares a search's name is not a search.
         let nested = cost(r#"{ paths(from: "a", to: "b", maxLength: 1, first: 1) { paths { length } } }"#);
         assert_eq!(nested, (PATHS_BASE << 1) + 1 + 1);
+    }
+
+    #[test]
+    fn filtered_or_ordered_relations_cost_by_the_graph_size() {
+        let (small, huge) = (graph(11, 10), graph(1_000_000, 5_000_000));
+        let c = |q: &str, m: &CostModel| cost_with(q, serde_json::json!({}), m);
+        let plain = r#"{ entity(slug: "x") { relations(first: 10) { totalCount } } }"#;
+        let sorted = r#"{ entity(slug: "x") { relations(first: 10, orderBy: { field: TITLE }) { totalCount } } }"#;
+        let filtered =
+            r#"{ entity(slug: "x") { relations(first: 10, where: { validAt: "2025-03-01" }) { totalCount } } }"#;
+        assert_eq!(c(sorted, &small) - c(plain, &small), small.relations_sorted - 1);
+        assert_eq!(c(filtered, &small), c(sorted, &small));
+        assert!(c(sorted, &small) < c(sorted, &huge));
+        // A null `where` or `orderBy` (a variable left out) is the plain page.
+        let nulls = r#"query($w: RelationFilter) { entity(slug: "x") { relations(first: 10, where: $w, orderBy: null) { totalCount } } }"#;
+        assert_eq!(c(nulls, &small), c(plain, &small));
+        let inner = r#"query($d: String) { entity(slug: "x") { relations(first: 10, where: { validAt: $d }) { totalCount } } }"#;
+        assert_eq!(c(inner, &small), c(sorted, &small));
+        // One entity's 100 relations sorted and filtered, with both ends and citations, passes at
+        // 1M entities; the same for 100 entities is refused.
+        let page = r#"relations(first: 100, where: { validAt: "2025", kinds: [HOLDS_ROLE] }, orderBy: { field: DATE, direction: DESC }) { edges { node { kind title from { name } to { name } citations { quote document { title } } } } }"#;
+        let one = c(&format!(r#"{{ entity(slug: "x") {{ {page} }} }}"#), &huge);
+        assert!(one <= MAX_COST, "{one}");
+        let many = c(&format!("{{ entities(first: 100) {{ edges {{ node {{ {page} }} }} }} }}"), &huge);
+        assert!(many > MAX_COST, "{many}");
+        // Dates on the explorations do not change their prices: the test rides on the kind's.
+        let sp = r#"{ shortestPath(from: "a", to: "b") { length } }"#;
+        let dated = r#"{ shortestPath(from: "a", to: "b", validAt: "2025-03-01", strict: true) { length } }"#;
+        assert_eq!(c(sp, &small), c(dated, &small));
     }
 
     #[test]

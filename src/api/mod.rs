@@ -11,6 +11,7 @@ pub mod moved;
 pub mod mutation;
 pub mod passages;
 pub mod query;
+pub mod relations;
 pub mod subscription;
 pub mod types;
 pub mod work;

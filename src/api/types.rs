@@ -10,7 +10,7 @@ use base64::Engine;
 
 use super::error::ApiError;
 use crate::domain;
-use crate::graph::{self, GraphIndex, RelationRef};
+use crate::graph::{self, GraphIndex};
 use crate::service::{GraphView, Service};
 
 /// The largest `first` any list accepts; more is an error, not a silent cut.
@@ -606,7 +606,7 @@ pub struct RelationConnection {
 /// A page of an entity's relations.
 #[Object]
 impl RelationConnection {
-    /// The relations of this page, in a stable order (by `order`, then kind, then key).
+    /// The relations of this page, in the order asked for (`orderBy`).
     async fn edges(&self) -> &[RelationEdge] {
         &self.edges
     }
@@ -618,55 +618,6 @@ impl RelationConnection {
     async fn total_count(&self) -> usize {
         self.total_count
     }
-}
-
-fn relation_cursor(r: &RelationRef<'_>) -> String {
-    // The sort key, so that a page boundary survives the deletion of the relation it names.
-    encode_cursor(&format!("{}\u{1f}{}\u{1f}{}", r.order().unwrap_or(i32::MAX), r.kind().as_str(), r.id()))
-}
-
-fn relation_sort_key<'g>(r: &RelationRef<'g>) -> (i32, &'static str, &'g str) {
-    (r.order().unwrap_or(i32::MAX), r.kind().as_str(), r.id())
-}
-
-/// One page of an entity's relations.
-pub fn relations_page(
-    g: &GraphIndex,
-    entity_id: &str,
-    direction: Direction,
-    kinds: Option<Vec<RelationKind>>,
-    first: Option<i32>,
-    after: Option<String>,
-) -> Result<RelationConnection> {
-    let first = page_size(first)?;
-    let kinds: Option<Vec<domain::RelationKind>> = kinds.map(|ks| ks.into_iter().map(Into::into).collect());
-    // Already in cursor order (see `GraphIndex::relations_of`).
-    let all = g.relations_of(entity_id, direction.into(), kinds.as_deref());
-    let total_count = all.len();
-    let start = match after {
-        None => 0,
-        Some(c) => {
-            let raw = decode_cursor(&c, "after")?;
-            let mut parts = raw.splitn(3, '\u{1f}');
-            let (Some(o), Some(k), Some(id)) = (parts.next(), parts.next(), parts.next()) else {
-                return Err(ApiError::bad_input("after", format!("`{c}` is not a relations cursor")).extend());
-            };
-            let o: i32 = o
-                .parse()
-                .map_err(|_| ApiError::bad_input("after", format!("`{c}` is not a relations cursor")).extend())?;
-            all.partition_point(|r| relation_sort_key(r) <= (o, k, id))
-        }
-    };
-    let page: Vec<_> = all[start.min(total_count)..].iter().take(first).collect();
-    let edges: Vec<RelationEdge> =
-        page.iter().map(|r| RelationEdge { cursor: relation_cursor(r), node: Relation(r.get()) }).collect();
-    let page_info = PageInfo {
-        has_next_page: start + edges.len() < total_count,
-        has_previous_page: start > 0,
-        start_cursor: edges.first().map(|e| e.cursor.clone()),
-        end_cursor: edges.last().map(|e| e.cursor.clone()),
-    };
-    Ok(RelationConnection { edges, page_info, total_count })
 }
 
 pub fn entity_by_id(g: &GraphIndex, id: &str) -> Result<Entity> {
@@ -743,18 +694,23 @@ macro_rules! entity_objects {
                 async fn version(&self) -> u64 {
                     self.0.version
                 }
-                /// The entity's relations, a page at a time, in a stable order.
+                /// The entity's relations, a page at a time, filtered by `where` and in the
+                /// order `orderBy` (by default: `order`, then kind, then key).
+                #[allow(clippy::too_many_arguments)]
                 async fn relations(
                     &self,
                     ctx: &Context<'_>,
                     #[graphql(desc = "Outgoing, incoming or both (the default).", default_with = "Direction::Both")]
                     direction: Direction,
                     #[graphql(desc = "Only these kinds of relation.")] kinds: Option<Vec<RelationKind>>,
+                    #[graphql(name = "where", desc = "Which relations to list: every condition given must hold.")]
+                    filter: Option<super::relations::RelationFilterInput>,
+                    #[graphql(desc = "The order of the list; a cursor only continues the order it was made in.")]
+                    order_by: Option<super::relations::RelationOrder>,
                     #[graphql(desc = "Page size, at most 100; 20 when not given.")] first: Option<i32>,
-                    #[graphql(desc = "The `endCursor` of the previous page.")] after: Option<String>,
+                    #[graphql(desc = "The `endCursor` of the previous page, made with the same `orderBy`.")] after: Option<String>,
                 ) -> Result<RelationConnection> {
-                    let g = view(ctx).await?;
-                    relations_page(&g, &self.0.id, direction, kinds, first, after)
+                    super::relations::relations_field(ctx, &self.0.id, direction, kinds, filter, order_by, first, after).await
                 }
                 /// Number of relations, not counting `mentions` (provenance).
                 async fn degree(&self, ctx: &Context<'_>) -> Result<usize> {
@@ -866,7 +822,7 @@ entity_objects! {
     field(
         name = "relations",
         ty = "RelationConnection",
-        desc = "The entity's relations, a page at a time, in a stable order.",
+        desc = "The entity's relations, a page at a time, filtered by `where` and in the order `orderBy`.",
         arg(
             name = "direction",
             ty = "Direction",
@@ -874,8 +830,22 @@ entity_objects! {
             desc = "Outgoing, incoming or both (the default)."
         ),
         arg(name = "kinds", ty = "Option<Vec<RelationKind>>", desc = "Only these kinds of relation."),
+        arg(
+            name = "where",
+            ty = "Option<super::relations::RelationFilterInput>",
+            desc = "Which relations to list: every condition given must hold."
+        ),
+        arg(
+            name = "order_by",
+            ty = "Option<super::relations::RelationOrder>",
+            desc = "The order of the list; a cursor only continues the order it was made in."
+        ),
         arg(name = "first", ty = "Option<i32>", desc = "Page size, at most 100; 20 when not given."),
-        arg(name = "after", ty = "Option<String>", desc = "The `endCursor` of the previous page."),
+        arg(
+            name = "after",
+            ty = "Option<String>",
+            desc = "The `endCursor` of the previous page, made with the same `orderBy`."
+        ),
     ),
     field(name = "degree", ty = "usize", desc = "Number of relations, not counting `mentions`."),
     field(

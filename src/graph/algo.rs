@@ -18,7 +18,7 @@ use petgraph::Direction as PgDirection;
 
 use super::GraphIndex;
 use crate::deadline::{Deadline, Ticker};
-use crate::domain::{Entity, EntityKind, PartialDate, Relation, RelationKind};
+use crate::domain::{DateWindow, Entity, EntityKind, PartialDate, Relation, RelationKind};
 
 /// Which steps a search may take.
 #[derive(Debug, Clone, Default)]
@@ -31,6 +31,9 @@ pub struct StepFilter {
     pub include_provenance: bool,
     /// Follow relations only from `from` to `to`.
     pub directed: bool,
+    /// Follow only relations that may have held on a day of this window (`validAt`): tested
+    /// here, with the kind, as each step is considered, so a dated search makes no extra pass.
+    pub valid: Option<DateWindow>,
 }
 
 /// How paths are ranked.
@@ -59,10 +62,12 @@ pub struct Path {
     pub cost: f64,
 }
 
-/// Whether a step may take a relation of this kind.
-fn allowed(f: &StepFilter, kind: RelationKind) -> bool {
+/// Whether a step may take this relation. The kind (in petgraph's edge) is tested first; the
+/// relation's dates are read from its data only when a date is asked for.
+fn allowed(g: &GraphIndex, f: &StepFilter, edge: EdgeIndex, kind: RelationKind) -> bool {
     (f.include_provenance || kind != RelationKind::Mentions)
         && f.relation_kinds.as_ref().is_none_or(|ks| ks.contains(&kind))
+        && f.valid.as_ref().is_none_or(|w| g.data(edge).valid_in(w))
 }
 
 /// The neighbours of a node along allowed relations: (edge, other node, forward).
@@ -71,12 +76,12 @@ fn neighbours<'a>(
     n: NodeIndex,
     f: &'a StepFilter,
 ) -> impl Iterator<Item = (EdgeIndex, NodeIndex, bool)> + 'a {
-    let allowed = move |kind: RelationKind| allowed(f, kind);
+    let allowed = move |edge: EdgeIndex, kind: RelationKind| allowed(g, f, edge, kind);
     // Filtered on the edge reference petgraph hands over, not by looking the edge up again.
     let out = g
         .graph
         .edges_directed(n, PgDirection::Outgoing)
-        .filter(move |e| allowed(e.weight().kind))
+        .filter(move |e| allowed(e.id(), e.weight().kind))
         .map(|e| (e.id(), e.target(), true));
     let inc: Box<dyn Iterator<Item = (EdgeIndex, NodeIndex, bool)>> = if f.directed {
         Box::new(std::iter::empty())
@@ -84,7 +89,7 @@ fn neighbours<'a>(
         Box::new(
             g.graph
                 .edges_directed(n, PgDirection::Incoming)
-                .filter(move |e| allowed(e.weight().kind))
+                .filter(move |e| allowed(e.id(), e.weight().kind))
                 .map(|e| (e.id(), e.source(), false)),
         )
     };
@@ -97,7 +102,7 @@ fn arriving<'a>(g: &'a GraphIndex, n: NodeIndex, f: &'a StepFilter) -> impl Iter
     let along = f.directed.then(|| {
         g.graph
             .edges_directed(n, PgDirection::Incoming)
-            .filter(move |e| allowed(f, e.weight().kind))
+            .filter(move |e| allowed(g, f, e.id(), e.weight().kind))
             .map(|e| (e.id(), e.source(), true))
     });
     let either = (!f.directed).then(|| neighbours(g, n, f).map(|(e, m, fw)| (e, m, !fw)));
@@ -452,11 +457,7 @@ fn distances_to(
         let back: Vec<NodeIndex> = if f.directed {
             g.graph
                 .edges_directed(n, PgDirection::Incoming)
-                .filter(|e| {
-                    let r = e.weight();
-                    (f.include_provenance || r.kind != RelationKind::Mentions)
-                        && f.relation_kinds.as_ref().is_none_or(|ks| ks.contains(&r.kind))
-                })
+                .filter(|e| allowed(g, f, e.id(), e.weight().kind))
                 .map(|e| e.source())
                 .collect()
         } else {
@@ -740,7 +741,7 @@ pub fn neighbourhood(
         // kept hub's neighbours was a fifth of a 2-hop neighbourhood at 1M).
         for &(n, d) in &order {
             for e in g.graph.edges_directed(n, PgDirection::Outgoing) {
-                if allowed(filter, e.weight().kind) && kept.contains(e.target()) {
+                if allowed(g, filter, e.id(), e.weight().kind) && kept.contains(e.target()) {
                     edges.push(g.relation_at(e.id()));
                 }
             }
@@ -800,13 +801,16 @@ impl TimelineItem {
 
 /// Dated items in date order: for one entity, its own dates, its dated relations and the dates
 /// of the entities it is related to; for the whole graph (`None`), every dated entity and
-/// relation. Provenance (documents' dates, `mentions`) is left out unless asked for.
+/// relation. Provenance (documents' dates, `mentions`) is left out unless asked for. With
+/// `valid`, only relations that may have held in that window are listed, and (for one entity)
+/// only the entities they lead to.
 pub fn timeline(
     g: &GraphIndex,
     entity: Option<&str>,
     from: Option<PartialDate>,
     to: Option<PartialDate>,
     include_provenance: bool,
+    valid: Option<DateWindow>,
     deadline: &Deadline,
 ) -> Option<Vec<TimelineItem>> {
     let mut ticker = deadline.ticker();
@@ -838,7 +842,7 @@ pub fn timeline(
         Some(id) => {
             let &n = g.by_id.get(id)?;
             add_entity(&mut items, &g.graph[n]);
-            let f = StepFilter { include_provenance, ..StepFilter::default() };
+            let f = StepFilter { include_provenance, valid, ..StepFilter::default() };
             let mut seen = HashSet::from([n]);
             for (e, m, _) in neighbours(g, n, &f) {
                 add_relation(&mut items, &g.relation_at(e));
@@ -859,7 +863,9 @@ pub fn timeline(
                 if ticker.tick() {
                     return None;
                 }
-                if g.data(e).rest.as_ref().is_some_and(|r| r.valid_from.is_some() || r.valid_until.is_some()) {
+                let d = g.data(e);
+                let dated = d.rest.as_ref().is_some_and(|r| r.valid_from.is_some() || r.valid_until.is_some());
+                if dated && valid.as_ref().is_none_or(|w| d.valid_in(w)) {
                     add_relation(&mut items, &g.relation_at(e));
                 }
             }
@@ -1037,6 +1043,62 @@ mod tests {
         let directed = StepFilter { directed: true, ..StepFilter::default() };
         assert!(shortest_path(&g, "a", "b", &directed, 6, PathRanking::FewestHops, &Deadline::NONE).is_some());
         assert!(shortest_path(&g, "b", "a", &directed, 6, PathRanking::FewestHops, &Deadline::NONE).is_none());
+    }
+
+    /// Dates a relation of the test graph in place.
+    fn date(g: &mut GraphIndex, id: &str, from: Option<&str>, until: Option<&str>) {
+        let mut rel = (*g.relation(id).unwrap()).clone();
+        rel.valid_from = from.map(|d| PartialDate::parse(d).unwrap());
+        rel.valid_until = until.map(|d| PartialDate::parse(d).unwrap());
+        g.upsert_relation(rel).unwrap();
+    }
+
+    #[test]
+    fn searches_follow_only_relations_valid_at_the_date() {
+        let mut g = graph();
+        // a held the role at the hub in 2020-2022 only; a's part in x began in 2024-05.
+        date(&mut g, "holds_role:a:hub", Some("2020"), Some("2022-06"));
+        date(&mut g, "part_of:a:x", Some("2024-05"), None);
+        let at = |d: &str, strict: bool| StepFilter {
+            valid: Some(DateWindow::at(PartialDate::parse(d).unwrap(), strict)),
+            ..StepFilter::default()
+        };
+        let path = |f: &StepFilter| {
+            shortest_path(&g, "a", "b", f, 6, PathRanking::FewestHops, &Deadline::NONE).map(|p| slugs(&p))
+        };
+        assert_eq!(path(&at("2021-03-01", false)).unwrap(), ["a", "hub", "b"]);
+        // After the role ended, only the later part_of leads on (its start's month counts).
+        assert_eq!(path(&at("2024-05-10", false)).unwrap(), ["a", "x", "y", "b"]);
+        assert_eq!(path(&at("2024", false)).unwrap(), ["a", "x", "y", "b"]);
+        // Before either: none. Strict: the undated steps past them are not taken either.
+        assert!(path(&at("2019", false)).is_none());
+        assert!(path(&at("2021", true)).is_none());
+        // The same filter in the all-paths search, the pruning distances and neighbourhoods.
+        let search = PathSearch { max_len: 4, limit: 10, ranking: PathRanking::FewestHops, budget: 10_000 };
+        let (paths, _) = all_paths(&g, "a", "b", &at("2021", false), search, &Deadline::NONE);
+        assert_eq!(paths.iter().map(slugs).collect::<Vec<_>>(), [["a", "hub", "b"]]);
+        let n = neighbourhood(&g, "a", 1, 10, &at("2023", false), false, &Deadline::NONE).unwrap();
+        let ids: Vec<&str> = n.nodes.iter().map(|(e, _, _)| e.id.as_str()).collect();
+        assert_eq!(ids, ["a"], "neither relation of a held in 2023: {ids:?}");
+        // Timelines list only the relations valid then.
+        let t = timeline(
+            &g,
+            Some("a"),
+            None,
+            None,
+            false,
+            Some(DateWindow::at(PartialDate::parse("2021").unwrap(), false)),
+            &Deadline::NONE,
+        )
+        .unwrap();
+        let relations: Vec<String> = t
+            .iter()
+            .filter_map(|i| match i {
+                TimelineItem::Relation { relation, .. } => Some(relation.id.clone()),
+                TimelineItem::Entity { .. } => None,
+            })
+            .collect();
+        assert_eq!(relations, ["holds_role:a:hub", "holds_role:a:hub"]);
     }
 
     #[test]
@@ -1287,7 +1349,7 @@ mod tests {
     #[test]
     fn timelines_in_date_order() {
         let g = graph();
-        let t = timeline(&g, Some("b"), None, None, false, &Deadline::NONE).unwrap();
+        let t = timeline(&g, Some("b"), None, None, false, None, &Deadline::NONE).unwrap();
         let dates: Vec<String> = t.iter().map(|i| i.date().to_string()).collect();
         assert_eq!(dates, ["1951", "2021-02-02", "2023-07-25"]);
         let t = timeline(
@@ -1296,6 +1358,7 @@ mod tests {
             Some(PartialDate::parse("2021").unwrap()),
             Some(PartialDate::parse("2022").unwrap()),
             true,
+            None,
             &Deadline::NONE,
         )
         .unwrap();

@@ -22,7 +22,9 @@ use petgraph::visit::EdgeRef;
 use petgraph::Direction as PgDirection;
 use unicode_normalization::UnicodeNormalization;
 
-use crate::domain::{Citation, Entity, EntityKind, PartialDate, Quantity, Relation, RelationKind, RelationView};
+use crate::domain::{
+    Citation, DateWindow, Entity, EntityKind, PartialDate, Quantity, Relation, RelationKind, RelationView,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum GraphError {
@@ -111,6 +113,21 @@ impl EdgeRest {
 impl EdgeData {
     fn order(&self) -> Option<i32> {
         self.rest.as_ref().and_then(|r| r.order)
+    }
+
+    fn title(&self) -> Option<&str> {
+        self.rest.as_ref().and_then(|r| r.title.as_deref())
+    }
+
+    /// `validFrom` and `validUntil`.
+    fn period(&self) -> (Option<PartialDate>, Option<PartialDate>) {
+        self.rest.as_ref().map_or((None, None), |r| (r.valid_from, r.valid_until))
+    }
+
+    /// Whether the relation may have held on a day of `window` (see [`DateWindow`]).
+    fn valid_in(&self, window: &DateWindow) -> bool {
+        let (from, until) = self.period();
+        window.admits(from, until)
     }
 
     /// Every document the relation cites.
@@ -797,6 +814,26 @@ impl GraphIndex {
         direction: Direction,
         kinds: Option<&[RelationKind]>,
     ) -> Vec<RelationRef<'_>> {
+        let filter = RelationFilter { kinds: kinds.map(<[RelationKind]>::to_vec), ..RelationFilter::default() };
+        let mut out = self.relations_where(entity_id, direction, &filter);
+        // The order of relation cursors: `order` (unordered last), then kind name, then ID.
+        let key = |r: &RelationRef<'_>| {
+            let e = self.data(r.edge);
+            (e.order().unwrap_or(i32::MAX), self.graph[r.edge].kind.as_str(), &*e.id)
+        };
+        out.sort_unstable_by(|a, b| key(a).cmp(&key(b)));
+        out
+    }
+
+    /// The relations of an entity that pass `filter`, in adjacency order (no order at all: sort
+    /// them with [`GraphIndex::sorted_relations`]). Each test reads the compact edge data in
+    /// place; no model `Relation` is built for a candidate. Empty when the entity does not exist.
+    pub fn relations_where(
+        &self,
+        entity_id: &str,
+        direction: Direction,
+        filter: &RelationFilter,
+    ) -> Vec<RelationRef<'_>> {
         let Some(&node) = self.by_id.get(entity_id) else { return Vec::new() };
         let dirs: &[PgDirection] = match direction {
             Direction::Outgoing => &[PgDirection::Outgoing],
@@ -810,20 +847,187 @@ impl GraphIndex {
                 if direction == Direction::Both && d == PgDirection::Incoming && e.source() == e.target() {
                     continue;
                 }
-                if kinds.is_none_or(|ks| ks.contains(&e.weight().kind)) {
+                let other = if d == PgDirection::Outgoing { e.target() } else { e.source() };
+                if filter.passes(self, e.id(), e.weight().kind, other) {
                     out.push(RelationRef { g: self, edge: e.id() });
                 }
             }
         }
-        // The order of relation cursors: `order` (unordered last), then kind name, then ID.
-        let key = |r: &RelationRef<'_>| {
-            let e = self.data(r.edge);
-            (e.order().unwrap_or(i32::MAX), self.graph[r.edge].kind.as_str(), &*e.id)
-        };
-        out.sort_unstable_by(|a, b| key(a).cmp(&key(b)));
         out
     }
 
+    /// An entity's number of relations, not counting `mentions` (cached; 0 when it does not
+    /// exist): what tells a resolver that an entity is a hub.
+    pub fn degree_of(&self, entity_id: &str) -> usize {
+        let Some(&node) = self.by_id.get(entity_id) else { return 0 };
+        self.degrees().get(node.index()).copied().unwrap_or(0) as usize
+    }
+
+    /// Whether an entity has at least `n` relations (counting every kind), in at most `n` steps:
+    /// how a resolver tells a hub, whose page is worth the trip off the worker, without
+    /// counting all of its relations on the worker.
+    pub fn has_relations(&self, entity_id: &str, n: usize) -> bool {
+        let Some(&node) = self.by_id.get(entity_id) else { return false };
+        self.graph
+            .edges_directed(node, PgDirection::Outgoing)
+            .chain(self.graph.edges_directed(node, PgDirection::Incoming))
+            .take(n)
+            .count()
+            >= n
+    }
+
+    /// One page of `relations` (of `entity_id`, as [`GraphIndex::relations_where`] gave them)
+    /// in the order `sort`, ascending or `descending`, after the boundary `after` (a key and a
+    /// relation ID, from a cursor): the first `first` of them in order, each with its key, and
+    /// how many relations come after the boundary in all.
+    ///
+    /// The order is total (see [`compare_keyed`]: missing keys last in both directions, ties by
+    /// relation ID), so a boundary finds its place even after its own relation is gone. Keys are
+    /// made once per relation and cheaply: a kind is a static name, a date is copied, the other
+    /// end's name is its search key (folded when the index was built), and only titles are
+    /// folded here. Only the page is sorted: the relations past the boundary are cut to the
+    /// page by a linear-time selection, so a hub's 100,000 relations are not sorted whole.
+    pub fn relation_page<'g>(
+        &'g self,
+        entity_id: &str,
+        relations: Vec<RelationRef<'g>>,
+        order: (RelationSort, bool),
+        after: Option<(Option<&SortKey<'_>>, &str)>,
+        first: usize,
+    ) -> (Vec<(Option<SortKey<'g>>, RelationRef<'g>)>, usize) {
+        let (sort, descending) = order;
+        let center = self.by_id.get(entity_id).copied();
+        let cmp = |a: &(Option<SortKey<'g>>, RelationRef<'g>), b: &(Option<SortKey<'g>>, RelationRef<'g>)| {
+            compare_keyed(a.0.as_ref(), a.1.id(), b.0.as_ref(), b.1.id(), descending)
+        };
+        let mut keyed: Vec<(Option<SortKey<'g>>, RelationRef<'g>)> =
+            relations.into_iter().map(|r| (self.sort_key(r, sort, center), r)).collect();
+        if let Some((key, id)) = after {
+            keyed.retain(|(k, r)| compare_keyed(k.as_ref(), r.id(), key, id, descending).is_gt());
+        }
+        let remaining = keyed.len();
+        if keyed.len() > first {
+            if first == 0 {
+                keyed.clear();
+            } else {
+                keyed.select_nth_unstable_by(first - 1, cmp);
+                keyed.truncate(first);
+            }
+        }
+        keyed.sort_unstable_by(cmp);
+        (keyed, remaining)
+    }
+
+    fn sort_key<'g>(
+        &'g self,
+        r: RelationRef<'g>,
+        sort: RelationSort,
+        center: Option<NodeIndex>,
+    ) -> Option<SortKey<'g>> {
+        let e = self.data(r.edge);
+        let kind = self.graph[r.edge].kind;
+        match sort {
+            RelationSort::Default => Some(SortKey::Default(e.order().unwrap_or(i32::MAX), kind.as_str())),
+            RelationSort::Kind => Some(SortKey::Kind(kind.as_str())),
+            RelationSort::Date => {
+                let (from, until) = e.period();
+                from.or(until).map(SortKey::Date)
+            }
+            RelationSort::Title => e.title().map(|t| SortKey::Text(Cow::Owned(normalize(t)))),
+            RelationSort::OtherName => {
+                let (a, b) = self.graph.edge_endpoints(r.edge)?;
+                let other = if Some(a) == center { b } else { a };
+                // The search keys start with the name, folded as `normalize` folds.
+                self.keys.get(other.index()).and_then(|k| k.first()).map(|k| SortKey::Text(Cow::Borrowed(k.as_str())))
+            }
+        }
+    }
+}
+
+/// What a page of an entity's relations keeps (all of it must hold).
+#[derive(Debug, Clone, Default)]
+pub struct RelationFilter {
+    /// Only these kinds.
+    pub kinds: Option<Vec<RelationKind>>,
+    /// The title contains this, both folded by [`normalize`] (case, accents, punctuation).
+    pub title_contains: Option<String>,
+    /// Valid on some day of each window (see [`DateWindow`]).
+    pub dates: Vec<DateWindow>,
+    /// The other end is of one of these kinds.
+    pub other_kinds: Option<Vec<EntityKind>>,
+    /// Cites this document (an entity ID).
+    pub cited_document: Option<String>,
+}
+
+impl RelationFilter {
+    /// Cheapest tests first: the kind is petgraph's, the other end's kind a byte array, the
+    /// rest one read of the edge data.
+    fn passes(&self, g: &GraphIndex, edge: EdgeIndex, kind: RelationKind, other: NodeIndex) -> bool {
+        if self.kinds.as_ref().is_some_and(|ks| !ks.contains(&kind)) {
+            return false;
+        }
+        if self.other_kinds.as_ref().is_some_and(|ks| !ks.contains(&g.kind_of(other))) {
+            return false;
+        }
+        let e = g.data(edge);
+        if !self.dates.iter().all(|w| e.valid_in(w)) {
+            return false;
+        }
+        if let Some(needle) = &self.title_contains {
+            if !e.title().is_some_and(|t| normalize(t).contains(needle.as_str())) {
+                return false;
+            }
+        }
+        self.cited_document.as_deref().is_none_or(|d| e.documents().any(|x| x == d))
+    }
+}
+
+/// The orders an entity's relations can be listed in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelationSort {
+    /// `order` (unordered last), then kind name: the order relation pages have always had.
+    Default,
+    /// `validFrom`, or `validUntil` when only that is known (dates ordered as `PartialDate`s: a
+    /// year before its months).
+    Date,
+    /// The kind's name.
+    Kind,
+    /// The title, folded for comparison (case, accents and punctuation ignored).
+    Title,
+    /// The other end's name, folded likewise.
+    OtherName,
+}
+
+/// A relation's sort key under one [`RelationSort`]; only keys of one order are compared.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SortKey<'g> {
+    Default(i32, &'static str),
+    Date(PartialDate),
+    Kind(&'static str),
+    Text(Cow<'g, str>),
+}
+
+/// The total order of a sorted relation list: by key (ascending or descending), a missing key
+/// after every present one in both directions, then by relation ID in the same direction.
+pub fn compare_keyed(
+    a_key: Option<&SortKey<'_>>,
+    a_id: &str,
+    b_key: Option<&SortKey<'_>>,
+    b_id: &str,
+    descending: bool,
+) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let turn = |o: Ordering| if descending { o.reverse() } else { o };
+    let by_key = match (a_key, b_key) {
+        (Some(x), Some(y)) => turn(x.cmp(y)),
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => Ordering::Equal,
+    };
+    by_key.then_with(|| turn(a_id.cmp(b_id)))
+}
+
+impl GraphIndex {
     /// Entities whose name or an alias matches `query`, best first.
     ///
     /// Matching ignores case, accents, punctuation and hyphens. Ranking: whole name or alias equal
@@ -1212,5 +1416,129 @@ mod tests {
         let g = sample();
         let page: Vec<_> = g.entities(None, Some("doc")).map(|e| e.slug.to_string()).collect();
         assert_eq!(page, ["iom", "michele-klein-solomon"]);
+    }
+
+    /// iom with five roles and a mention: dated, undated, titled, untitled, to people and an office.
+    fn roles() -> GraphIndex {
+        let d = |s: &str| Some(PartialDate::parse(s).unwrap());
+        let role = |id: &str, from: &str, title: Option<&str>, valid: (Option<PartialDate>, Option<PartialDate>)| {
+            let mut r = relation(id, RelationKind::HoldsRole, from, "iom");
+            r.title = title.map(String::from);
+            (r.valid_from, r.valid_until) = valid;
+            r
+        };
+        let mut cited = relation("r6", RelationKind::OfficeOf, "office", "iom");
+        cited.citations = vec![Citation { document: "other-doc".into(), quote: None }];
+        GraphIndex::build(
+            vec![
+                entity("iom", EntityKind::Organization, "International Organization for Migration", &[]),
+                entity("ana", EntityKind::Person, "Ána Pérez", &[]),
+                entity("bo", EntityKind::Person, "Bo Chen", &[]),
+                entity("cy", EntityKind::Person, "Cy Doe", &[]),
+                entity("office", EntityKind::Office, "An Office", &[]),
+                entity("doc", EntityKind::Document, "A press release", &[]),
+                entity("other-doc", EntityKind::Document, "Another", &[]),
+            ],
+            vec![
+                role("r1", "ana", Some("Director-General"), (d("2018-10"), d("2023-09-30"))),
+                role("r2", "bo", Some("director general"), (d("2023-10"), None)),
+                role("r3", "cy", Some("Deputy Director General"), (None, None)),
+                role("r4", "cy", None, (None, d("2019"))),
+                cited,
+                relation("r5", RelationKind::Mentions, "doc", "iom"),
+            ],
+            1,
+        )
+        .unwrap()
+    }
+
+    fn ids<'g>(rs: impl IntoIterator<Item = RelationRef<'g>>) -> Vec<&'g str> {
+        let mut v: Vec<&str> = rs.into_iter().map(|r| r.id()).collect();
+        v.sort_unstable();
+        v
+    }
+
+    #[test]
+    fn relation_filters_are_tested_on_the_adjacency() {
+        let g = roles();
+        let d = |s: &str| PartialDate::parse(s).unwrap();
+        let with = |f: RelationFilter| ids(g.relations_where("iom", Direction::Both, &f));
+        assert_eq!(with(RelationFilter::default()), ["r1", "r2", "r3", "r4", "r5", "r6"]);
+        // Who held the role on 1 March 2025: bo (from 2023-10), and cy's undated title unless strict.
+        let at = |s: &str, strict: bool| RelationFilter {
+            kinds: Some(vec![RelationKind::HoldsRole]),
+            dates: vec![DateWindow::at(d(s), strict)],
+            ..RelationFilter::default()
+        };
+        assert_eq!(with(at("2025-03-01", false)), ["r2", "r3"]);
+        assert_eq!(with(at("2025-03-01", true)), ["r2"]);
+        // A month both held in: each may have held it on some day of it.
+        assert_eq!(with(at("2023-09", true)), ["r1"]);
+        assert_eq!(with(at("2023", true)), ["r1", "r2"]);
+        assert_eq!(with(at("2018", true)), ["r1", "r4"]);
+        let title = |t: &str| RelationFilter { title_contains: Some(normalize(t)), ..RelationFilter::default() };
+        assert_eq!(with(title("DIRECTOR-general")), ["r1", "r2", "r3"]);
+        assert_eq!(with(title("deputy")), ["r3"]);
+        let other = RelationFilter { other_kinds: Some(vec![EntityKind::Office]), ..RelationFilter::default() };
+        assert_eq!(with(other), ["r6"]);
+        let cites = RelationFilter { cited_document: Some("other-doc".into()), ..RelationFilter::default() };
+        assert_eq!(with(cites), ["r6"]);
+        let range = RelationFilter {
+            dates: vec![DateWindow { from: Some(d("2019-06")), to: Some(d("2020")), strict: true }],
+            ..RelationFilter::default()
+        };
+        // r4 held until some day of 2019: it may have held in June 2019.
+        assert_eq!(with(range), ["r1", "r4"]);
+        assert!(g.relations_where("nobody", Direction::Both, &RelationFilter::default()).is_empty());
+        assert!(g.has_relations("iom", 6) && !g.has_relations("iom", 7));
+    }
+
+    #[test]
+    fn relation_pages_are_ordered_with_missing_keys_last_and_resume_after_a_boundary() {
+        let g = roles();
+        let all = || g.relations_where("iom", Direction::Both, &RelationFilter::default());
+        let page = |sort: RelationSort, desc: bool| -> Vec<&str> {
+            g.relation_page("iom", all(), (sort, desc), None, 100).0.iter().map(|(_, r)| r.id()).collect()
+        };
+        // By date (validFrom, else validUntil): undated last in both directions.
+        assert_eq!(page(RelationSort::Date, false), ["r1", "r4", "r2", "r3", "r5", "r6"]);
+        assert_eq!(page(RelationSort::Date, true), ["r2", "r4", "r1", "r6", "r5", "r3"]);
+        // By title, folded: "director general" twice, tied by ID; untitled last.
+        assert_eq!(page(RelationSort::Title, false), ["r3", "r1", "r2", "r4", "r5", "r6"]);
+        assert_eq!(page(RelationSort::Title, true), ["r2", "r1", "r3", "r6", "r5", "r4"]);
+        assert_eq!(page(RelationSort::Kind, false), ["r1", "r2", "r3", "r4", "r5", "r6"]);
+        // The other end's name, folded ("Ána" as "ana").
+        assert_eq!(page(RelationSort::OtherName, false), ["r5", "r6", "r1", "r2", "r3", "r4"]);
+        // The default order is relations_of's.
+        let default: Vec<&str> = g.relations_of("iom", Direction::Both, None).iter().map(|r| r.id()).collect();
+        assert_eq!(page(RelationSort::Default, false), default);
+        // Paging in twos after each page's last key gives every relation once, in order, and
+        // says how many were left after each boundary; a boundary whose relation is gone holds.
+        for sort in [
+            RelationSort::Default,
+            RelationSort::Date,
+            RelationSort::Kind,
+            RelationSort::Title,
+            RelationSort::OtherName,
+        ] {
+            for desc in [false, true] {
+                let whole = page(sort, desc);
+                let mut seen: Vec<&str> = Vec::new();
+                let mut after: Option<(Option<SortKey<'_>>, &str)> = None;
+                loop {
+                    let (rows, remaining) =
+                        g.relation_page("iom", all(), (sort, desc), after.as_ref().map(|(k, id)| (k.as_ref(), *id)), 2);
+                    assert_eq!(remaining, whole.len() - seen.len());
+                    let Some(last) = rows.last() else { break };
+                    after = Some((last.0.clone(), last.1.id()));
+                    seen.extend(rows.iter().map(|(_, r)| r.id()));
+                }
+                assert_eq!(seen, whole, "{sort:?} desc={desc}");
+            }
+        }
+        let gone = Some(SortKey::Date(PartialDate::parse("2020").unwrap()));
+        let (rows, remaining) =
+            g.relation_page("iom", all(), (RelationSort::Date, false), Some((gone.as_ref(), "r0")), 1);
+        assert_eq!((rows[0].1.id(), remaining), ("r2", 4));
     }
 }
