@@ -6,6 +6,7 @@
 //! and get `Arc`s of the model back.
 
 pub mod algo;
+pub mod order;
 pub mod snapshot;
 
 use std::borrow::Cow;
@@ -166,6 +167,9 @@ impl EntityLoader<'_> {
         // Entities come in ID order and slugs mostly equal IDs: this sort is nearly a check.
         slugs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         g.all_by_slug = slugs.iter().map(|(s, _, n)| (s.clone(), *n)).collect();
+        // `collect` sorts once and builds each B-tree in bulk.
+        g.by_name = slugs.iter().map(|(s, _, n)| ((normalize(&g.graph[*n].name).into(), s.clone()), *n)).collect();
+        g.by_date = slugs.iter().map(|(s, _, n)| ((order::pack_date(g.graph[*n].date), s.clone()), *n)).collect();
         for kind in EntityKind::ALL {
             let of_kind: BTreeMap<Arc<str>, NodeIndex> =
                 slugs.iter().filter(|(_, k, _)| k == kind).map(|(s, _, n)| (s.clone(), *n)).collect();
@@ -358,6 +362,13 @@ pub struct GraphIndex {
     /// Per kind, slug → node: the stable order of `entities(kind)` pages.
     by_kind: HashMap<EntityKind, BTreeMap<Arc<str>, NodeIndex>>,
     all_by_slug: BTreeMap<Arc<str>, NodeIndex>,
+    /// (normalized name, slug) → node: the order of `entities(orderBy: {field: NAME})` and the
+    /// range of a `namePrefix` (see [`order`]).
+    by_name: BTreeMap<(Arc<str>, Arc<str>), NodeIndex>,
+    /// (packed date, slug) → node, undated entities last: the order of `orderBy: {field: DATE}`.
+    by_date: BTreeMap<(u32, Arc<str>), NodeIndex>,
+    /// Degree and PageRank orders, made from the rankings on first use after a change.
+    rank_order: std::sync::Mutex<Option<Arc<order::RankOrder>>>,
     /// Search keys by node index: name first, then aliases, each normalized (see [`normalize`]).
     /// Beside the graph rather than in its nodes, whose array traversals should stay small.
     keys: Vec<Box<[String]>>,
@@ -416,6 +427,7 @@ impl GraphIndex {
     fn invalidate_rankings(&mut self) {
         *self.rankings.get_mut().unwrap_or_else(|e| e.into_inner()) = None;
         *self.degrees.get_mut().unwrap_or_else(|e| e.into_inner()) = None;
+        *self.rank_order.get_mut().unwrap_or_else(|e| e.into_inner()) = None;
     }
 
     /// Degree of every node (not counting `mentions`), indexed by node index.
@@ -471,14 +483,15 @@ impl GraphIndex {
         let words = index_words(&keys);
         let (node, slug, kind) = self.place_entity(entity, keys);
         self.all_by_slug.insert(slug.clone(), node);
+        self.index_order(node, &slug);
         self.by_kind.entry(kind).or_default().insert(slug, node);
         for w in words {
             self.words.entry(w).or_default().push(node);
         }
     }
 
-    /// Everything of an upsert but the ordered maps (`all_by_slug`, `by_kind`, `words`), which
-    /// a load builds at once from sorted lists: the entity's node, slug and kind.
+    /// Everything of an upsert but the ordered maps (`all_by_slug`, `by_kind`, `words`, `by_name`,
+    /// `by_date`), which a load builds at once from sorted lists: the entity's node, slug and kind.
     fn place_entity(&mut self, entity: Arc<Entity>, keys: Box<[String]>) -> (NodeIndex, Arc<str>, EntityKind) {
         self.invalidate_rankings();
         let weight = Node { kind: entity.kind, entity: entity.clone() };
@@ -486,6 +499,7 @@ impl GraphIndex {
             Some(&node) => {
                 self.unindex_words(node);
                 let old = self.graph[node].clone();
+                self.unindex_order(&old);
                 self.by_slug.remove(old.slug.as_str());
                 self.all_by_slug.remove(old.slug.as_str());
                 if let Some(m) = self.by_kind.get_mut(&old.kind) {
@@ -564,6 +578,7 @@ impl GraphIndex {
         }
         self.unindex_words(node);
         let entity = self.graph.remove_node(node)?.entity;
+        self.unindex_order(&entity);
         self.by_slug.remove(entity.slug.as_str());
         self.all_by_slug.remove(entity.slug.as_str());
         if let Some(m) = self.by_kind.get_mut(&entity.kind) {
