@@ -159,14 +159,23 @@ impl QueryRoot {
         >,
         #[graphql(
             name = "in",
-            desc = "Where to look: names and aliases (the default), summaries, citation quotes; an entity found in several counts once, by its best match.",
-            default_with = "vec![SearchField::Names]"
+            desc = "Where to look: names and aliases (the default, also when null), summaries, citation quotes; an entity found in several counts once, by its best match.",
+            default_with = "Some(vec![SearchField::Names])"
         )]
-        fields: Vec<SearchField>,
+        fields: Option<Vec<SearchField>>,
         #[graphql(desc = "Page size, at most 100; 20 when not given.")] first: Option<i32>,
         #[graphql(desc = "The `endCursor` of the previous page (of the same search).")] after: Option<String>,
     ) -> Result<SearchResultConnection> {
-        super::filters::search_results(ctx, query, kinds, types, fields, first, after).await
+        super::filters::search_results(
+            ctx,
+            query,
+            kinds,
+            types,
+            fields.unwrap_or_else(|| vec![SearchField::Names]),
+            first,
+            after,
+        )
+        .await
     }
 
     /// Entities whose name or an alias matches `query`, best first. Matching ignores case,
