@@ -31,8 +31,7 @@ pub struct EntityFilter {
     /// and punctuation ignored): `"Country Office"` finds `country office`.
     pub types: Option<Vec<String>>,
     /// Only entities whose name (not an alias) starts with this, compared as search compares:
-    /// `"nunez"` finds "Núñez-Pérez, Ana" and `"klein s"` finds "Klein-Solomon". Needs a letter
-    /// or digit.
+    /// `"ana nu"` and `"ANA NÚÑ"` find "Ana Núñez-Pérez". Needs a letter or digit.
     pub name_prefix: Option<String>,
     /// Only dated entities whose `date` may fall on or after this day. Dates are `YYYY`,
     /// `YYYY-MM` or `YYYY-MM-DD`; a partial date stands for every day it may mean, so an

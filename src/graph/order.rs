@@ -30,6 +30,10 @@ use super::{normalize, score as name_score, GraphIndex};
 use crate::deadline::Ticker;
 use crate::domain::{Entity, EntityKind, PartialDate, RelationKind};
 
+/// The most candidates a bounding filter sorts; past it, the order's index is walked instead.
+/// (Small under test, so that the unit tests take both ways on a small graph.)
+pub const MAX_CANDIDATES: usize = if cfg!(test) { 16 } else { 4_096 };
+
 /// The date key of an entity without a date: after every date.
 pub const UNDATED: u32 = u32::MAX;
 
@@ -413,19 +417,25 @@ impl GraphIndex {
     }
 
     /// Candidates from a bounding filter, when there is one that the order's index does not
-    /// already walk: `relatedTo`'s neighbours, or `namePrefix`'s range of names.
+    /// already walk and it holds at most [`MAX_CANDIDATES`]: `relatedTo`'s neighbours, or
+    /// `namePrefix`'s range of names. Past that, sorting them would cost more than walking the
+    /// order's index and checking each entity, which stops at the page's end: a filter that
+    /// many entities pass fills a page early.
     fn bounded_candidates(&self, p: &Prepared<'_>, order: OrderField) -> Option<Vec<NodeIndex>> {
         if let Some(set) = &p.related {
-            return Some(set.iter().copied().collect());
+            return (set.len() <= MAX_CANDIDATES).then(|| set.iter().copied().collect());
         }
         match &p.f.name_prefix {
-            Some(prefix) if order != OrderField::Name => Some(
-                self.by_name
+            Some(prefix) if order != OrderField::Name => {
+                let found: Vec<NodeIndex> = self
+                    .by_name
                     .range((Included((Arc::<str>::from(prefix.as_str()), Arc::<str>::from(""))), Unbounded))
                     .take_while(|(k, _)| k.0.starts_with(prefix.as_str()))
+                    .take(MAX_CANDIDATES + 1)
                     .map(|(_, &n)| n)
-                    .collect(),
-            ),
+                    .collect();
+                (found.len() <= MAX_CANDIDATES).then_some(found)
+            }
             _ => None,
         }
     }
@@ -523,7 +533,14 @@ impl GraphIndex {
             });
         }
         let p = self.prepare(f);
-        let order = if f.date_from.is_some() || f.date_to.is_some() { OrderField::Date } else { OrderField::Slug };
+        // The narrowest index the filter has a range of.
+        let order = if f.name_prefix.is_some() {
+            OrderField::Name
+        } else if f.date_from.is_some() || f.date_to.is_some() {
+            OrderField::Date
+        } else {
+            OrderField::Slug
+        };
         let nodes: Nodes<'_> = match self.bounded_candidates(&p, OrderField::Slug) {
             Some(c) => Box::new(c.into_iter()),
             None => self.ordered(f, order, false, None, None),
