@@ -356,7 +356,7 @@ impl GraphIndex {
                         self.by_date.range((lower, Unbounded)).take_while(move |(k, _)| in_range(k.0)).map(|(_, &n)| n),
                     )
                 } else {
-                    let top = (hi.min(UNDATED), Arc::<str>::from(""));
+                    let top = (hi, Arc::<str>::from(""));
                     match cursor {
                         Some(c) if c.0 == UNDATED => {
                             Box::new(self.by_date.range((Included(undated_start), Excluded(c))).rev().map(|(_, &n)| n))
