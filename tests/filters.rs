@@ -337,3 +337,37 @@ async fn search_results_in_names_summaries_and_quotes() {
     assert_eq!(d["search"][0]["slug"], "exo");
     s.stop().await;
 }
+
+/// The README's and GraphiQL's examples answer on the curated graph.
+#[tokio::test]
+async fn the_documented_examples_answer_on_the_curated_graph() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = TestServer::start(dir.path(), Some(&common::repo_path("seed"))).await;
+    let d = s
+        .data(
+            r#"{ entities(where: { kinds: [OFFICE], relatedTo: "iom" }, orderBy: { field: NAME, direction: ASC }, first: 10) {
+                   totalCount edges { node { name slug date } } }
+                 searchResults(query: "asylum", in: [NAMES, SUMMARIES, QUOTES], first: 5) {
+                   totalCount edges { node { entity { name slug } score field matchedText } } } }"#,
+            json!({}),
+        )
+        .await;
+    let offices = d["entities"]["edges"].as_array().unwrap();
+    assert!(!offices.is_empty(), "{d}");
+    let names: Vec<String> = offices.iter().map(|e| fold(e["node"]["name"].as_str().unwrap())).collect();
+    assert!(names.windows(2).all(|w| w[0] <= w[1]), "{names:?}");
+    let hits = d["searchResults"]["edges"].as_array().unwrap();
+    assert!(!hits.is_empty(), "{d}");
+    for h in hits {
+        assert!(fold(h["node"]["matchedText"].as_str().unwrap()).contains("asylum"), "{h}");
+    }
+    let d = s
+        .data(
+            r#"{ entities(where: { kinds: [EVENT, POLICY], dateFrom: "2021", dateTo: "2024-06" }, orderBy: { field: DATE, direction: DESC }, first: 20) {
+                   totalCount edges { node { name slug date } } } }"#,
+            json!({}),
+        )
+        .await;
+    assert!(d["entities"]["totalCount"].as_u64() > Some(0), "{d}");
+    s.stop().await;
+}

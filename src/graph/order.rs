@@ -215,10 +215,12 @@ impl GraphIndex {
         }
     }
 
-    fn node_key(&self, n: NodeIndex, order: OrderField, ranks: Option<&RankOrderLookup>) -> SortKey {
+    /// A node's key, with the rankings read once per page rather than once per entity.
+    fn node_key(&self, n: NodeIndex, order: OrderField, ranks: Option<&super::algo::Rankings>) -> SortKey {
+        let id = &self.graph[n].entity.id;
         match (order, ranks) {
-            (OrderField::Degree, Some(r)) => SortKey::Degree(r.degree[n.index()]),
-            (OrderField::PageRank, Some(r)) => SortKey::PageRank(r.pagerank[n.index()]),
+            (OrderField::Degree, Some(r)) => SortKey::Degree(r.degree.get(id).copied().unwrap_or(0) as u32),
+            (OrderField::PageRank, Some(r)) => SortKey::PageRank(r.pagerank.get(id).copied().unwrap_or(0.0)),
             _ => self.sort_key(&self.graph[n].entity, order),
         }
     }
@@ -453,7 +455,8 @@ impl GraphIndex {
     ) -> Option<SortedPage<'_>> {
         let p = self.prepare(f);
         let rank_order = matches!(order, OrderField::Degree | OrderField::PageRank).then(|| self.rank_order());
-        let lookup = rank_order.as_deref().map(|r| RankOrderLookup::new(r, self));
+        let rankings = rank_order.is_some().then(|| self.rankings());
+        let lookup = rankings.as_deref();
         if let Some(cands) = self.bounded_candidates(&p, order) {
             let mut keyed: Vec<(SortKey, NodeIndex)> = Vec::new();
             for n in cands {
@@ -461,7 +464,7 @@ impl GraphIndex {
                     return None;
                 }
                 if self.matches(n, &p) {
-                    keyed.push((self.node_key(n, order, lookup.as_ref()), n));
+                    keyed.push((self.node_key(n, order, lookup), n));
                 }
             }
             let slug = |n: NodeIndex| self.graph[n].slug.as_str();
@@ -494,7 +497,7 @@ impl GraphIndex {
                 has_next = true;
                 break;
             }
-            items.push((self.node_key(n, order, lookup.as_ref()), &self.graph[n].entity));
+            items.push((self.node_key(n, order, lookup), &self.graph[n].entity));
         }
         // Something precedes the page when the list's first match sorts at or before the cursor.
         let has_previous = match after {
@@ -511,7 +514,7 @@ impl GraphIndex {
                     }
                 }
                 first.is_some_and(|n| {
-                    let key = self.node_key(n, order, lookup.as_ref());
+                    let key = self.node_key(n, order, lookup);
                     cmp_in_order((&key, self.graph[n].slug.as_str()), (&c.key, &c.slug), desc) != Ordering::Greater
                 })
             }
@@ -553,27 +556,6 @@ impl GraphIndex {
             count += usize::from(self.matches(n, &p));
         }
         Some(count)
-    }
-}
-
-/// Degree and PageRank by node index, for the keys of a page.
-struct RankOrderLookup {
-    degree: Vec<u32>,
-    pagerank: Vec<f64>,
-}
-
-impl RankOrderLookup {
-    fn new(r: &RankOrder, g: &GraphIndex) -> RankOrderLookup {
-        let bound = petgraph::visit::NodeIndexable::node_bound(&g.graph);
-        let mut degree = vec![0; bound];
-        let mut pagerank = vec![0.0; bound];
-        for &(d, n) in &r.degree {
-            degree[n.index()] = d;
-        }
-        for &(x, n) in &r.pagerank {
-            pagerank[n.index()] = x;
-        }
-        RankOrderLookup { degree, pagerank }
     }
 }
 
