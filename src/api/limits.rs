@@ -572,12 +572,16 @@ impl Walker<'_> {
             // A filtered or sorted page walks an index from its cursor, as a plain page does;
             // by degree or PageRank it may first have to rank the graph, as `ranking` does.
             "entities" => {
-                let by_rank = match self.arg(f, "orderBy") {
-                    Some(ConstValue::Object(o)) => {
-                        matches!(o.get("field").and_then(enum_value), Some("DEGREE" | "PAGE_RANK"))
-                    }
-                    _ => false,
+                // The field may itself be a variable inside a literal object.
+                let field = match f.get_argument("orderBy").map(|v| &v.node) {
+                    Some(AstValue::Object(o)) => o.get("field").and_then(|v| self.resolve(v)),
+                    Some(_) => match self.arg(f, "orderBy") {
+                        Some(ConstValue::Object(o)) => o.get("field").cloned(),
+                        _ => None,
+                    },
+                    None => None,
                 };
+                let by_rank = matches!(field.as_ref().and_then(enum_value), Some("DEGREE" | "PAGE_RANK"));
                 (if by_rank { m.ranking } else { 1 }, page(default_page), At::Data)
             }
             "timeline" => {
@@ -808,6 +812,12 @@ mod tests {
             &m,
         );
         assert_eq!(v, ranked, "an order in a variable is read");
+        let v = cost_with(
+            "query($f: EntityOrderField!) { entities(first: 10, orderBy: { field: $f }) { edges { node { slug } } } }",
+            serde_json::json!({ "f": "PAGE_RANK" }),
+            &m,
+        );
+        assert_eq!(v, ranked, "so is a field in a variable inside the order");
         // Names through the index cost as `search`; summaries or quotes by the graph's size.
         let names = c(r#"{ searchResults(query: "ka", first: 5) { edges { node { score } } } }"#);
         assert_eq!(names, m.search + 5 * 3);
