@@ -1,7 +1,8 @@
 //! In-process benchmarks on synthetic graphs (5 relations per entity on average): loading a
 //! store into the index, look-ups, search, a relations page (and the biggest hub's, filtered by
-//! `validAt` and sorted by date), a 2-hop neighbourhood, a shortest path (also with `validAt`)
-//! and a durable mutation commit.
+//! `validAt` and sorted by date), a 2-hop neighbourhood, a shortest path (also with `validAt`),
+//! a durable mutation commit, and sorted and filtered entity pages and `searchResults` over
+//! summaries (on the same graph with dates, sub-types and summaries added).
 //!
 //! Sizes come from `BENCH_ENTITIES` (comma-separated; default `10000,100000`); the figures in
 //! BENCHMARKS.md add `1000000`. `BENCH_ENTITIES=1000 cargo bench` is the quick check.
@@ -13,6 +14,7 @@ use policygraph::deadline::Deadline;
 use policygraph::domain::{DateWindow, PartialDate};
 use policygraph::edit::Edit;
 use policygraph::graph::algo::{self, PathRanking, StepFilter};
+use policygraph::graph::order::{EntityFilter, OrderField, Position, SearchField};
 use policygraph::graph::{Direction, GraphIndex, RelationFilter, RelationSort};
 use policygraph::service::Service;
 use policygraph::store::sled::SledStore;
@@ -151,7 +153,77 @@ fn benches(c: &mut Criterion) {
             })
         });
         group.finish();
+        drop(service);
+        sorted_pages(c, n);
     }
+}
+
+/// Sorted and filtered pages of 20 (the page size `entities` gives by default), each after a
+/// cursor at a different place in the list, and `searchResults` in summaries. The graph is the
+/// one above with dates, sub-types and summaries (`synthetic::decorate`), built in memory by the
+/// loaders a start uses.
+fn sorted_pages(c: &mut Criterion, n: usize) {
+    let (mut es, rs) = policygraph::synthetic::generate(n, n * 5, 42);
+    policygraph::synthetic::decorate(&mut es, 42);
+    let mut g = GraphIndex::default();
+    let mut loader = g.load_entities();
+    for e in es {
+        loader.add(e);
+    }
+    loader.finish();
+    for r in rs {
+        g.upsert_relation(r).unwrap();
+    }
+    let sample: Vec<_> = g.entities(None, None).step_by((n / 500).max(1)).cloned().collect();
+    let mut group = c.benchmark_group(format!("{n}_entities"));
+    group.sample_size(50);
+    let none = EntityFilter::default();
+    let mut i = 0usize;
+    for (label, order) in [
+        ("entities_by_name_20", OrderField::Name),
+        ("entities_by_date_20", OrderField::Date),
+        ("entities_by_degree_20", OrderField::Degree),
+    ] {
+        // Ranked once before timing, as a server ranks once after a change.
+        let positions: Vec<Position> =
+            sample.iter().map(|e| Position { key: g.sort_key(e, order), slug: e.slug.to_string() }).collect();
+        group.bench_function(label, |b| {
+            b.iter(|| {
+                i = (i + 1) % positions.len();
+                let page =
+                    g.entities_sorted(&none, order, i % 2 == 1, Some(&positions[i]), 20, &mut Deadline::NONE.ticker());
+                page.map(|p| p.items.len())
+            })
+        });
+    }
+    // A name's first two letters: one of twenty syllables, so about a twentieth of the graph.
+    let prefixes: Vec<EntityFilter> = sample
+        .iter()
+        .map(|e| EntityFilter {
+            name_prefix: Some(policygraph::graph::normalize(&e.name)[..2].to_string()),
+            ..Default::default()
+        })
+        .collect();
+    group.bench_function("entities_name_prefix_20", |b| {
+        b.iter(|| {
+            i = (i + 1) % prefixes.len();
+            let page = g.entities_sorted(&prefixes[i], OrderField::Slug, false, None, 20, &mut Deadline::NONE.ticker());
+            page.map(|p| p.items.len())
+        })
+    });
+    let words: Vec<String> = sample
+        .iter()
+        .filter_map(|e| e.summary.as_deref())
+        .map(|s| s.split(' ').rev().nth(1).unwrap_or("works").to_lowercase())
+        .collect();
+    group.sample_size(10);
+    group.bench_function("search_results_summaries", |b| {
+        b.iter(|| {
+            i = (i + 1) % words.len();
+            g.search_in(&words[i], &[SearchField::Summaries], None, None, &mut Deadline::NONE.ticker()).map(|h| h.len())
+        })
+    });
+    group.finish();
 }
 
 criterion_group!(graph, benches);

@@ -564,6 +564,31 @@ impl Walker<'_> {
                 (NEIGHBORHOOD_BY_DEPTH[depth as usize - 1], page(40), At::Data)
             }
             "search" => (m.search, page(default_page), At::Data),
+            // Names through the word index cost as `search`; summaries and quotes are read in
+            // full, every entity and relation, as a whole-graph timeline reads them.
+            "searchResults" => {
+                let names_only = match self.arg(f, "in") {
+                    Some(ConstValue::List(items)) => items.iter().all(|v| enum_value(v) == Some("NAMES")),
+                    Some(ConstValue::Null) | None => true,
+                    Some(v) => enum_value(&v) == Some("NAMES"),
+                };
+                (if names_only { m.search } else { m.timeline }, page(default_page), At::Data)
+            }
+            // A filtered or sorted page walks an index from its cursor, as a plain page does;
+            // by degree or PageRank it may first have to rank the graph, as `ranking` does.
+            "entities" => {
+                // The field may itself be a variable inside a literal object.
+                let field = match f.get_argument("orderBy").map(|v| &v.node) {
+                    Some(AstValue::Object(o)) => o.get("field").and_then(|v| self.resolve(v)),
+                    Some(_) => match self.arg(f, "orderBy") {
+                        Some(ConstValue::Object(o)) => o.get("field").cloned(),
+                        _ => None,
+                    },
+                    None => None,
+                };
+                let by_rank = matches!(field.as_ref().and_then(enum_value), Some("DEGREE" | "PAGE_RANK"));
+                (if by_rank { m.ranking } else { 1 }, page(default_page), At::Data)
+            }
             "timeline" => {
                 let one = self.arg(f, "entity").is_some_and(|v| !matches!(v, ConstValue::Null));
                 (if one { TIMELINE_OF_ENTITY } else { m.timeline }, page(default_page), At::Data)
@@ -697,6 +722,15 @@ impl Walker<'_> {
     }
 }
 
+/// An enum value as the document spells it, or as a variable's JSON does (a string).
+fn enum_value(v: &ConstValue) -> Option<&str> {
+    match v {
+        ConstValue::Enum(e) => Some(e.as_str()),
+        ConstValue::String(s) => Some(s.as_str()),
+        _ => None,
+    }
+}
+
 /// The price of a field below the entry points: 1, except where its resolver does more.
 fn data_price(field: &str, model: &CostModel) -> u64 {
     match field {
@@ -777,6 +811,47 @@ mod tests {
         );
         assert_eq!(direct, via_fragment);
         assert!(direct > MAX_COST);
+    }
+
+    #[test]
+    fn sorted_and_filtered_pages_and_search_results_are_priced() {
+        let m = graph(1_000_000, 5_000_000);
+        let c = |q: &str| cost_with(q, serde_json::json!({}), &m);
+        let plain = c("{ entities(first: 10) { edges { node { slug } } } }");
+        assert_eq!(plain, 1 + 10 * 3, "the field, then each edge, its node and slug");
+        // A filter or an order by name or date costs like a plain page.
+        assert_eq!(
+            c(
+                r#"{ entities(first: 10, where: { namePrefix: "ka", dateFrom: "2000" }, orderBy: { field: NAME, direction: DESC }) { edges { node { slug } } } }"#
+            ),
+            plain
+        );
+        // By degree or PageRank it may rank the whole graph first.
+        let ranked = c("{ entities(first: 10, orderBy: { field: PAGE_RANK }) { edges { node { slug } } } }");
+        assert_eq!(ranked, m.ranking + 10 * 3);
+        let v = cost_with(
+            "query($o: EntityOrder) { entities(first: 10, orderBy: $o) { edges { node { slug } } } }",
+            serde_json::json!({ "o": { "field": "DEGREE" } }),
+            &m,
+        );
+        assert_eq!(v, ranked, "an order in a variable is read");
+        let v = cost_with(
+            "query($f: EntityOrderField!) { entities(first: 10, orderBy: { field: $f }) { edges { node { slug } } } }",
+            serde_json::json!({ "f": "PAGE_RANK" }),
+            &m,
+        );
+        assert_eq!(v, ranked, "so is a field in a variable inside the order");
+        // Names through the index cost as `search`; summaries or quotes by the graph's size.
+        let names = c(r#"{ searchResults(query: "ka", first: 5) { edges { node { score } } } }"#);
+        assert_eq!(names, m.search + 5 * 3);
+        let summaries =
+            c(r#"{ searchResults(query: "ka", in: [NAMES, SUMMARIES], first: 5) { edges { node { score } } } }"#);
+        assert_eq!(summaries, m.timeline + 5 * 3);
+        assert!(summaries > names);
+        assert_eq!(
+            c(r#"{ searchResults(query: "ka", in: QUOTES, first: 5) { edges { node { score } } } }"#),
+            summaries
+        );
     }
 
     #[test]

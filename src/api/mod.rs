@@ -6,6 +6,7 @@
 pub mod error;
 pub mod explore;
 pub mod facts;
+pub mod filters;
 pub mod limits;
 pub mod moved;
 pub mod mutation;

@@ -3,6 +3,9 @@
 use async_graphql::{Context, ErrorExtensions, Object, Result, SimpleObject, ID};
 
 use super::error::ApiError;
+use super::filters::{
+    EntityConnection, EntityEdge, EntityFilter, EntityOrder, SearchField, SearchResultConnection, Total,
+};
 use super::moved;
 use super::types::{
     decode_cursor, encode_cursor, page_size, resolve_node, view, Change, Document, Entity, EntityKind, Event, Node,
@@ -13,26 +16,6 @@ use crate::service::Service;
 
 #[derive(Default)]
 pub struct QueryRoot;
-
-/// An edge of an `EntityConnection`.
-#[derive(SimpleObject)]
-pub struct EntityEdge {
-    /// Opaque position of this edge; pass it as `after`.
-    pub cursor: String,
-    /// The entity.
-    pub node: Entity,
-}
-
-/// A page of entities, in slug order.
-#[derive(SimpleObject)]
-pub struct EntityConnection {
-    /// The entities of this page.
-    pub edges: Vec<EntityEdge>,
-    /// Where this page is.
-    pub page_info: PageInfo,
-    /// How many entities match, across all pages.
-    pub total_count: usize,
-}
 
 /// An edge of a `ChangeConnection`.
 #[derive(SimpleObject)]
@@ -135,18 +118,33 @@ impl QueryRoot {
         }
     }
 
-    /// Entities in slug order, optionally of one kind, a page at a time.
+    /// Entities, a page at a time: in slug order, or as `orderBy` asks, narrowed by `where`. A
+    /// cursor belongs to its order and filter: pass it back with the same `kind`, `where` and
+    /// `orderBy`.
     async fn entities(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Only entities of this kind.")] kind: Option<EntityKind>,
+        #[graphql(desc = "Only entities of this kind (with `where.kinds`, both must hold).")] kind: Option<EntityKind>,
+        #[graphql(name = "where", desc = "Only entities matching every condition given.")] filter: Option<EntityFilter>,
+        #[graphql(desc = "The order; by slug, ascending, when not given.")] order_by: Option<EntityOrder>,
         #[graphql(desc = "Page size, at most 100; 20 when not given.")] first: Option<i32>,
         #[graphql(desc = "The `endCursor` of the previous page.")] after: Option<String>,
     ) -> Result<EntityConnection> {
+        if filter.is_some() || order_by.is_some() {
+            return super::filters::entities_page(ctx, kind, filter, order_by, first, after).await;
+        }
         let g = view(ctx).await?;
         let first = page_size(first)?;
         let kind: Option<domain::EntityKind> = kind.map(Into::into);
         let after_slug = after.as_deref().map(|c| decode_cursor(c, "after")).transpose()?;
+        // A sorted or filtered list's cursor is no slug: refuse it rather than start somewhere.
+        if after_slug.as_deref().is_some_and(|a| domain::Slug::parse(a).is_err()) {
+            return Err(ApiError::bad_input(
+                "after",
+                "this cursor was made for another order or filter; start again without `after`",
+            )
+            .extend());
+        }
         let total_count = g.count_entities(kind);
         // One more than asked tells whether a next page exists without counting the rest.
         let mut page: Vec<_> = g.entities(kind, after_slug.as_deref()).take(first + 1).collect();
@@ -169,8 +167,42 @@ impl QueryRoot {
                 end_cursor: edges.last().map(|e| e.cursor.clone()),
             },
             edges,
-            total_count,
+            total: Total::Known(total_count),
         })
+    }
+
+    /// Entities matching `query` in their names and aliases, summaries or citation quotes,
+    /// best first with a relevance `score` and the text that matched, a page at a time. Names
+    /// are found through an index; summaries and quotes are read in full, so on a large graph
+    /// that search costs more and may reach the request's time limit (narrow it with `kinds`).
+    #[allow(clippy::too_many_arguments)]
+    async fn search_results(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Words to look for; matched ignoring case, accents, hyphens and punctuation.")] query: String,
+        #[graphql(desc = "Only entities of these kinds.")] kinds: Option<Vec<EntityKind>>,
+        #[graphql(desc = "Only entities whose `type` is one of these (compared as search compares).")] types: Option<
+            Vec<String>,
+        >,
+        #[graphql(
+            name = "in",
+            desc = "Where to look: names and aliases (the default, also when null), summaries, citation quotes; an entity found in several counts once, by its best match.",
+            default_with = "Some(vec![SearchField::Names])"
+        )]
+        fields: Option<Vec<SearchField>>,
+        #[graphql(desc = "Page size, at most 100; 20 when not given.")] first: Option<i32>,
+        #[graphql(desc = "The `endCursor` of the previous page (of the same search).")] after: Option<String>,
+    ) -> Result<SearchResultConnection> {
+        super::filters::search_results(
+            ctx,
+            query,
+            kinds,
+            types,
+            fields.unwrap_or_else(|| vec![SearchField::Names]),
+            first,
+            after,
+        )
+        .await
     }
 
     /// Entities whose name or an alias matches `query`, best first. Matching ignores case,

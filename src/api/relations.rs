@@ -16,13 +16,14 @@ use async_graphql::{Context, Enum, ErrorExtensions, InputObject, Result, ID};
 
 use super::error::ApiError;
 use super::explore::entity_ref;
+use super::filters::OrderDirection;
 use super::types::{
     decode_cursor, encode_cursor, page_size, view, Direction, EntityKind, PageInfo, Relation, RelationConnection,
     RelationEdge, RelationKind,
 };
 use super::work::off_worker;
 use crate::domain::{self, DateWindow, PartialDate};
-use crate::graph::{self, GraphIndex, RelationSort, SortKey};
+use crate::graph::{self, GraphIndex, RelationSort, RelationSortKey};
 
 /// From this many relations an entity's page is made on the blocking pool. Below it a page is a
 /// few microseconds of keying and selecting, less than the hand-off to the pool; above, it grows
@@ -86,15 +87,6 @@ pub enum RelationOrderField {
     OtherName,
 }
 
-/// Ascending or descending.
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-pub enum OrderDirection {
-    /// Ascending.
-    Asc,
-    /// Descending.
-    Desc,
-}
-
 /// The order of an entity's relations.
 #[derive(InputObject)]
 pub struct RelationOrder {
@@ -147,7 +139,7 @@ struct Plan {
     filter: graph::RelationFilter,
     field: RelationOrderField,
     descending: bool,
-    after: Option<(Option<SortKey<'static>>, String)>,
+    after: Option<(Option<RelationSortKey<'static>>, String)>,
     first: usize,
 }
 
@@ -282,23 +274,27 @@ fn graph_filter(
 
 /// The legacy cursor (the default order, ascending: `order␟kind␟id`) or, for every other order,
 /// `v2␟FIELD␟A|D␟key␟id`, the key `-` when the relation has none, else `+` and the key.
-fn cursor(field: RelationOrderField, descending: bool, key: Option<&SortKey<'_>>, id: &str) -> String {
-    if let (RelationOrderField::Default, false, Some(SortKey::Default(o, k))) = (field, descending, key) {
+fn cursor(field: RelationOrderField, descending: bool, key: Option<&RelationSortKey<'_>>, id: &str) -> String {
+    if let (RelationOrderField::Default, false, Some(RelationSortKey::Default(o, k))) = (field, descending, key) {
         return encode_cursor(&format!("{o}\u{1f}{k}\u{1f}{id}"));
     }
     let key = match key {
         None => "-".to_string(),
-        Some(SortKey::Default(o, k)) => format!("+{o}\u{1e}{k}"),
-        Some(SortKey::Date(d)) => format!("+{d}"),
-        Some(SortKey::Kind(k)) => format!("+{k}"),
-        Some(SortKey::Text(t)) => format!("+{t}"),
+        Some(RelationSortKey::Default(o, k)) => format!("+{o}\u{1e}{k}"),
+        Some(RelationSortKey::Date(d)) => format!("+{d}"),
+        Some(RelationSortKey::Kind(k)) => format!("+{k}"),
+        Some(RelationSortKey::Text(t)) => format!("+{t}"),
     };
     let dir = if descending { "D" } else { "A" };
     encode_cursor(&format!("v2\u{1f}{}\u{1f}{dir}\u{1f}{key}\u{1f}{id}", field.name()))
 }
 
 /// The boundary a cursor names, if it was made under this order.
-fn decode_after(c: &str, field: RelationOrderField, descending: bool) -> Result<(Option<SortKey<'static>>, String)> {
+fn decode_after(
+    c: &str,
+    field: RelationOrderField,
+    descending: bool,
+) -> Result<(Option<RelationSortKey<'static>>, String)> {
     let raw = decode_cursor(c, "after")?;
     let not_ours = || ApiError::bad_input("after", format!("`{c}` is not a relations cursor")).extend();
     let this_order = format!("{} {}", field.name(), if descending { "DESC" } else { "ASC" });
@@ -318,7 +314,7 @@ fn decode_after(c: &str, field: RelationOrderField, descending: bool) -> Result<
         if field != RelationOrderField::Default || descending {
             return Err(other_order("DEFAULT ASC"));
         }
-        return Ok((Some(SortKey::Default(o, kind(k)?)), id.to_string()));
+        return Ok((Some(RelationSortKey::Default(o, kind(k)?)), id.to_string()));
     };
     let mut parts = rest.splitn(4, '\u{1f}');
     let (Some(f), Some(dir), Some(key), Some(id)) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
@@ -334,11 +330,13 @@ fn decode_after(c: &str, field: RelationOrderField, descending: bool) -> Result<
         Some(v) => Some(match field {
             RelationOrderField::Default => {
                 let (o, k) = v.split_once('\u{1e}').ok_or_else(not_ours)?;
-                SortKey::Default(o.parse().map_err(|_| not_ours())?, kind(k)?)
+                RelationSortKey::Default(o.parse().map_err(|_| not_ours())?, kind(k)?)
             }
-            RelationOrderField::Date => SortKey::Date(PartialDate::parse(v).map_err(|_| not_ours())?),
-            RelationOrderField::Kind => SortKey::Kind(kind(v)?),
-            RelationOrderField::Title | RelationOrderField::OtherName => SortKey::Text(Cow::Owned(v.to_string())),
+            RelationOrderField::Date => RelationSortKey::Date(PartialDate::parse(v).map_err(|_| not_ours())?),
+            RelationOrderField::Kind => RelationSortKey::Kind(kind(v)?),
+            RelationOrderField::Title | RelationOrderField::OtherName => {
+                RelationSortKey::Text(Cow::Owned(v.to_string()))
+            }
         }),
     };
     Ok((key, id.to_string()))
@@ -351,13 +349,13 @@ mod tests {
     #[test]
     fn cursors_round_trip_in_their_own_order_only() {
         let cases = [
-            (RelationOrderField::Default, false, Some(SortKey::Default(3, "has_pillar"))),
-            (RelationOrderField::Default, true, Some(SortKey::Default(i32::MAX, "holds_role"))),
-            (RelationOrderField::Date, true, Some(SortKey::Date(PartialDate::parse("2024-05").unwrap()))),
+            (RelationOrderField::Default, false, Some(RelationSortKey::Default(3, "has_pillar"))),
+            (RelationOrderField::Default, true, Some(RelationSortKey::Default(i32::MAX, "holds_role"))),
+            (RelationOrderField::Date, true, Some(RelationSortKey::Date(PartialDate::parse("2024-05").unwrap()))),
             (RelationOrderField::Date, false, None),
-            (RelationOrderField::Kind, false, Some(SortKey::Kind("office_of"))),
-            (RelationOrderField::Title, true, Some(SortKey::Text(Cow::Owned("director general".into())))),
-            (RelationOrderField::OtherName, false, Some(SortKey::Text(Cow::Owned("iom".into())))),
+            (RelationOrderField::Kind, false, Some(RelationSortKey::Kind("office_of"))),
+            (RelationOrderField::Title, true, Some(RelationSortKey::Text(Cow::Owned("director general".into())))),
+            (RelationOrderField::OtherName, false, Some(RelationSortKey::Text(Cow::Owned("iom".into())))),
         ];
         for (field, desc, key) in &cases {
             let c = cursor(*field, *desc, key.as_ref(), "holds_role:a:b\u{1f}odd");
@@ -373,7 +371,12 @@ mod tests {
         // The default order's cursor keeps the format clients already hold.
         let old = encode_cursor("3\u{1f}has_pillar\u{1f}has_pillar:s:p");
         assert_eq!(
-            cursor(RelationOrderField::Default, false, Some(&SortKey::Default(3, "has_pillar")), "has_pillar:s:p"),
+            cursor(
+                RelationOrderField::Default,
+                false,
+                Some(&RelationSortKey::Default(3, "has_pillar")),
+                "has_pillar:s:p"
+            ),
             old
         );
         assert!(decode_after(&encode_cursor("x\u{1f}y"), RelationOrderField::Default, false).is_err());

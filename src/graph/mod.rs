@@ -6,6 +6,7 @@
 //! and get `Arc`s of the model back.
 
 pub mod algo;
+pub mod order;
 pub mod snapshot;
 
 use std::borrow::Cow;
@@ -183,6 +184,9 @@ impl EntityLoader<'_> {
         // Entities come in ID order and slugs mostly equal IDs: this sort is nearly a check.
         slugs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         g.all_by_slug = slugs.iter().map(|(s, _, n)| (s.clone(), *n)).collect();
+        // `collect` sorts once and builds each B-tree in bulk.
+        g.by_name = slugs.iter().map(|(s, _, n)| ((normalize(&g.graph[*n].name).into(), s.clone()), *n)).collect();
+        g.by_date = slugs.iter().map(|(s, _, n)| ((order::pack_date(g.graph[*n].date), s.clone()), *n)).collect();
         for kind in EntityKind::ALL {
             let of_kind: BTreeMap<Arc<str>, NodeIndex> =
                 slugs.iter().filter(|(_, k, _)| k == kind).map(|(s, _, n)| (s.clone(), *n)).collect();
@@ -375,6 +379,13 @@ pub struct GraphIndex {
     /// Per kind, slug → node: the stable order of `entities(kind)` pages.
     by_kind: HashMap<EntityKind, BTreeMap<Arc<str>, NodeIndex>>,
     all_by_slug: BTreeMap<Arc<str>, NodeIndex>,
+    /// (normalized name, slug) → node: the order of `entities(orderBy: {field: NAME})` and the
+    /// range of a `namePrefix` (see [`order`]).
+    by_name: BTreeMap<(Arc<str>, Arc<str>), NodeIndex>,
+    /// (packed date, slug) → node, undated entities last: the order of `orderBy: {field: DATE}`.
+    by_date: BTreeMap<(u32, Arc<str>), NodeIndex>,
+    /// Degree and PageRank orders, made from the rankings on first use after a change.
+    rank_order: std::sync::Mutex<Option<Arc<order::RankOrder>>>,
     /// Search keys by node index: name first, then aliases, each normalized (see [`normalize`]).
     /// Beside the graph rather than in its nodes, whose array traversals should stay small.
     keys: Vec<Box<[String]>>,
@@ -433,6 +444,7 @@ impl GraphIndex {
     fn invalidate_rankings(&mut self) {
         *self.rankings.get_mut().unwrap_or_else(|e| e.into_inner()) = None;
         *self.degrees.get_mut().unwrap_or_else(|e| e.into_inner()) = None;
+        *self.rank_order.get_mut().unwrap_or_else(|e| e.into_inner()) = None;
     }
 
     /// Degree of every node (not counting `mentions`), indexed by node index.
@@ -488,14 +500,15 @@ impl GraphIndex {
         let words = index_words(&keys);
         let (node, slug, kind) = self.place_entity(entity, keys);
         self.all_by_slug.insert(slug.clone(), node);
+        self.index_order(node, &slug);
         self.by_kind.entry(kind).or_default().insert(slug, node);
         for w in words {
             self.words.entry(w).or_default().push(node);
         }
     }
 
-    /// Everything of an upsert but the ordered maps (`all_by_slug`, `by_kind`, `words`), which
-    /// a load builds at once from sorted lists: the entity's node, slug and kind.
+    /// Everything of an upsert but the ordered maps (`all_by_slug`, `by_kind`, `words`, `by_name`,
+    /// `by_date`), which a load builds at once from sorted lists: the entity's node, slug and kind.
     fn place_entity(&mut self, entity: Arc<Entity>, keys: Box<[String]>) -> (NodeIndex, Arc<str>, EntityKind) {
         self.invalidate_rankings();
         let weight = Node { kind: entity.kind, entity: entity.clone() };
@@ -503,6 +516,7 @@ impl GraphIndex {
             Some(&node) => {
                 self.unindex_words(node);
                 let old = self.graph[node].clone();
+                self.unindex_order(&old);
                 self.by_slug.remove(old.slug.as_str());
                 self.all_by_slug.remove(old.slug.as_str());
                 if let Some(m) = self.by_kind.get_mut(&old.kind) {
@@ -581,6 +595,7 @@ impl GraphIndex {
         }
         self.unindex_words(node);
         let entity = self.graph.remove_node(node)?.entity;
+        self.unindex_order(&entity);
         self.by_slug.remove(entity.slug.as_str());
         self.all_by_slug.remove(entity.slug.as_str());
         if let Some(m) = self.by_kind.get_mut(&entity.kind) {
@@ -892,16 +907,17 @@ impl GraphIndex {
         entity_id: &str,
         relations: Vec<RelationRef<'g>>,
         order: (RelationSort, bool),
-        after: Option<(Option<&SortKey<'_>>, &str)>,
+        after: Option<(Option<&RelationSortKey<'_>>, &str)>,
         first: usize,
-    ) -> (Vec<(Option<SortKey<'g>>, RelationRef<'g>)>, usize) {
+    ) -> (Vec<(Option<RelationSortKey<'g>>, RelationRef<'g>)>, usize) {
         let (sort, descending) = order;
         let center = self.by_id.get(entity_id).copied();
-        let cmp = |a: &(Option<SortKey<'g>>, RelationRef<'g>), b: &(Option<SortKey<'g>>, RelationRef<'g>)| {
+        let cmp = |a: &(Option<RelationSortKey<'g>>, RelationRef<'g>),
+                   b: &(Option<RelationSortKey<'g>>, RelationRef<'g>)| {
             compare_keyed(a.0.as_ref(), a.1.id(), b.0.as_ref(), b.1.id(), descending)
         };
-        let mut keyed: Vec<(Option<SortKey<'g>>, RelationRef<'g>)> =
-            relations.into_iter().map(|r| (self.sort_key(r, sort, center), r)).collect();
+        let mut keyed: Vec<(Option<RelationSortKey<'g>>, RelationRef<'g>)> =
+            relations.into_iter().map(|r| (self.relation_sort_key(r, sort, center), r)).collect();
         if let Some((key, id)) = after {
             keyed.retain(|(k, r)| compare_keyed(k.as_ref(), r.id(), key, id, descending).is_gt());
         }
@@ -918,27 +934,30 @@ impl GraphIndex {
         (keyed, remaining)
     }
 
-    fn sort_key<'g>(
+    fn relation_sort_key<'g>(
         &'g self,
         r: RelationRef<'g>,
         sort: RelationSort,
         center: Option<NodeIndex>,
-    ) -> Option<SortKey<'g>> {
+    ) -> Option<RelationSortKey<'g>> {
         let e = self.data(r.edge);
         let kind = self.graph[r.edge].kind;
         match sort {
-            RelationSort::Default => Some(SortKey::Default(e.order().unwrap_or(i32::MAX), kind.as_str())),
-            RelationSort::Kind => Some(SortKey::Kind(kind.as_str())),
+            RelationSort::Default => Some(RelationSortKey::Default(e.order().unwrap_or(i32::MAX), kind.as_str())),
+            RelationSort::Kind => Some(RelationSortKey::Kind(kind.as_str())),
             RelationSort::Date => {
                 let (from, until) = e.period();
-                from.or(until).map(SortKey::Date)
+                from.or(until).map(RelationSortKey::Date)
             }
-            RelationSort::Title => e.title().map(|t| SortKey::Text(Cow::Owned(normalize(t)))),
+            RelationSort::Title => e.title().map(|t| RelationSortKey::Text(Cow::Owned(normalize(t)))),
             RelationSort::OtherName => {
                 let (a, b) = self.graph.edge_endpoints(r.edge)?;
                 let other = if Some(a) == center { b } else { a };
                 // The search keys start with the name, folded as `normalize` folds.
-                self.keys.get(other.index()).and_then(|k| k.first()).map(|k| SortKey::Text(Cow::Borrowed(k.as_str())))
+                self.keys
+                    .get(other.index())
+                    .and_then(|k| k.first())
+                    .map(|k| RelationSortKey::Text(Cow::Borrowed(k.as_str())))
             }
         }
     }
@@ -1000,7 +1019,7 @@ pub enum RelationSort {
 
 /// A relation's sort key under one [`RelationSort`]; only keys of one order are compared.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub enum SortKey<'g> {
+pub enum RelationSortKey<'g> {
     Default(i32, &'static str),
     Date(PartialDate),
     Kind(&'static str),
@@ -1010,9 +1029,9 @@ pub enum SortKey<'g> {
 /// The total order of a sorted relation list: by key (ascending or descending), a missing key
 /// after every present one in both directions, then by relation ID in the same direction.
 pub fn compare_keyed(
-    a_key: Option<&SortKey<'_>>,
+    a_key: Option<&RelationSortKey<'_>>,
     a_id: &str,
-    b_key: Option<&SortKey<'_>>,
+    b_key: Option<&RelationSortKey<'_>>,
     b_id: &str,
     descending: bool,
 ) -> std::cmp::Ordering {
@@ -1524,7 +1543,7 @@ mod tests {
             for desc in [false, true] {
                 let whole = page(sort, desc);
                 let mut seen: Vec<&str> = Vec::new();
-                let mut after: Option<(Option<SortKey<'_>>, &str)> = None;
+                let mut after: Option<(Option<RelationSortKey<'_>>, &str)> = None;
                 loop {
                     let (rows, remaining) =
                         g.relation_page("iom", all(), (sort, desc), after.as_ref().map(|(k, id)| (k.as_ref(), *id)), 2);
@@ -1536,7 +1555,7 @@ mod tests {
                 assert_eq!(seen, whole, "{sort:?} desc={desc}");
             }
         }
-        let gone = Some(SortKey::Date(PartialDate::parse("2020").unwrap()));
+        let gone = Some(RelationSortKey::Date(PartialDate::parse("2020").unwrap()));
         let (rows, remaining) =
             g.relation_page("iom", all(), (RelationSort::Date, false), Some((gone.as_ref(), "r0")), 1);
         assert_eq!((rows[0].1.id(), remaining), ("r2", 4));
