@@ -10,6 +10,7 @@ pub mod limits;
 pub mod mutation;
 pub mod passages;
 pub mod query;
+pub mod ratelimit;
 pub mod subscription;
 pub mod types;
 pub mod work;
@@ -26,7 +27,7 @@ use crate::service::Service;
 /// The query root: look-ups and lists, and the exploring of connections.
 #[derive(async_graphql::MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct Query(QueryRoot, explore::ExploreQuery, facts::FactsQuery);
+pub struct Query(QueryRoot, explore::ExploreQuery, facts::FactsQuery, ratelimit::RateLimitQuery);
 
 pub type PolicySchema = Schema<Query, MutationRoot, SubscriptionRoot>;
 
