@@ -16,6 +16,10 @@
 //! [`crate::api::work`]); an answer carries at most [`MAX_ERRORS`] errors and no message longer
 //! than [`MAX_MESSAGE_CHARS`], so a hostile document cannot be echoed back at length.
 //!
+//! Over time, each client spends a budget of cost points per window ([`rate_limit`]): every
+//! answer says what its operation cost (`extensions.cost`) and what is left (`X-RateLimit-*`).
+//! A POST may carry a batch, a JSON array of operations, each run like a request of its own.
+//!
 //! CORS, for apps on other origins, is in [`cors`].
 
 mod cors;
@@ -935,13 +939,13 @@ async fn execute(
     let unbudgeted = |response| Answered { response, budget: None };
     let query = match read(state, rt, &mut params, who) {
         Ok(q) => q,
-        Err(r) => return unbudgeted(r),
+        Err(r) => return unbudgeted(*r),
     };
     // What is refused before it runs is charged 1 point (see `rate_limit::points_for`).
     let plan = match plan(state, rt, query, params.operation_name.as_deref(), get.is_some()) {
         Ok(p) => p,
         Err(refused) => {
-            return admit(state, rt, who, 1).map_or_else(|a| a, |budget| Answered { response: refused, budget })
+            return admit(state, rt, who, 1).map_or_else(|a| *a, |budget| Answered { response: *refused, budget })
         }
     };
     let is_query = plan.op_type == Some(OperationType::Query);
@@ -976,7 +980,7 @@ async fn execute(
                 .insert_header((header::CACHE_CONTROL, cache_control))
                 .finish();
             // Nothing ran and nothing is sent again: one point, like a refusal.
-            return admit(state, rt, who, 1).map_or_else(|a| a, |budget| Answered { response, budget });
+            return admit(state, rt, who, 1).map_or_else(|a| *a, |budget| Answered { response, budget });
         }
     }
     let respond = |body: web::Bytes, cacheable: bool| {
@@ -1000,7 +1004,7 @@ async fn execute(
             let points = rate_limit::points_for(Some(cost), crate::api::limits::MAX_COST);
             return match admit(state, rt, who, points) {
                 Ok(budget) => Answered { response: respond(body, true), budget },
-                Err(refused) => refused,
+                Err(refused) => *refused,
             };
         }
     }
@@ -1008,7 +1012,7 @@ async fn execute(
     let points = rate_limit::points_for(cost, crate::api::limits::MAX_COST);
     let budget = match admit(state, rt, who, points) {
         Ok(b) => b,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     let charged = budget.map(|b| ClientBudget {
         cost: points,
@@ -1042,24 +1046,24 @@ async fn execute(
 
 /// The first stage: whether the caller may ask at all, and the query it asks (an automatic
 /// persisted query's hash resolved to its text).
-fn read(state: &AppState, rt: ResponseType, params: &mut Params, who: &Who) -> Result<String, HttpResponse> {
+fn read(state: &AppState, rt: ResponseType, params: &mut Params, who: &Who) -> Result<String, Box<HttpResponse>> {
     if state.private_reads && who.caller.is_none() {
-        return Err(HttpResponse::Unauthorized()
+        return Err(Box::new(HttpResponse::Unauthorized()
             .insert_header((header::WWW_AUTHENTICATE, "Bearer"))
             .content_type(rt.mime())
-            .json(json!({ "errors": [{ "message": "this server needs `Authorization: Bearer <token>` for every request", "extensions": { "code": code::UNAUTHENTICATED } }] })));
+            .json(json!({ "errors": [{ "message": "this server needs `Authorization: Bearer <token>` for every request", "extensions": { "code": code::UNAUTHENTICATED } }] }))));
     }
     // Automatic persisted queries: a hash alone names a query sent before with its hash.
     if let Some(hash) = persisted_hash(&params.extensions) {
         match &params.query {
             Some(q) => {
                 if !state.persisted.register(&hash, q) {
-                    return Err(pre_execution_errors(
+                    return Err(Box::new(pre_execution_errors(
                         rt,
                         vec![
                             json!({ "message": "provided sha256Hash does not match the query", "extensions": { "code": code::BAD_USER_INPUT } }),
                         ],
-                    ));
+                    )));
                 }
             }
             None => match state.persisted.get(&hash) {
@@ -1067,18 +1071,17 @@ fn read(state: &AppState, rt: ResponseType, params: &mut Params, who: &Who) -> R
                 None => {
                     count_errors([code::PERSISTED_QUERY_NOT_FOUND]);
                     // 200, as Apollo's servers answer it: the client then resends with the query.
-                    return Err(HttpResponse::Ok().content_type(rt.mime()).json(json!({ "errors": [{
+                    return Err(Box::new(HttpResponse::Ok().content_type(rt.mime()).json(json!({ "errors": [{
                         "message": "PersistedQueryNotFound",
                         "extensions": { "code": code::PERSISTED_QUERY_NOT_FOUND }
-                    }] })));
+                    }] }))));
                 }
             },
         }
     }
-    params
-        .query
-        .take()
-        .ok_or_else(|| bad_request(StatusCode::BAD_REQUEST, rt, code::BAD_REQUEST, "the request has no `query`".into()))
+    params.query.take().ok_or_else(|| {
+        Box::new(bad_request(StatusCode::BAD_REQUEST, rt, code::BAD_REQUEST, "the request has no `query`".into()))
+    })
 }
 
 /// The second stage: the parsed document (from the cache when it was seen before) and the
@@ -1090,7 +1093,7 @@ fn plan(
     query: String,
     operation: Option<&str>,
     get: bool,
-) -> Result<Plan, HttpResponse> {
+) -> Result<Plan, Box<HttpResponse>> {
     let doc = match state.documents.get(&query) {
         Some(doc) => doc,
         None => match async_graphql::parser::parse_query(&query) {
@@ -1101,7 +1104,7 @@ fn plan(
             }
             Err(e) => {
                 count_errors([code::PARSE_FAILED]);
-                return Err(pre_execution_errors(rt, vec![parse_error(&query, e)]));
+                return Err(Box::new(pre_execution_errors(rt, vec![parse_error(&query, e)])));
             }
         },
     };
@@ -1110,10 +1113,10 @@ fn plan(
         // No such operation: validation names the problem.
         Some(OperationType::Query) | None => {}
         Some(other) if get => {
-            return Err(HttpResponse::MethodNotAllowed()
+            return Err(Box::new(HttpResponse::MethodNotAllowed()
                 .insert_header((header::ALLOW, "POST"))
                 .content_type(rt.mime())
-                .json(json!({ "errors": [{ "message": format!("a {other} cannot be sent with GET; use POST"), "extensions": { "code": code::METHOD_NOT_ALLOWED } }] })));
+                .json(json!({ "errors": [{ "message": format!("a {other} cannot be sent with GET; use POST"), "extensions": { "code": code::METHOD_NOT_ALLOWED } }] }))));
         }
         Some(_) => {}
     }
@@ -1136,12 +1139,13 @@ fn cost_of(
 
 /// The rate limit's stage: charges `points` to the client, and gives the budget that left
 /// (`None` without a rate limit), or the 429 answer when the budget cannot cover them.
-fn admit(state: &AppState, rt: ResponseType, who: &Who, points: u64) -> Result<Option<Budget>, Answered> {
+fn admit(state: &AppState, rt: ResponseType, who: &Who, points: u64) -> Result<Option<Budget>, Box<Answered>> {
     match state.limiter.charge(&who.client, points) {
         None => Ok(None),
         Some(Ok(budget)) => Ok(Some(budget)),
         Some(Err(budget)) => {
-            Err(Answered { response: rate_limited(rt, &budget, state.limiter.window(), points), budget: Some(budget) })
+            let response = rate_limited(rt, &budget, state.limiter.window(), points);
+            Err(Box::new(Answered { response, budget: Some(budget) }))
         }
     }
 }
