@@ -573,8 +573,12 @@ async fn graphql_post(req: HttpRequest, mut payload: web::Payload, state: web::D
     };
     let caller = match caller(&req, &state, rt).await {
         Ok(c) => c,
-        Err(r) => return *r,
+        // Not a valid token: the address's budget is the one to show.
+        Err(r) => return with_budget(&state, &Who::of(&req, None), Answered { response: *r, budget: None }),
     };
+    let who = Who::of(&req, caller);
+    // Refused before it is read: the budget as it stands.
+    let refused = |response| with_budget(&state, &who, Answered { response, budget: None });
     let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let media = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     if media != APPLICATION_JSON {
@@ -583,7 +587,7 @@ async fn graphql_post(req: HttpRequest, mut payload: web::Payload, state: web::D
         } else {
             format!("unsupported Content-Type `{content_type}`; send `application/json`")
         };
-        return bad_request(StatusCode::UNSUPPORTED_MEDIA_TYPE, rt, code::UNSUPPORTED_MEDIA_TYPE, msg);
+        return refused(bad_request(StatusCode::UNSUPPORTED_MEDIA_TYPE, rt, code::UNSUPPORTED_MEDIA_TYPE, msg));
     }
     let mut body = web::BytesMut::new();
     let body_deadline = tokio::time::Instant::now() + state.body_timeout;
@@ -599,31 +603,30 @@ async fn graphql_post(req: HttpRequest, mut payload: web::Payload, state: web::D
                     format!("the request body did not arrive whole within {} s", state.body_timeout.as_secs_f32()),
                 );
                 r.head_mut().set_connection_type(actix_web::http::ConnectionType::Close);
-                return r;
+                return refused(r);
             }
         };
         let chunk = match chunk {
             Ok(c) => c,
             Err(e) => {
-                return bad_request(
+                return refused(bad_request(
                     StatusCode::BAD_REQUEST,
                     rt,
                     code::BAD_REQUEST,
                     format!("cannot read the request body: {e}"),
-                )
+                ))
             }
         };
         if body.len() + chunk.len() > MAX_BODY_BYTES {
-            return bad_request(
+            return refused(bad_request(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 rt,
                 code::PAYLOAD_TOO_LARGE,
                 format!("the request body is larger than the limit of {MAX_BODY_BYTES} bytes"),
-            );
+            ));
         }
         body.extend_from_slice(&chunk);
     }
-    let who = Who::of(&req, caller);
     // A JSON array is a batch (Apollo's `BatchHttpLink`); JSON has no other way to start one.
     if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
         return graphql_batch(&state, rt, body, who).await;
@@ -761,11 +764,20 @@ async fn graphql_get(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
     };
     let caller = match caller(&req, &state, rt).await {
         Ok(c) => c,
-        Err(r) => return *r,
+        Err(r) => return with_budget(&state, &Who::of(&req, None), Answered { response: *r, budget: None }),
     };
+    let who = Who::of(&req, caller);
+    let refused = |response| with_budget(&state, &who, Answered { response, budget: None });
     let pairs: HashMap<String, String> = match web::Query::<HashMap<String, String>>::from_query(req.query_string()) {
         Ok(q) => q.into_inner(),
-        Err(e) => return bad_request(StatusCode::BAD_REQUEST, rt, code::BAD_REQUEST, format!("bad query string: {e}")),
+        Err(e) => {
+            return refused(bad_request(
+                StatusCode::BAD_REQUEST,
+                rt,
+                code::BAD_REQUEST,
+                format!("bad query string: {e}"),
+            ))
+        }
     };
     let mut obj = Map::new();
     for (k, v) in pairs {
@@ -773,12 +785,12 @@ async fn graphql_get(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
             "variables" | "extensions" => match serde_json::from_str::<Value>(&v) {
                 Ok(v) => v,
                 Err(e) => {
-                    return bad_request(
+                    return refused(bad_request(
                         StatusCode::BAD_REQUEST,
                         rt,
                         code::BAD_REQUEST,
                         format!("parameter `{k}` is not valid JSON: {e}"),
-                    )
+                    ))
                 }
             },
             _ => Value::String(v),
@@ -787,10 +799,9 @@ async fn graphql_get(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
     }
     let params = match params_from_json(Value::Object(obj)) {
         Ok(p) => p,
-        Err(msg) => return bad_request(StatusCode::BAD_REQUEST, rt, code::BAD_REQUEST, msg),
+        Err(msg) => return refused(bad_request(StatusCode::BAD_REQUEST, rt, code::BAD_REQUEST, msg)),
     };
     let if_none_match = req.headers().get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).map(String::from);
-    let who = Who::of(&req, caller);
     if req.query_string().len() <= SMALL_REQUEST_BYTES {
         let answer = execute(&state, rt, params, &who, Some(if_none_match), Some(&state.executor)).await;
         return with_budget(&state, &who, answer);

@@ -74,6 +74,15 @@ async fn every_answer_carries_the_budget_and_each_query_spends_its_cost() {
     let (_, [_, _, used4, _], _, refused) = post(&s, None, big).await;
     assert_eq!(error_codes(&refused), ["QUERY_TOO_COMPLEX"]);
     assert_eq!(used4, 2 * cost + 2);
+    // Refusals before anything is read (a wrong content type, a token that is not valid) carry
+    // the budget as it stands, and cost nothing.
+    let res = s.client.post(s.graphql_url()).header("content-type", "text/plain").body("{}").send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 415);
+    assert_eq!(res.headers()["x-ratelimit-used"].to_str().unwrap(), (2 * cost + 2).to_string());
+    let res =
+        s.client.get(s.graphql_url()).query(&[("query", "{ __typename }")]).bearer_auth("nope").send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 401);
+    assert_eq!(res.headers()["x-ratelimit-used"].to_str().unwrap(), (2 * cost + 2).to_string());
     // Mutations count too.
     let token = s.token("writer", policygraph::auth::Role::Editor).await;
     let m = r#"mutation { updateEntity(input: { id: "exo", summary: "Counted." }) { entity { summary } } }"#;
