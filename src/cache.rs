@@ -58,6 +58,9 @@ pub fn answer_key(query: &str, operation: Option<&str>, variables: &str, role: &
 struct Entry {
     generation: u64,
     body: actix_web::web::Bytes,
+    /// The query's cost, kept so that an answer served from here is charged to its client's
+    /// rate limit without walking the document again.
+    cost: u64,
 }
 
 struct Answers {
@@ -81,15 +84,15 @@ impl AnswerCache {
         self.capacity > 0
     }
 
-    /// The answer for `key` if it was computed at `generation`. An entry of another generation
-    /// is dropped on sight.
-    pub fn get(&self, key: &AnswerKey, generation: u64) -> Option<actix_web::web::Bytes> {
+    /// The answer for `key` and its query's cost, if it was computed at `generation`. An entry
+    /// of another generation is dropped on sight.
+    pub fn get(&self, key: &AnswerKey, generation: u64) -> Option<(actix_web::web::Bytes, u64)> {
         if !self.enabled() {
             return None;
         }
         let mut a = lock(&self.inner);
         let found = match a.lru.get(key) {
-            Some(e) if e.generation == generation => Some(e.body.clone()),
+            Some(e) if e.generation == generation => Some((e.body.clone(), e.cost)),
             Some(_) => {
                 if let Some(old) = a.lru.pop(key) {
                     a.bytes -= old.body.len();
@@ -106,14 +109,14 @@ impl AnswerCache {
         found
     }
 
-    pub fn put(&self, key: AnswerKey, generation: u64, body: actix_web::web::Bytes) {
+    pub fn put(&self, key: AnswerKey, generation: u64, body: actix_web::web::Bytes, cost: u64) {
         // One answer may not take more than an eighth of the cache.
         if !self.enabled() || body.len() > self.capacity / 8 {
             return;
         }
         let mut a = lock(&self.inner);
         a.bytes += body.len();
-        if let Some(old) = a.lru.put(key, Entry { generation, body }) {
+        if let Some(old) = a.lru.put(key, Entry { generation, body, cost }) {
             a.bytes -= old.body.len();
         }
         let mut evicted = 0u64;
@@ -169,16 +172,16 @@ mod tests {
         let c = AnswerCache::new(800);
         let body = |n: usize| actix_web::web::Bytes::from(vec![b'x'; n]);
         let k = |i: u8| [i; 32];
-        c.put(k(1), 7, body(100));
-        assert!(c.get(&k(1), 7).is_some());
+        c.put(k(1), 7, body(100), 42);
+        assert_eq!(c.get(&k(1), 7).map(|(_, cost)| cost), Some(42), "the cost is kept with the answer");
         assert!(c.get(&k(1), 8).is_none(), "another generation never hits");
         assert!(c.get(&k(1), 7).is_none(), "and the stale entry is gone");
         for i in 0..20 {
-            c.put(k(i), 1, body(100));
+            c.put(k(i), 1, body(100), 1);
         }
         assert!(lock(&c.inner).bytes <= 800);
         assert!(c.get(&k(19), 1).is_some() && c.get(&k(0), 1).is_none(), "least recently used go first");
-        c.put(k(99), 1, body(101));
+        c.put(k(99), 1, body(101), 1);
         assert!(c.get(&k(99), 1).is_none(), "an answer larger than an eighth is not kept");
         assert!(AnswerCache::new(0).get(&k(19), 1).is_none());
     }

@@ -193,6 +193,17 @@ pub struct ServeArgs {
     /// `Authorization` across origins; any origin may read without them.
     #[arg(long, env = "POLICYGRAPH_CORS_ORIGINS", default_value = "", hide_default_value = true)]
     pub cors_origins: crate::http::CorsOrigins,
+    /// Cost points one client (a token, or an address without one) may spend per window, over
+    /// HTTP and websocket together; past them it gets 429 `RATE_LIMITED`. 0 turns the rate
+    /// limit off. At most 2,147,483,647: `Query.rateLimit` reports it as a GraphQL `Int`.
+    #[arg(long, env = "POLICYGRAPH_RATE_LIMIT_POINTS", default_value_t = crate::http::rate_limit::DEFAULT_POINTS, value_parser = clap::value_parser!(u64).range(0..=i32::MAX as u64))]
+    pub rate_limit_points: u64,
+    /// Seconds of a client's rate-limit window (its budget is whole again at its end).
+    #[arg(long, env = "POLICYGRAPH_RATE_LIMIT_WINDOW_SECS", default_value_t = crate::http::rate_limit::DEFAULT_WINDOW.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
+    pub rate_limit_window_secs: u64,
+    /// The most operations one batched POST (a JSON array) may hold.
+    #[arg(long, env = "POLICYGRAPH_MAX_BATCH", default_value_t = crate::http::DEFAULT_MAX_BATCH as u64, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub max_batch: u64,
 }
 
 #[derive(Args, Debug)]
@@ -289,6 +300,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 ..Default::default()
             },
             cors_origins: args.cors_origins.clone(),
+            rate_limit: crate::http::RateLimitConfig {
+                points: args.rate_limit_points,
+                window: std::time::Duration::from_secs(args.rate_limit_window_secs),
+            },
+            max_batch: args.max_batch as usize,
         },
     )?;
     {

@@ -16,10 +16,16 @@
 //! [`crate::api::work`]); an answer carries at most [`MAX_ERRORS`] errors and no message longer
 //! than [`MAX_MESSAGE_CHARS`], so a hostile document cannot be echoed back at length.
 //!
+//! Over time, each client spends a budget of cost points per window ([`rate_limit`]): every
+//! answer says what its operation cost (`extensions.cost`) and what is left (`X-RateLimit-*`).
+//! A POST may carry a batch, a JSON array of operations, each run like a request of its own.
+//!
 //! CORS, for apps on other origins, is in [`cors`].
 
 mod cors;
+pub mod rate_limit;
 pub use cors::{CorsOriginError, CorsOrigins, EXPOSED_HEADERS, PREFLIGHT_MAX_AGE_SECS};
+pub use rate_limit::{Budget, ClientKey, RateLimitConfig, RateLimiter};
 
 use std::collections::HashMap;
 use std::net::TcpListener;
@@ -35,6 +41,7 @@ use futures_util::StreamExt;
 use serde_json::{json, Map, Value};
 
 use crate::api::error::code;
+use crate::api::ratelimit::ClientBudget;
 use crate::api::work::TimeLimit;
 use crate::api::{build_schema, ExecutionStarted, PolicySchema};
 use crate::auth::Caller;
@@ -85,6 +92,12 @@ pub struct AppState {
     pub executor: Executor,
     /// The websocket settings and the operations each client has running.
     pub ws: Arc<crate::ws::WsLimits>,
+    /// Every client's budget of cost points, over HTTP and websocket alike.
+    pub limiter: Arc<RateLimiter>,
+    /// The most operations one batch may hold.
+    pub max_batch: usize,
+    /// What the schema holds, for pricing introspection; computed once at the start.
+    pub schema_size: crate::api::limits::SchemaSize,
 }
 
 /// Settings of the HTTP server.
@@ -109,7 +122,15 @@ pub struct HttpConfig {
     /// The origins whose pages may send credentials and `Authorization` (see [`cors`]); any
     /// origin may read.
     pub cors_origins: CorsOrigins,
+    /// Each client's budget of cost points per window (see [`rate_limit`]).
+    pub rate_limit: RateLimitConfig,
+    /// The most operations one batched POST may hold (see [`graphql_post`]).
+    pub max_batch: usize,
 }
+
+/// The default of [`HttpConfig::max_batch`]: what an app's page sends at once (Apollo's
+/// `BatchHttpLink` batches 10 by default), not a way around the per-query cost limit.
+pub const DEFAULT_MAX_BATCH: usize = 10;
 
 /// The default of [`HttpConfig::request_timeout`].
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
@@ -127,14 +148,18 @@ impl Default for HttpConfig {
             body_timeout: DEFAULT_BODY_TIMEOUT,
             ws: crate::ws::WsConfig::default(),
             cors_origins: CorsOrigins::default(),
+            rate_limit: RateLimitConfig::default(),
+            max_batch: DEFAULT_MAX_BATCH,
         }
     }
 }
 
 /// Starts the server on an already-bound listener (tests bind port 0 and read the port back).
 pub fn start(listener: TcpListener, service: Service, config: &HttpConfig) -> std::io::Result<Server> {
+    let schema = build_schema(Some(service.clone()));
     let state = AppState {
-        schema: build_schema(Some(service.clone())),
+        schema_size: crate::api::limits::SchemaSize::from_sdl(&schema.sdl()),
+        schema,
         service,
         private_reads: config.private_reads,
         documents: Arc::new(DocumentCache::new(1024)),
@@ -145,6 +170,8 @@ pub fn start(listener: TcpListener, service: Service, config: &HttpConfig) -> st
         body_timeout: config.body_timeout,
         executor: Executor::new(0)?,
         ws: Arc::new(crate::ws::WsLimits::new(config.ws.clone())),
+        limiter: Arc::new(RateLimiter::new(config.rate_limit)),
+        max_batch: config.max_batch.max(1),
     };
     // Install the recorder before the first request so that every metric is captured.
     telemetry::metrics_handle();
@@ -546,8 +573,12 @@ async fn graphql_post(req: HttpRequest, mut payload: web::Payload, state: web::D
     };
     let caller = match caller(&req, &state, rt).await {
         Ok(c) => c,
-        Err(r) => return *r,
+        // Not a valid token: the address's budget is the one to show.
+        Err(r) => return with_budget(&state, &Who::of(&req, None), Answered { response: *r, budget: None }),
     };
+    let who = Who::of(&req, caller);
+    // Refused before it is read: the budget as it stands.
+    let refused = |response| with_budget(&state, &who, Answered { response, budget: None });
     let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let media = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     if media != APPLICATION_JSON {
@@ -556,7 +587,7 @@ async fn graphql_post(req: HttpRequest, mut payload: web::Payload, state: web::D
         } else {
             format!("unsupported Content-Type `{content_type}`; send `application/json`")
         };
-        return bad_request(StatusCode::UNSUPPORTED_MEDIA_TYPE, rt, code::UNSUPPORTED_MEDIA_TYPE, msg);
+        return refused(bad_request(StatusCode::UNSUPPORTED_MEDIA_TYPE, rt, code::UNSUPPORTED_MEDIA_TYPE, msg));
     }
     let mut body = web::BytesMut::new();
     let body_deadline = tokio::time::Instant::now() + state.body_timeout;
@@ -572,44 +603,145 @@ async fn graphql_post(req: HttpRequest, mut payload: web::Payload, state: web::D
                     format!("the request body did not arrive whole within {} s", state.body_timeout.as_secs_f32()),
                 );
                 r.head_mut().set_connection_type(actix_web::http::ConnectionType::Close);
-                return r;
+                return refused(r);
             }
         };
         let chunk = match chunk {
             Ok(c) => c,
             Err(e) => {
-                return bad_request(
+                return refused(bad_request(
                     StatusCode::BAD_REQUEST,
                     rt,
                     code::BAD_REQUEST,
                     format!("cannot read the request body: {e}"),
-                )
+                ))
             }
         };
         if body.len() + chunk.len() > MAX_BODY_BYTES {
-            return bad_request(
+            return refused(bad_request(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 rt,
                 code::PAYLOAD_TOO_LARGE,
                 format!("the request body is larger than the limit of {MAX_BODY_BYTES} bytes"),
-            );
+            ));
         }
         body.extend_from_slice(&chunk);
     }
+    // A JSON array is a batch (Apollo's `BatchHttpLink`); JSON has no other way to start one.
+    if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return graphql_batch(&state, rt, body, who).await;
+    }
     if body.len() <= SMALL_REQUEST_BYTES {
-        return match post_params(&body, rt) {
-            Ok(params) => execute(&state, rt, params, caller, None, Some(&state.executor)).await,
-            Err(r) => *r,
+        let answer = match post_params(&body, rt) {
+            Ok(params) => execute(&state, rt, params, &who, None, Some(&state.executor)).await,
+            Err(r) => Answered { response: *r, budget: None },
         };
+        return with_budget(&state, &who, answer);
     }
     on_executor(&state, rt, move |state| async move {
+        // Bound first: a refusal held across the await would make the future not `Send`.
         let params = match post_params(&body, rt) {
             Ok(params) => params,
-            Err(r) => return *r,
+            Err(r) => return with_budget(&state, &who, Answered { response: *r, budget: None }),
         };
-        execute(&state, rt, params, caller, None, None).await
+        let answer = execute(&state, rt, params, &who, None, None).await;
+        with_budget(&state, &who, answer)
     })
     .await
+}
+
+/// An answer with the `X-RateLimit-*` headers: of the budget it left, or, when it was not
+/// charged (refused before it was read), of the client's budget as it stands.
+fn with_budget(state: &AppState, who: &Who, answer: Answered) -> HttpResponse {
+    let mut response = answer.response;
+    if let Some(b) = answer.budget.or_else(|| state.limiter.peek(&who.client)) {
+        b.add_headers(response.headers_mut());
+    }
+    response
+}
+
+/// A batch: a JSON array of operations in one POST, as Apollo Client's `BatchHttpLink` sends
+/// them, answered with a JSON array in the same order. Each operation goes through the stages
+/// of [`execute`] on its own, one after another (so a mutation's effect is seen by the
+/// operations after it): each is charged to the rate limit, and each one's errors stay in its
+/// own answer. The status is 200 unless the rate limit refused every operation (429).
+async fn graphql_batch(state: &web::Data<AppState>, rt: ResponseType, body: web::BytesMut, who: Who) -> HttpResponse {
+    let items: Vec<Value> = match serde_json::from_slice(&body) {
+        Ok(items) => items,
+        Err(e) => {
+            let message = format!("the body is not valid JSON: {e}");
+            return with_budget(
+                state,
+                &who,
+                Answered {
+                    response: bad_request(StatusCode::BAD_REQUEST, rt, code::BAD_REQUEST, message),
+                    budget: None,
+                },
+            );
+        }
+    };
+    let refusal = if items.is_empty() {
+        Some("a batch must hold at least one operation; this one is an empty array".to_string())
+    } else if items.len() > state.max_batch {
+        Some(format!(
+            "a batch may hold at most {} operations; this one holds {}: split it, or send them one by one",
+            state.max_batch,
+            items.len()
+        ))
+    } else {
+        None
+    };
+    if let Some(message) = refusal {
+        let response = bad_request(StatusCode::BAD_REQUEST, rt, code::BAD_REQUEST, message);
+        return with_budget(state, &who, Answered { response, budget: None });
+    }
+    if body.len() <= SMALL_REQUEST_BYTES {
+        let answer = run_batch(state, rt, items, &who, Some(&state.executor)).await;
+        return with_budget(state, &who, answer);
+    }
+    on_executor(state, rt, move |state| async move {
+        let answer = run_batch(&state, rt, items, &who, None).await;
+        with_budget(&state, &who, answer)
+    })
+    .await
+}
+
+/// Runs a batch's operations in order; the answers' bodies are joined into one array.
+async fn run_batch(
+    state: &AppState,
+    rt: ResponseType,
+    items: Vec<Value>,
+    who: &Who,
+    executor: Option<&Executor>,
+) -> Answered {
+    let count = items.len();
+    let (mut out, mut budget, mut limited) = (vec![b'['], None, 0);
+    for (i, item) in items.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        let answer = match params_from_json(item) {
+            Ok(params) => execute(state, rt, params, who, None, executor).await,
+            Err(msg) => {
+                Answered { response: bad_request(StatusCode::BAD_REQUEST, rt, code::BAD_REQUEST, msg), budget: None }
+            }
+        };
+        limited += usize::from(answer.response.status() == StatusCode::TOO_MANY_REQUESTS);
+        budget = answer.budget.or(budget);
+        // Every answer of `execute` is JSON (a 304 has no body, but only a GET gets one).
+        out.extend_from_slice(&answer.response.into_body().try_into_bytes().unwrap_or_default());
+    }
+    out.push(b']');
+    let mut response = match (limited == count, budget) {
+        (true, Some(b)) => {
+            let mut r = HttpResponse::TooManyRequests();
+            r.insert_header((header::RETRY_AFTER, b.reset_in_secs.max(1)));
+            r
+        }
+        _ => HttpResponse::Ok(),
+    };
+    let response = response.content_type(rt.mime()).insert_header((header::CACHE_CONTROL, "no-store")).body(out);
+    Answered { response, budget }
 }
 
 /// A POST body's parameters, or the answer that says what is wrong with it.
@@ -632,11 +764,20 @@ async fn graphql_get(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
     };
     let caller = match caller(&req, &state, rt).await {
         Ok(c) => c,
-        Err(r) => return *r,
+        Err(r) => return with_budget(&state, &Who::of(&req, None), Answered { response: *r, budget: None }),
     };
+    let who = Who::of(&req, caller);
+    let refused = |response| with_budget(&state, &who, Answered { response, budget: None });
     let pairs: HashMap<String, String> = match web::Query::<HashMap<String, String>>::from_query(req.query_string()) {
         Ok(q) => q.into_inner(),
-        Err(e) => return bad_request(StatusCode::BAD_REQUEST, rt, code::BAD_REQUEST, format!("bad query string: {e}")),
+        Err(e) => {
+            return refused(bad_request(
+                StatusCode::BAD_REQUEST,
+                rt,
+                code::BAD_REQUEST,
+                format!("bad query string: {e}"),
+            ))
+        }
     };
     let mut obj = Map::new();
     for (k, v) in pairs {
@@ -644,12 +785,12 @@ async fn graphql_get(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
             "variables" | "extensions" => match serde_json::from_str::<Value>(&v) {
                 Ok(v) => v,
                 Err(e) => {
-                    return bad_request(
+                    return refused(bad_request(
                         StatusCode::BAD_REQUEST,
                         rt,
                         code::BAD_REQUEST,
                         format!("parameter `{k}` is not valid JSON: {e}"),
-                    )
+                    ))
                 }
             },
             _ => Value::String(v),
@@ -658,17 +799,17 @@ async fn graphql_get(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
     }
     let params = match params_from_json(Value::Object(obj)) {
         Ok(p) => p,
-        Err(msg) => return bad_request(StatusCode::BAD_REQUEST, rt, code::BAD_REQUEST, msg),
+        Err(msg) => return refused(bad_request(StatusCode::BAD_REQUEST, rt, code::BAD_REQUEST, msg)),
     };
     let if_none_match = req.headers().get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).map(String::from);
     if req.query_string().len() <= SMALL_REQUEST_BYTES {
-        return execute(&state, rt, params, caller, Some(if_none_match), Some(&state.executor)).await;
+        let answer = execute(&state, rt, params, &who, Some(if_none_match), Some(&state.executor)).await;
+        return with_budget(&state, &who, answer);
     }
-    on_executor(
-        &state,
-        rt,
-        move |state| async move { execute(&state, rt, params, caller, Some(if_none_match), None).await },
-    )
+    on_executor(&state, rt, move |state| async move {
+        let answer = execute(&state, rt, params, &who, Some(if_none_match), None).await;
+        with_budget(&state, &who, answer)
+    })
     .await
 }
 
@@ -757,36 +898,183 @@ fn pre_execution_errors(rt: ResponseType, errors: Vec<Value>) -> HttpResponse {
     HttpResponse::build(status).content_type(rt.mime()).json(json!({ "errors": errors }))
 }
 
-/// Runs a GraphQL request. `get` is `Some(If-None-Match)` for GET requests, which may be
-/// answered from HTTP caches (ETag, 304) and never run mutations. `executor` is where the
-/// execution goes when this runs on an actix worker (a small request: its preparation and an
-/// answer-cache hit take microseconds there, a hop to another thread would cost more); `None`
-/// when this already runs on the executor.
+/// Who sends a request: the caller its token names, and the client whose budget it spends.
+pub struct Who {
+    pub caller: Option<Caller>,
+    pub client: ClientKey,
+}
+
+impl Who {
+    fn of(req: &HttpRequest, caller: Option<Caller>) -> Who {
+        let client = match &caller {
+            Some(c) => ClientKey::Token(c.name.clone()),
+            None => ClientKey::Peer(req.peer_addr().map(|a| a.ip())),
+        };
+        Who { caller, client }
+    }
+}
+
+/// An answer and where it left its client's budget (`None`: not charged, or no rate limit),
+/// for the `X-RateLimit-*` headers; a batch sends those of its last element.
+struct Answered {
+    response: HttpResponse,
+    budget: Option<Budget>,
+}
+
+/// A request's document, ready to be costed and run.
+struct Plan {
+    query: String,
+    doc: Arc<async_graphql::parser::types::ExecutableDocument>,
+    op_type: Option<OperationType>,
+}
+
+/// Runs a GraphQL request, in stages: [`read`] (who may ask, and which query, persisted queries
+/// resolved), [`plan`] (the parsed document, from the cache), then for a query the answer
+/// cache, [`admit`] (the rate limit charges the cost before anything runs) and [`run`]
+/// (validation, execution and serialization on the executor), whose [`Outcome`] is answered
+/// here. A batch runs each of its operations through the same stages.
+///
+/// `get` is `Some(If-None-Match)` for GET requests, which may be answered from HTTP caches
+/// (ETag, 304) and never run mutations. `executor` is where the execution goes when this runs
+/// on an actix worker (a small request: its preparation and an answer-cache hit take
+/// microseconds there, a hop to another thread would cost more); `None` when this already runs
+/// on the executor.
 async fn execute(
     state: &AppState,
     rt: ResponseType,
     mut params: Params,
-    caller: Option<Caller>,
+    who: &Who,
     get: Option<Option<String>>,
     executor: Option<&Executor>,
-) -> HttpResponse {
-    if state.private_reads && caller.is_none() {
-        return HttpResponse::Unauthorized()
+) -> Answered {
+    let unbudgeted = |response| Answered { response, budget: None };
+    let query = match read(state, rt, &mut params, who) {
+        Ok(q) => q,
+        Err(r) => return unbudgeted(*r),
+    };
+    // What is refused before it runs is charged 1 point (see `rate_limit::points_for`).
+    let plan = match plan(state, rt, query, params.operation_name.as_deref(), get.is_some()) {
+        Ok(p) => p,
+        Err(refused) => {
+            return admit(state, rt, who, 1).map_or_else(|a| *a, |budget| Answered { response: *refused, budget })
+        }
+    };
+    let is_query = plan.op_type == Some(OperationType::Query);
+    // A query reads one consistent view for its whole execution, and its answer is valid for
+    // that view's generation. A mutation must not hold a view: it takes the index's write lock
+    // to apply what it committed.
+    let limit = state.request_timeout;
+    let deadline = tokio::time::Instant::now() + limit;
+    let view = if is_query {
+        // Behind a writer that waits for a long read, even the view can take a while.
+        match tokio::time::timeout_at(deadline, state.service.read()).await {
+            Ok(v) => Some(v),
+            Err(_) => return unbudgeted(timed_out(rt, limit)),
+        }
+    } else {
+        None
+    };
+    let generation = view.as_ref().map(|v| v.generation()).unwrap_or(0);
+    let role = who.caller.as_ref().map(|c| c.role.as_str()).unwrap_or("anonymous");
+    let variables = params.variables.as_ref().map(|v| Value::Object(v.clone()).to_string()).unwrap_or_default();
+    let key = is_query.then(|| answer_key(&plan.query, params.operation_name.as_deref(), &variables, role, rt.mime()));
+    let etag = match (&get, &key) {
+        (Some(_), Some(k)) => Some(format!("W/\"{generation}-{}\"", hex::encode(&k[..12]))),
+        _ => None,
+    };
+    let cache_control =
+        format!("{}, max-age={}", if state.private_reads { "private" } else { "public" }, state.max_age);
+    if let (Some(Some(inm)), Some(tag)) = (&get, &etag) {
+        if inm.split(',').any(|t| t.trim() == tag || t.trim() == "*") {
+            let response = HttpResponse::NotModified()
+                .insert_header((header::ETAG, tag.clone()))
+                .insert_header((header::CACHE_CONTROL, cache_control))
+                .finish();
+            // Nothing ran and nothing is sent again: one point, like a refusal.
+            return admit(state, rt, who, 1).map_or_else(|a| *a, |budget| Answered { response, budget });
+        }
+    }
+    let respond = |body: web::Bytes, cacheable: bool| {
+        let mut r = HttpResponse::Ok();
+        r.content_type(rt.mime());
+        match &etag {
+            Some(tag) if cacheable => {
+                r.insert_header((header::ETAG, tag.clone()))
+                    .insert_header((header::CACHE_CONTROL, cache_control.clone()));
+            }
+            // An answer that reads its client's budget changes with every request.
+            _ if !cacheable => {
+                r.insert_header((header::CACHE_CONTROL, "no-store"));
+            }
+            _ => {}
+        }
+        r.body(body)
+    };
+    if let Some(k) = &key {
+        if let Some((body, cost)) = state.answers.get(k, generation) {
+            let points = rate_limit::points_for(Some(cost), crate::api::limits::MAX_COST);
+            return match admit(state, rt, who, points) {
+                Ok(budget) => Answered { response: respond(body, true), budget },
+                Err(refused) => *refused,
+            };
+        }
+    }
+    let cost = cost_of(state, &plan, params.operation_name.as_deref(), params.variables.as_ref());
+    let points = rate_limit::points_for(cost, crate::api::limits::MAX_COST);
+    let budget = match admit(state, rt, who, points) {
+        Ok(b) => b,
+        Err(refused) => return *refused,
+    };
+    let charged = budget.map(|b| ClientBudget {
+        cost: points,
+        limit: b.limit,
+        used: b.used,
+        reset_epoch: b.reset_epoch,
+        read: Default::default(),
+    });
+    let read_flag = charged.as_ref().map(|c| c.read.clone());
+    let time_limit =
+        is_query.then(|| TimeLimit { deadline: crate::deadline::Deadline::at(deadline.into_std()), limit });
+    let request = request_of(plan, params, who.caller.clone(), view, charged);
+    let response = match run(state, request, time_limit, deadline, executor).await {
+        Err(lost) => internal_error(rt, lost),
+        Ok(None) => timed_out(rt, limit),
+        Ok(Some(Outcome::Answer(body))) => {
+            let cacheable = !read_flag.is_some_and(|f| f.load(std::sync::atomic::Ordering::Relaxed));
+            if let (Some(k), true) = (key, cacheable) {
+                state.answers.put(k, generation, body.clone(), cost.unwrap_or(0));
+            }
+            respond(body, cacheable)
+        }
+        Ok(Some(Outcome::Refused(errors))) => pre_execution_errors(rt, errors),
+        // Answers with errors are neither cached nor cacheable.
+        Ok(Some(Outcome::WithErrors(body))) => {
+            HttpResponse::Ok().content_type(rt.mime()).insert_header((header::CACHE_CONTROL, "no-store")).body(body)
+        }
+    };
+    Answered { response, budget }
+}
+
+/// The first stage: whether the caller may ask at all, and the query it asks (an automatic
+/// persisted query's hash resolved to its text).
+fn read(state: &AppState, rt: ResponseType, params: &mut Params, who: &Who) -> Result<String, Box<HttpResponse>> {
+    if state.private_reads && who.caller.is_none() {
+        return Err(Box::new(HttpResponse::Unauthorized()
             .insert_header((header::WWW_AUTHENTICATE, "Bearer"))
             .content_type(rt.mime())
-            .json(json!({ "errors": [{ "message": "this server needs `Authorization: Bearer <token>` for every request", "extensions": { "code": code::UNAUTHENTICATED } }] }));
+            .json(json!({ "errors": [{ "message": "this server needs `Authorization: Bearer <token>` for every request", "extensions": { "code": code::UNAUTHENTICATED } }] }))));
     }
     // Automatic persisted queries: a hash alone names a query sent before with its hash.
     if let Some(hash) = persisted_hash(&params.extensions) {
         match &params.query {
             Some(q) => {
                 if !state.persisted.register(&hash, q) {
-                    return pre_execution_errors(
+                    return Err(Box::new(pre_execution_errors(
                         rt,
                         vec![
                             json!({ "message": "provided sha256Hash does not match the query", "extensions": { "code": code::BAD_USER_INPUT } }),
                         ],
-                    );
+                    )));
                 }
             }
             None => match state.persisted.get(&hash) {
@@ -794,17 +1082,29 @@ async fn execute(
                 None => {
                     count_errors([code::PERSISTED_QUERY_NOT_FOUND]);
                     // 200, as Apollo's servers answer it: the client then resends with the query.
-                    return HttpResponse::Ok().content_type(rt.mime()).json(json!({ "errors": [{
+                    return Err(Box::new(HttpResponse::Ok().content_type(rt.mime()).json(json!({ "errors": [{
                         "message": "PersistedQueryNotFound",
                         "extensions": { "code": code::PERSISTED_QUERY_NOT_FOUND }
-                    }] }));
+                    }] }))));
                 }
             },
         }
     }
-    let Some(query) = params.query else {
-        return bad_request(StatusCode::BAD_REQUEST, rt, code::BAD_REQUEST, "the request has no `query`".into());
-    };
+    params.query.take().ok_or_else(|| {
+        Box::new(bad_request(StatusCode::BAD_REQUEST, rt, code::BAD_REQUEST, "the request has no `query`".into()))
+    })
+}
+
+/// The second stage: the parsed document (from the cache when it was seen before) and the
+/// type of the operation that would run; a syntax error, or a mutation sent with GET, is the
+/// answer instead.
+fn plan(
+    state: &AppState,
+    rt: ResponseType,
+    query: String,
+    operation: Option<&str>,
+    get: bool,
+) -> Result<Plan, Box<HttpResponse>> {
     let doc = match state.documents.get(&query) {
         Some(doc) => doc,
         None => match async_graphql::parser::parse_query(&query) {
@@ -815,73 +1115,98 @@ async fn execute(
             }
             Err(e) => {
                 count_errors([code::PARSE_FAILED]);
-                return pre_execution_errors(rt, vec![parse_error(&query, e)]);
+                return Err(Box::new(pre_execution_errors(rt, vec![parse_error(&query, e)])));
             }
         },
     };
-    let op_type = operation_type(&doc, params.operation_name.as_deref());
-    if get.is_some() {
-        match op_type {
-            Some(OperationType::Query) => {}
-            Some(other) => {
-                return HttpResponse::MethodNotAllowed()
-                    .insert_header((header::ALLOW, "POST"))
-                    .content_type(rt.mime())
-                    .json(json!({ "errors": [{ "message": format!("a {other} cannot be sent with GET; use POST"), "extensions": { "code": code::METHOD_NOT_ALLOWED } }] }));
-            }
-            // No such operation: validation names the problem below.
-            None => {}
+    let op_type = operation_type(&doc, operation);
+    match op_type {
+        // No such operation: validation names the problem.
+        Some(OperationType::Query) | None => {}
+        Some(other) if get => {
+            return Err(Box::new(HttpResponse::MethodNotAllowed()
+                .insert_header((header::ALLOW, "POST"))
+                .content_type(rt.mime())
+                .json(json!({ "errors": [{ "message": format!("a {other} cannot be sent with GET; use POST"), "extensions": { "code": code::METHOD_NOT_ALLOWED } }] }))));
         }
+        Some(_) => {}
     }
-    let is_query = op_type == Some(OperationType::Query);
-    // A query reads one consistent view for its whole execution, and its answer is valid for
-    // that view's generation. A mutation must not hold a view: it takes the index's write lock
-    // to apply what it committed.
-    let limit = state.request_timeout;
-    let deadline = tokio::time::Instant::now() + limit;
-    let view = if is_query {
-        // Behind a writer that waits for a long read, even the view can take a while.
-        match tokio::time::timeout_at(deadline, state.service.read()).await {
-            Ok(v) => Some(v),
-            Err(_) => return timed_out(rt, limit),
-        }
-    } else {
-        None
-    };
-    let generation = view.as_ref().map(|v| v.generation()).unwrap_or(0);
-    let role = caller.as_ref().map(|c| c.role.as_str()).unwrap_or("anonymous");
-    let variables = params.variables.as_ref().map(|v| Value::Object(v.clone()).to_string()).unwrap_or_default();
-    let key = is_query.then(|| answer_key(&query, params.operation_name.as_deref(), &variables, role, rt.mime()));
-    let etag = match (&get, &key) {
-        (Some(_), Some(k)) => Some(format!("W/\"{generation}-{}\"", hex::encode(&k[..12]))),
-        _ => None,
-    };
-    let cache_control =
-        format!("{}, max-age={}", if state.private_reads { "private" } else { "public" }, state.max_age);
-    if let (Some(Some(inm)), Some(tag)) = (&get, &etag) {
-        if inm.split(',').any(|t| t.trim() == tag || t.trim() == "*") {
-            return HttpResponse::NotModified()
-                .insert_header((header::ETAG, tag.clone()))
-                .insert_header((header::CACHE_CONTROL, cache_control))
-                .finish();
-        }
-    }
-    let respond = |body: web::Bytes| {
-        let mut r = HttpResponse::Ok();
-        r.content_type(rt.mime());
-        if let Some(tag) = &etag {
-            r.insert_header((header::ETAG, tag.clone())).insert_header((header::CACHE_CONTROL, cache_control.clone()));
-        }
-        r.body(body)
-    };
-    if let Some(k) = &key {
-        if let Some(body) = state.answers.get(k, generation) {
-            return respond(body);
-        }
-    }
+    Ok(Plan { query, doc, op_type })
+}
 
-    let started = ExecutionStarted::default();
-    let mut request = async_graphql::Request::new(query);
+/// The cost of the operation a plan would run, as [`crate::api::limits`] prices it (`None`: no
+/// operation of that name).
+fn cost_of(
+    state: &AppState,
+    plan: &Plan,
+    operation: Option<&str>,
+    variables: Option<&Map<String, Value>>,
+) -> Option<u64> {
+    let model = crate::api::limits::CostModel::for_graph(state.service.stats(), state.schema_size);
+    let variables =
+        variables.map(|v| async_graphql::Variables::from_json(Value::Object(v.clone()))).unwrap_or_default();
+    crate::api::limits::operation_cost(&plan.doc, operation, &variables, &model)
+}
+
+/// The rate limit's stage: charges `points` to the client, and gives the budget that left
+/// (`None` without a rate limit), or the 429 answer when the budget cannot cover them.
+fn admit(state: &AppState, rt: ResponseType, who: &Who, points: u64) -> Result<Option<Budget>, Box<Answered>> {
+    match state.limiter.charge(&who.client, points) {
+        None => Ok(None),
+        Some(Ok(budget)) => Ok(Some(budget)),
+        Some(Err(budget)) => {
+            let response = rate_limited(rt, &budget, state.limiter.window(), points);
+            Err(Box::new(Answered { response, budget: Some(budget) }))
+        }
+    }
+}
+
+/// 429 with `Retry-After` and `RATE_LIMITED`: the budget, what the request would cost, and
+/// when the budget is whole again.
+fn rate_limited(rt: ResponseType, budget: &Budget, window: Duration, points: u64) -> HttpResponse {
+    HttpResponse::TooManyRequests()
+        .content_type(rt.mime())
+        .insert_header((header::RETRY_AFTER, budget.reset_in_secs.max(1)))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(json!({ "errors": [rate_limit_error(budget, window, points)] }))
+}
+
+/// The error of a request refused by the rate limit, over HTTP or websocket.
+pub(crate) fn rate_limit_error(budget: &Budget, window: Duration, points: u64) -> Value {
+    count_errors([code::RATE_LIMITED]);
+    let message = format!(
+        "rate limit exceeded: this client may spend {} cost points every {} s; {} are left and this request costs {points}; the budget is whole again in {} s",
+        budget.limit,
+        window.as_secs_f64(),
+        budget.remaining(),
+        budget.reset_in_secs
+    );
+    json!({ "message": message, "extensions": {
+        "code": code::RATE_LIMITED,
+        "limit": budget.limit,
+        "remaining": budget.remaining(),
+        "cost": points,
+        "resetAt": reset_at(budget.reset_epoch),
+    } })
+}
+
+/// Epoch seconds as RFC 3339 (UTC).
+fn reset_at(epoch: u64) -> String {
+    chrono::DateTime::from_timestamp(epoch as i64, 0)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// The request async-graphql runs: the plan's parsed document with the request's data (the
+/// caller, the graph view of a query, the client's budget for `rateLimit`).
+fn request_of(
+    plan: Plan,
+    params: Params,
+    caller: Option<Caller>,
+    view: Option<crate::service::GraphView>,
+    budget: Option<ClientBudget>,
+) -> async_graphql::Request {
+    let mut request = async_graphql::Request::new(plan.query);
     if let Some(name) = params.operation_name {
         request = request.operation_name(name);
     }
@@ -895,21 +1220,34 @@ async fn execute(
             }
         }
     }
-    request.set_parsed_query((*doc).clone());
-    let mut request = request.data(started.clone());
+    request.set_parsed_query((*plan.doc).clone());
     if let Some(c) = caller {
         request = request.data(c);
     }
     if let Some(v) = view {
         request = request.data(v);
     }
-    // Execution and the answer's serialization run on the executor; a query stops at its
-    // deadline there (the resolvers that search the graph stop themselves; this timeout is the
-    // backstop for what has no await point until it is done). Mutations are not cut off: a
-    // write that has committed cannot be taken back by a timer.
+    if let Some(b) = budget {
+        request = request.data(b);
+    }
+    request
+}
+
+/// The stage that runs: validation, execution and the answer's serialization, on the executor;
+/// a query stops at its deadline there (the resolvers that search the graph stop themselves;
+/// this timeout is the backstop for what has no await point until it is done). Mutations are
+/// not cut off: a write that has committed cannot be taken back by a timer. `Ok(None)`: the
+/// query ran out of time.
+async fn run(
+    state: &AppState,
+    request: async_graphql::Request,
+    time_limit: Option<TimeLimit>,
+    deadline: tokio::time::Instant,
+    executor: Option<&Executor>,
+) -> Result<Option<Outcome>, crate::executor::Lost> {
+    let started = ExecutionStarted::default();
+    let request = request.data(started.clone());
     let schema = state.schema.clone();
-    let time_limit =
-        is_query.then(|| TimeLimit { deadline: crate::deadline::Deadline::at(deadline.into_std()), limit });
     let run = async move {
         let response = match time_limit {
             Some(t) => tokio::time::timeout_at(deadline, schema.execute(request.data(t))).await.ok()?,
@@ -917,26 +1255,9 @@ async fn execute(
         };
         Some(shape_answer(response, started.get()))
     };
-    let outcome = match executor {
-        Some(executor) => match executor.run(run).await {
-            Ok(outcome) => outcome,
-            Err(e) => return internal_error(rt, e),
-        },
-        None => run.await,
-    };
-    match outcome {
-        Some(Outcome::Answer(body)) => {
-            if let Some(k) = key {
-                state.answers.put(k, generation, body.clone());
-            }
-            respond(body)
-        }
-        Some(Outcome::Refused(errors)) => pre_execution_errors(rt, errors),
-        // Answers with errors are neither cached nor cacheable.
-        Some(Outcome::WithErrors(body)) => {
-            HttpResponse::Ok().content_type(rt.mime()).insert_header((header::CACHE_CONTROL, "no-store")).body(body)
-        }
-        None => timed_out(rt, limit),
+    match executor {
+        Some(executor) => executor.run(run).await,
+        None => Ok(run.await),
     }
 }
 

@@ -146,12 +146,9 @@ pub struct WsLimits {
     running: Mutex<HashMap<Client, usize>>,
 }
 
-/// Whom the per-client limit counts: a token's name, or the peer's address without a token.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum Client {
-    Token(String),
-    Peer(Option<IpAddr>),
-}
+/// Whom the per-client limit counts: a token's name, or the peer's address without a token;
+/// the same key as the rate limit's.
+use crate::http::ClientKey as Client;
 
 impl WsLimits {
     pub fn new(config: WsConfig) -> WsLimits {
@@ -575,6 +572,10 @@ impl Connection {
                     doc
                 }
                 Err(e) => {
+                    // Charged like a refusal over HTTP: one point.
+                    if let Some(Err(budget)) = self.state.limiter.charge(&init.client, 1) {
+                        return self.refuse_rate(session, protocol, &id, &budget, 1).await;
+                    }
                     http::count_errors([code::PARSE_FAILED]);
                     let text = error_message(protocol, &id, vec![http::parse_error(&query, e)]);
                     return self.send(session, text).await;
@@ -582,6 +583,28 @@ impl Connection {
             },
         };
         let kind = http::operation_type(&doc, operation_name.as_deref());
+        // The operation spends its client's budget, the one its HTTP requests spend; a
+        // subscription is charged once, when it starts.
+        let budget = if self.state.limiter.enabled() {
+            let model = crate::api::limits::CostModel::for_graph(self.state.service.stats(), self.state.schema_size);
+            let vars =
+                variables.clone().map(|v| async_graphql::Variables::from_json(Value::Object(v))).unwrap_or_default();
+            let cost = crate::api::limits::operation_cost(&doc, operation_name.as_deref(), &vars, &model);
+            let points = crate::http::rate_limit::points_for(cost, crate::api::limits::MAX_COST);
+            match self.state.limiter.charge(&init.client, points) {
+                Some(Ok(b)) => Some(crate::api::ratelimit::ClientBudget {
+                    cost: points,
+                    limit: b.limit,
+                    used: b.used,
+                    reset_epoch: b.reset_epoch,
+                    read: Default::default(),
+                }),
+                Some(Err(budget)) => return self.refuse_rate(session, protocol, &id, &budget, points).await,
+                None => None,
+            }
+        } else {
+            None
+        };
         let mut request = async_graphql::Request::new(query);
         if let Some(name) = operation_name {
             request = request.operation_name(name);
@@ -598,6 +621,9 @@ impl Connection {
         if let Some(c) = &init.caller {
             request = request.data(c.clone());
         }
+        if let Some(b) = budget {
+            request = request.data(b);
+        }
 
         self.serial += 1;
         let out = Outbox { id: id.clone(), serial: self.serial, protocol, events: self.events.clone() };
@@ -605,6 +631,20 @@ impl Connection {
         let task = self.state.executor.spawn(run_operation(self.state.clone(), kind, request, out));
         self.ops.insert(id, Op { serial: self.serial, task, _slot: slot });
         Ok(())
+    }
+
+    /// Refuses an operation past its client's rate limit with an `error` message
+    /// (`RATE_LIMITED`, with when the budget is whole again); the socket stays open.
+    async fn refuse_rate(
+        &self,
+        session: &mut Session,
+        protocol: Protocol,
+        id: &str,
+        budget: &crate::http::Budget,
+        points: u64,
+    ) -> Result<(), End> {
+        let error = http::rate_limit_error(budget, self.state.limiter.window(), points);
+        self.send(session, error_message(protocol, id, vec![error])).await
     }
 
     /// Refuses an operation with an `error` message; the socket stays open.

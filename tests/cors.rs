@@ -105,7 +105,9 @@ async fn a_listed_origin_gets_itself_credentials_and_authorization() {
     assert_eq!(get(&h, "access-control-allow-credentials"), Some("true"));
     assert!(list(&h, "vary").contains(&"origin".to_string()), "{h:?}");
     let exposed = list(&h, "access-control-expose-headers");
-    for name in ["etag", "x-request-id", "www-authenticate"] {
+    for name in
+        ["etag", "x-request-id", "www-authenticate", "x-ratelimit-remaining", "x-ratelimit-reset", "retry-after"]
+    {
         assert!(exposed.contains(&name.to_string()), "{name} exposed: {exposed:?}");
     }
     let data = s.data(r#"{ entity(slug: "exo") { summary } }"#, serde_json::json!({})).await;

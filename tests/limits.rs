@@ -329,3 +329,62 @@ async fn whole_graph_work_is_priced_by_the_graphs_size() {
     assert_eq!(too_complex(&body), 1_000 * (model.timeline + 1));
     s.stop().await;
 }
+
+/// An entity's 100 relations with both ends and their citations: an ordinary page.
+const ORDINARY_PAGE: &str = r#"{ entity(slug: "exo") { name relations(first: 100) { totalCount edges { node { kind title from { name kind } to { name kind } citations { quote document { title slug } } } } } } }"#;
+
+#[tokio::test]
+async fn every_answer_reports_its_cost_and_an_ordinary_page_is_well_inside_the_limit() {
+    let (s, _d) = mini().await;
+    let body = s.query(ORDINARY_PAGE, json!({})).await;
+    assert!(body.get("errors").is_none(), "{body}");
+    let cost = &body["extensions"]["cost"];
+    let requested = cost["requested"].as_u64().unwrap_or_else(|| panic!("a cost: {body}"));
+    assert_eq!(cost["limit"], MAX_COST, "{body}");
+    assert!(requested > 100 && requested <= MAX_COST / 4, "well inside the limit: {requested}");
+    // The same answer again comes from the answer cache, and still says what it cost; so do GET
+    // and a persisted query.
+    assert_eq!(s.query(ORDINARY_PAGE, json!({})).await["extensions"]["cost"], *cost);
+    let get: Value =
+        s.client.get(s.graphql_url()).query(&[("query", ORDINARY_PAGE)]).send().await.unwrap().json().await.unwrap();
+    assert_eq!(get["extensions"]["cost"], *cost, "{get}");
+    let hash = hex::encode(Sha256::digest(ORDINARY_PAGE.as_bytes()));
+    let ext = json!({ "persistedQuery": { "version": 1, "sha256Hash": hash } });
+    let persisted = s
+        .client
+        .post(s.graphql_url())
+        .header("content-type", "application/json")
+        .body(json!({ "query": ORDINARY_PAGE, "extensions": ext }).to_string())
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(persisted["extensions"]["cost"], *cost, "{persisted}");
+    // A smaller query costs less: the figure is the query's, not a constant.
+    let small = s.query(r#"{ entity(slug: "exo") { name } }"#, json!({})).await;
+    assert!(small["extensions"]["cost"]["requested"].as_u64().unwrap() < requested, "{small}");
+    // A page of 100 entities, each with 100 relations with both ends: refused before it runs.
+    let big = "{ entities(first: 100) { edges { node { relations(first: 100) { edges { node { from { name } to { name } } } } } } } }";
+    too_complex(&s.query(big, json!({})).await);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_websocket_answer_reports_its_cost_too() {
+    let (s, _d) = mini().await;
+    let expected = s.query(ORDINARY_PAGE, json!({})).await["extensions"]["cost"].clone();
+    let mut req = s.graphql_url().replace("http://", "ws://").into_client_request().unwrap();
+    req.headers_mut().insert("sec-websocket-protocol", "graphql-transport-ws".parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    ws.send(Message::Text(json!({ "type": "connection_init", "payload": {} }).to_string().into())).await.unwrap();
+    assert_eq!(next_json(&mut ws).await["type"], "connection_ack");
+    let msg = json!({ "id": "q", "type": "subscribe", "payload": { "query": ORDINARY_PAGE } });
+    ws.send(Message::Text(msg.to_string().into())).await.unwrap();
+    let msg = answer(&mut ws, "q").await;
+    assert_eq!(msg["type"], "next", "{msg}");
+    assert_eq!(msg["payload"]["extensions"]["cost"], expected, "{msg}");
+    ws.close(None).await.unwrap();
+    s.stop().await;
+}

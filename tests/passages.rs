@@ -13,7 +13,8 @@ use serde_json::{json, Value};
 
 async fn curated() -> (TestServer, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let s = TestServer::start(dir.path(), Some(&repo_path("seed"))).await;
+    // Its tests read the whole seed: no rate limit (see `start_crawler`).
+    let s = TestServer::start_crawler(dir.path(), Some(&repo_path("seed"))).await;
     (s, dir)
 }
 

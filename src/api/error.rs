@@ -32,6 +32,9 @@ pub mod code {
     pub const BODY_TIMEOUT: &str = "BODY_TIMEOUT";
     /// A websocket operation refused: the socket or the client runs as many as it may.
     pub const TOO_MANY_SUBSCRIPTIONS: &str = "TOO_MANY_SUBSCRIPTIONS";
+    /// The client spent its budget of cost points for the window (HTTP 429 with `Retry-After`;
+    /// over websocket an `error` message): `extensions.resetAt` says when it is whole again.
+    pub const RATE_LIMITED: &str = "RATE_LIMITED";
 }
 
 #[derive(Debug, thiserror::Error)]

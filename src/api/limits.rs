@@ -318,8 +318,10 @@ struct LimitsExtension {
 
 #[derive(Default)]
 struct Refusals {
-    by_operation: Vec<(Option<Name>, Vec<Refusal>)>,
+    by_operation: Vec<(Option<Name>, u64, Vec<Refusal>)>,
     running: Vec<Refusal>,
+    /// The cost of the operation that runs, reported in the answer's `extensions.cost`.
+    running_cost: u64,
 }
 
 /// A root `_entities` field with more representations than allowed: refused when it would
@@ -381,13 +383,18 @@ impl Extension for LimitsExtension {
             let mut r = self.refusals();
             let ops = std::mem::take(&mut r.by_operation);
             let chosen = match operation_name {
-                Some(name) => ops.into_iter().find(|(n, _)| n.as_deref() == Some(name)),
+                Some(name) => ops.into_iter().find(|(n, _, _)| n.as_deref() == Some(name)),
                 None if ops.len() == 1 => ops.into_iter().next(),
                 None => None,
             };
-            r.running = chosen.map(|(_, list)| list).unwrap_or_default();
+            let (cost, list) = chosen.map(|(_, cost, list)| (cost, list)).unwrap_or_default();
+            r.running = list;
+            r.running_cost = cost;
         }
-        next.run(ctx, operation_name).await
+        let mut response = next.run(ctx, operation_name).await;
+        let cost = self.refusals().running_cost;
+        response.extensions.insert("cost".into(), cost_extension(cost, self.max_cost));
+        response
     }
 
     async fn resolve(
@@ -416,15 +423,42 @@ impl LimitsExtension {
     }
 }
 
-/// What the walk finds: the cost of the costliest operation, and what each operation refuses.
+/// What the walk finds: the cost of the costliest operation, and each operation's cost and
+/// what it refuses.
 struct Analysis {
     cost: u64,
-    refused: Vec<(Option<Name>, Vec<Refusal>)>,
+    refused: Vec<(Option<Name>, u64, Vec<Refusal>)>,
 }
 
 /// The cost of the costliest operation in the document (each with its variables' defaults).
 pub fn document_cost(doc: &ExecutableDocument, variables: &Variables, model: &CostModel) -> u64 {
     analyse(doc, variables, model).cost
+}
+
+/// The cost of the operation that would run (by name, or the only one), or `None` when no
+/// operation matches; what a rate limit charges. The walk is that of [`document_cost`].
+pub fn operation_cost(
+    doc: &ExecutableDocument,
+    operation: Option<&str>,
+    variables: &Variables,
+    model: &CostModel,
+) -> Option<u64> {
+    let ops = analyse(doc, variables, model).refused;
+    match operation {
+        Some(name) => ops.into_iter().find(|(n, _, _)| n.as_deref() == Some(name)),
+        None if ops.len() == 1 => ops.into_iter().next(),
+        None => None,
+    }
+    .map(|(_, cost, _)| cost)
+}
+
+/// An answer's `extensions.cost`: what its operation cost and the most one may
+/// (`{"requested": 1043, "limit": 10000}`), so that a client sees how near the limit it is.
+pub fn cost_extension(requested: u64, limit: u64) -> Value {
+    let mut cost = async_graphql::indexmap::IndexMap::new();
+    cost.insert(Name::new("requested"), Value::from(requested));
+    cost.insert(Name::new("limit"), Value::from(limit));
+    Value::Object(cost)
 }
 
 fn analyse(doc: &ExecutableDocument, variables: &Variables, model: &CostModel) -> Analysis {
@@ -450,7 +484,7 @@ fn analyse(doc: &ExecutableDocument, variables: &Variables, model: &CostModel) -
         let cost = walker.selection_set(&op.selection_set.node, At::Root, 0);
         let cost = if cost.is_nan() { u64::MAX } else { cost.ceil() as u64 };
         analysis.cost = analysis.cost.max(cost);
-        analysis.refused.push((name.cloned(), walker.refused.into_inner()));
+        analysis.refused.push((name.cloned(), cost, walker.refused.into_inner()));
     }
     analysis
 }
@@ -1026,7 +1060,7 @@ mod tests {
         // Not multiplied: it will be refused before any look-up.
         assert!(a.cost < 10, "{}", a.cost);
         assert_eq!(a.refused.len(), 1);
-        let refused = &a.refused[0].1;
+        let refused = &a.refused[0].2;
         assert_eq!(refused.iter().map(|r| (r.key.as_str(), r.count)).collect::<Vec<_>>(), [("many", 4_000)]);
     }
 

@@ -12,6 +12,7 @@ pub mod moved;
 pub mod mutation;
 pub mod passages;
 pub mod query;
+pub mod ratelimit;
 pub mod relations;
 pub mod subscription;
 pub mod types;
@@ -29,7 +30,7 @@ use crate::service::Service;
 /// The query root: look-ups and lists, and the exploring of connections.
 #[derive(async_graphql::MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct Query(QueryRoot, explore::ExploreQuery, facts::FactsQuery);
+pub struct Query(QueryRoot, explore::ExploreQuery, facts::FactsQuery, ratelimit::RateLimitQuery);
 
 pub type PolicySchema = Schema<Query, MutationRoot, SubscriptionRoot>;
 

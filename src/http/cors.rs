@@ -23,8 +23,9 @@ pub const PREFLIGHT_MAX_AGE_SECS: u32 = 7200;
 
 /// What a script on another origin may read of an answer besides the safelisted headers: the
 /// `ETag` to revalidate a GET, the request ID to report a problem with, the scheme a 401 asks
-/// for.
-pub const EXPOSED_HEADERS: &str = "ETag, X-Request-Id, WWW-Authenticate";
+/// for, the client's rate limit and, past it, when to retry.
+pub const EXPOSED_HEADERS: &str = "ETag, X-Request-Id, WWW-Authenticate, X-RateLimit-Limit, X-RateLimit-Remaining, \
+X-RateLimit-Reset, X-RateLimit-Used, Retry-After";
 
 /// The methods `/graphql` answers (HEAD needs no preflight).
 const ALLOWED_METHODS: &str = "GET, POST";

@@ -320,6 +320,28 @@
         '}',
         ''
       ].join('\n')
+    },
+    {
+      query: [
+        '# What does a query cost, and how much of this',
+        '# client\'s budget is left? (The answer\'s',
+        '# extensions.cost and the X-RateLimit-* headers',
+        '# say the same.)',
+        'query MyRateLimit {',
+        '  rateLimit {',
+        '    cost',
+        '    limit',
+        '    remaining',
+        '    used',
+        '    resetAt',
+        '  }',
+        '  entity(slug: "iom") {',
+        '    name',
+        '    relations(first: 100) { totalCount }',
+        '  }',
+        '}',
+        ''
+      ].join('\n')
     }
   ];
 

@@ -34,6 +34,15 @@ impl TestServer {
         TestServer::start_with(data, seed_dir, HttpConfig { workers: 1, ..Default::default() }).await
     }
 
+    /// Like [`TestServer::start`], without a rate limit: for tests that read the whole seed
+    /// (every relation with its citations, every document's passages) from one address in a
+    /// second or two, over a million cost points, the crawl the default budget (100,000 points
+    /// a minute) is there to refuse. Every other test runs under the default budget.
+    pub async fn start_crawler(data: &Path, seed_dir: Option<&Path>) -> TestServer {
+        let rate_limit = http::RateLimitConfig { points: 0, ..Default::default() };
+        TestServer::start_with(data, seed_dir, HttpConfig { workers: 1, rate_limit, ..Default::default() }).await
+    }
+
     /// Like [`TestServer::start`], with the given server settings.
     pub async fn start_with(data: &Path, seed_dir: Option<&Path>, config: HttpConfig) -> TestServer {
         // After a stop, actix's worker threads may still be dropping their copies of the app
