@@ -307,6 +307,22 @@ async fn the_readme_examples_and_the_explore_page_pass() {
     s.stop().await;
 }
 
+/// Every example tab of the GraphiQL page runs on the curated graph, with its variables, within
+/// the limits and without an error: a person's first click must not meet one.
+#[tokio::test]
+async fn every_graphiql_example_runs_on_the_curated_graph() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = TestServer::start(dir.path(), Some(&repo_path("seed"))).await;
+    let examples = common::graphiql_examples();
+    assert!(examples.len() >= 10, "the page's tabs: {}", examples.len());
+    for (query, variables) in &examples {
+        let body = s.query(query, variables.clone()).await;
+        assert!(body.get("errors").is_none(), "{query}\n{body:#}");
+        assert!(body["data"].as_object().is_some_and(|d| !d.is_empty()), "{query}\n{body:#}");
+    }
+    s.stop().await;
+}
+
 #[tokio::test]
 async fn whole_graph_work_is_priced_by_the_graphs_size() {
     use policygraph::api::limits::{CostModel, SchemaSize};

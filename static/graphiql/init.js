@@ -342,6 +342,27 @@
         '}',
         ''
       ].join('\n')
+    },
+    {
+      query: [
+        '# A service checks the IDs it stored, in one',
+        '# request. An entity merged into another answers',
+        '# the survivor (its id differs from the one asked:',
+        '# store the new one); a deleted one is null with a',
+        '# DELETED error; an unknown one is null. The change',
+        '# feed says the same: mergedInto on a merge.',
+        'query StoredIds {',
+        '  nodes(ids: ["Organization:iom", "Person:michele-klein-solomon", "Person:no-such-person"]) {',
+        '    id',
+        '    ... on Entity { slug name }',
+        '  }',
+        '  changes(first: 5) {',
+        '    latestSeq',
+        '    edges { node { seq action targetId deleted mergedInto } }',
+        '  }',
+        '}',
+        ''
+      ].join('\n')
     }
   ];
 

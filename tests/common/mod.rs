@@ -223,3 +223,35 @@ pub async fn next_json(ws: &mut Ws) -> Value {
         }
     }
 }
+
+/// The example tabs of the GraphiQL page (`static/graphiql/init.js`), each as its query and
+/// variables, read the way the page holds them: a query is an array of single-quoted lines
+/// joined with line feeds, followed by its variables as one single-quoted JSON string.
+pub fn graphiql_examples() -> Vec<(String, Value)> {
+    let js = std::fs::read_to_string(repo_path("static/graphiql/init.js")).unwrap();
+    let tabs = &js[js.find("var EXAMPLES").expect("the examples' list")..];
+    let tabs = &tabs[..tabs.find("];\n").expect("the examples' list ends")];
+    let mut out = Vec::new();
+    let mut rest = tabs;
+    while let Some(start) = rest.find("query: [") {
+        let body = &rest[start..];
+        let end = body.find("].join").expect("a query's lines end with a join");
+        let query: String = body[..end]
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix('\'').and_then(|l| l.trim_end_matches(',').strip_suffix('\'')))
+            .map(|l| format!("{}\n", l.replace("\\'", "'")))
+            .collect();
+        let after = &body[end..];
+        let next_tab = after.find("query: [").unwrap_or(after.len());
+        let variables = match after[..next_tab].find("variables: '") {
+            Some(v) => {
+                let v = &after[v + "variables: '".len()..];
+                serde_json::from_str(&v[..v.find('\'').unwrap()].replace("\\n", "\n")).expect("the tab's variables")
+            }
+            None => json!({}),
+        };
+        out.push((query, variables));
+        rest = &body[end..];
+    }
+    out
+}
