@@ -259,6 +259,10 @@ pub fn run() -> ExitCode {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    // The recorder first: opening the store starts the applier, whose first act may be a
+    // rebuild (a snapshot's place compacted away), and a metric recorded before the recorder
+    // exists is lost.
+    telemetry::metrics_handle();
     let location = args.data.location()?;
     let options = Options {
         cache_mb: args.store_cache_mb,
