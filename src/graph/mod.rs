@@ -1047,6 +1047,23 @@ pub fn compare_keyed(
 }
 
 impl GraphIndex {
+    /// The entities a name search looks at, from the word index, each once: those with a word
+    /// starting with the query's longest word (the most selective), or whose key without spaces
+    /// starts with the query without spaces. `q_words` and `q_compact` are the normalized query's
+    /// words and the query without its spaces.
+    pub(crate) fn name_candidates(&self, q_words: &[&str], q_compact: &str) -> Vec<NodeIndex> {
+        let longest = q_words.iter().copied().max_by_key(|w| w.len()).unwrap_or("");
+        let mut candidates: Vec<NodeIndex> = Vec::new();
+        for prefix in [longest, q_compact] {
+            for (_, nodes) in self.words.range(prefix.to_string()..).take_while(|(w, _)| w.starts_with(prefix)) {
+                candidates.extend_from_slice(nodes);
+            }
+        }
+        candidates.sort_unstable();
+        candidates.dedup();
+        candidates
+    }
+
     /// Entities whose name or an alias matches `query`, best first.
     ///
     /// Matching ignores case, accents, punctuation and hyphens. Ranking: whole name or alias equal
@@ -1060,17 +1077,7 @@ impl GraphIndex {
         }
         let q_compact: String = q.split(' ').collect();
         let q_words: Vec<&str> = q.split(' ').collect();
-        // Candidates: entities with a word starting with the query's longest word (the most
-        // selective), or whose key without spaces starts with the query without spaces.
-        let longest = q_words.iter().copied().max_by_key(|w| w.len()).unwrap_or("");
-        let mut candidates: Vec<NodeIndex> = Vec::new();
-        for prefix in [longest, q_compact.as_str()] {
-            for (_, nodes) in self.words.range(prefix.to_string()..).take_while(|(w, _)| w.starts_with(prefix)) {
-                candidates.extend_from_slice(nodes);
-            }
-        }
-        candidates.sort_unstable();
-        candidates.dedup();
+        let candidates = self.name_candidates(&q_words, &q_compact);
         let mut hits: Vec<(u32, usize, NodeIndex)> = Vec::new();
         // Reused for every key: a query's thousands of candidates must not cost an allocation each.
         let mut key_compact = String::new();

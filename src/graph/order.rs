@@ -634,16 +634,7 @@ impl GraphIndex {
         };
         let mut scratch = String::new();
         if fields.contains(&SearchField::Names) {
-            let longest = q_words.iter().copied().max_by_key(|w| w.len()).unwrap_or("");
-            let mut candidates: Vec<NodeIndex> = Vec::new();
-            for prefix in [longest, q_compact.as_str()] {
-                for (_, nodes) in self.words.range(prefix.to_string()..).take_while(|(w, _)| w.starts_with(prefix)) {
-                    candidates.extend_from_slice(nodes);
-                }
-            }
-            candidates.sort_unstable();
-            candidates.dedup();
-            for n in candidates {
+            for n in self.name_candidates(&q_words, &q_compact) {
                 if ticker.tick() {
                     return None;
                 }
