@@ -23,4 +23,5 @@ pub mod service;
 pub mod store;
 pub mod synthetic;
 pub mod telemetry;
+pub mod validate;
 pub mod ws;
