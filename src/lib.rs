@@ -17,6 +17,7 @@ pub mod facts;
 pub mod graph;
 pub mod graphiql;
 pub mod http;
+pub mod import;
 pub mod reader;
 pub mod seed;
 pub mod service;

@@ -866,6 +866,11 @@ async fn cut_into_ranges(inner: Arc<Inner>, space: &'static str, revision: i64) 
 }
 
 impl Snapshot for EtcdSnapshot {
+    fn document_texts(&self) -> Result<Vec<crate::store::DocumentTextRecord>, StoreError> {
+        // NOT YET STORED: the texts keyspace lands next (this session's store slice).
+        Ok(Vec::new())
+    }
+
     fn generation(&self) -> Generation {
         self.generation
     }

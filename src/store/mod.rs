@@ -130,6 +130,16 @@ pub struct WriteBatch {
     pub audit: Vec<AuditEntry>,
     /// Seed provenance: record ID → digest of the seed's version of it.
     pub seeded: Vec<(String, Vec<u8>)>,
+    /// Documents' texts by file name (an import's documents): kept in the store so that every
+    /// process checks quotes against them and serves them as `Document.text`.
+    pub put_texts: Vec<DocumentTextRecord>,
+}
+
+/// A document's text as the store keeps it, under the file name its document entity names.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DocumentTextRecord {
+    pub file: String,
+    pub text: String,
 }
 
 impl WriteBatch {
@@ -141,6 +151,7 @@ impl WriteBatch {
             && self.delete_relations.is_empty()
             && self.audit.is_empty()
             && self.seeded.is_empty()
+            && self.put_texts.is_empty()
     }
 }
 
@@ -161,6 +172,8 @@ pub struct CommittedBatch {
     pub delete_entities: Vec<String>,
     pub delete_relations: Vec<String>,
     pub entries: Vec<AuditEntry>,
+    /// Document texts written by this batch ([`WriteBatch::put_texts`]).
+    pub put_texts: Vec<DocumentTextRecord>,
 }
 
 /// The ordered stream of committed batches ([`Store::changes`]).
@@ -187,6 +200,8 @@ pub trait Snapshot: Send + Sync {
     /// Hands every relation of `range` to `f`, read in place: a start copies no string it only
     /// looks up.
     fn relations_in(&self, range: &KeyRange, f: &mut dyn FnMut(RelationView<'_>)) -> Result<(), StoreError>;
+    /// Every document text the store keeps ([`WriteBatch::put_texts`]).
+    fn document_texts(&self) -> Result<Vec<DocumentTextRecord>, StoreError>;
 }
 
 /// The source of truth (see the module documentation for the contract).

@@ -280,6 +280,11 @@ struct SledSnapshot {
 }
 
 impl Snapshot for SledSnapshot {
+    fn document_texts(&self) -> Result<Vec<crate::store::DocumentTextRecord>, StoreError> {
+        // NOT YET STORED: the texts keyspace lands next (this session's store slice).
+        Ok(Vec::new())
+    }
+
     fn generation(&self) -> Generation {
         self.generation
     }
@@ -353,6 +358,7 @@ impl Store for SledStore {
             generation: committed.generation,
             put_entities: batch.put_entities.clone(),
             put_relations: batch.put_relations.clone(),
+            put_texts: batch.put_texts.clone(),
             delete_entities: batch.delete_entities.clone(),
             delete_relations: batch.delete_relations.clone(),
             entries: committed.entries.clone(),

@@ -1,0 +1,138 @@
+//! What an import reads: each format's reader turns its file into [`Item`]s, records in the
+//! one draft form of `validate` (or the reason a line is not one), each with its line. The
+//! importer reads a [`Source`] more than once (checked whole, then written), so a source is
+//! something that can be opened again, not a stream.
+
+use std::io::{self, BufRead};
+use std::path::{Path, PathBuf};
+
+use crate::validate::{DraftEntity, DraftRelation};
+
+/// One record in the draft form every way in shares.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Record {
+    Entity(Box<DraftEntity>),
+    Relation(Box<DraftRelation>),
+}
+
+/// What one line (or row) of an input gave.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Read {
+    Record(Record),
+    /// Read, understood and deliberately not imported (a FollowTheMoney schema with no place in
+    /// this graph); the report counts these by what they were.
+    Skipped { what: String },
+    /// Not a record: bad JSON, a missing column, an unknown schema… `field` when one is to blame.
+    Bad { field: Option<String>, message: String },
+}
+
+/// A line's reading and where it was: the 1-based line of the file (for CSV, of the row's
+/// first line, the header being line 1).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Item {
+    pub line: u64,
+    pub read: Read,
+}
+
+/// A reader of one format over one file: an iterator of items in file order. An I/O error ends
+/// the whole import (the file is unreadable, not a record bad).
+pub type Items<'a> = Box<dyn Iterator<Item = io::Result<Item>> + Send + 'a>;
+
+/// The formats `policygraph import` reads (documented in `docs/import.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// JSON Lines: `{"entity": {...}}` or `{"relation": {...}}` per line.
+    Jsonl,
+    /// CSV: an entities file or a relations file, told apart by their headers.
+    Csv,
+    /// FollowTheMoney entities as JSON Lines.
+    Ftm,
+}
+
+/// A file to import and how to read it.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub path: PathBuf,
+    pub format: Format,
+}
+
+impl Source {
+    /// The file's name, as the audit log's actor (`import:<name>`) and the report name it.
+    pub fn name(&self) -> String {
+        self.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| self.path.display().to_string())
+    }
+
+    /// The directory a document's `file` is read from when its record has no inline `text`.
+    pub fn dir(&self) -> &Path {
+        self.path.parent().unwrap_or(Path::new("."))
+    }
+
+    /// Its size in bytes, for the progress bar.
+    pub fn len(&self) -> u64 {
+        std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0)
+    }
+
+    /// Reads it from the start.
+    pub fn open(&self) -> io::Result<Items<'static>> {
+        let file = std::fs::File::open(&self.path)?;
+        let reader = io::BufReader::with_capacity(1 << 20, file);
+        Ok(match self.format {
+            Format::Jsonl => Box::new(jsonl(reader)),
+            Format::Csv => super::csv::read(reader)?,
+            Format::Ftm => super::ftm::read(reader, &self.name()),
+        })
+    }
+}
+
+/// One JSON Lines record: exactly one of `entity` and `relation`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonLine {
+    entity: Option<DraftEntity>,
+    relation: Option<DraftRelation>,
+}
+
+/// Reads JSON Lines; blank lines are skipped (they are not records).
+pub fn jsonl<R: BufRead + Send + 'static>(reader: R) -> impl Iterator<Item = io::Result<Item>> + Send {
+    let mut line_no = 0u64;
+    let mut lines = reader.split(b'\n');
+    std::iter::from_fn(move || loop {
+        let bytes = match lines.next()? {
+            Ok(b) => b,
+            Err(e) => return Some(Err(e)),
+        };
+        line_no += 1;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        return Some(Ok(Item { line: line_no, read: parse_json_line(&bytes) }));
+    })
+}
+
+fn parse_json_line(bytes: &[u8]) -> Read {
+    let bad = |message: String| Read::Bad { field: None, message };
+    match serde_json::from_slice::<JsonLine>(bytes) {
+        Err(e) => bad(format!("not a JSON record: {e}")),
+        Ok(JsonLine { entity: Some(e), relation: None }) => Read::Record(Record::Entity(Box::new(e))),
+        Ok(JsonLine { entity: None, relation: Some(r) }) => Read::Record(Record::Relation(Box::new(r))),
+        Ok(_) => bad("a record is an object with exactly one of `entity` and `relation`".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_lines_give_records_and_name_what_is_wrong_by_line() {
+        let text = "{\"entity\": {\"slug\": \"a\", \"kind\": \"person\", \"name\": \"A\"}}\n\n{not json}\n{\"entity\": {\"slug\": \"b\", \"colour\": 1}}\n{}\n";
+        let items: Vec<Item> = jsonl(io::Cursor::new(text.as_bytes().to_vec())).map(Result::unwrap).collect();
+        assert_eq!(items.len(), 4);
+        assert!(matches!(&items[0].read, Read::Record(Record::Entity(e)) if e.slug.as_deref() == Some("a")));
+        assert_eq!(items.iter().map(|i| i.line).collect::<Vec<_>>(), [1, 3, 4, 5]);
+        let Read::Bad { message, .. } = &items[2].read else { panic!("{:?}", items[2]) };
+        assert!(message.contains("colour"), "{message}");
+        assert!(matches!(&items[3].read, Read::Bad { message, .. } if message.contains("exactly one")));
+    }
+}
