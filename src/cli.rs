@@ -3,6 +3,7 @@
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
@@ -40,8 +41,13 @@ pub enum Command {
     Check(CheckArgs),
     /// Write the SDL the server serves.
     ExportSchema(ExportArgs),
-    /// Export the graph (or a neighbourhood) as GraphML, GEXF or Cytoscape.js JSON.
+    /// Export the graph (or a neighbourhood) as GraphML, GEXF, Cytoscape.js JSON or the JSON
+    /// Lines that `import` reads.
     Export(ExportGraphArgs),
+    /// Import records from JSON Lines, CSV or FollowTheMoney files (see docs/import.md): every
+    /// record checked first, then written in chunks; any refused record writes nothing unless
+    /// --skip-invalid. Exit status 1 when a record was refused.
+    Import(ImportArgs),
     /// Write a synthetic graph (for benchmarks) into an empty store: kinds and degrees like the
     /// curated graph, deterministic for a seed.
     GenSynthetic(GenArgs),
@@ -71,6 +77,34 @@ pub struct ExportGraphArgs {
     /// Output file (`-` for stdout).
     #[arg(long, default_value = "-")]
     pub out: PathBuf,
+    /// With `--format jsonl`, documents carry their texts inline: the seed's are read from here.
+    #[command(flatten)]
+    pub seed: SeedDirArg,
+}
+
+#[derive(Args, Debug)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Quotes may cite the seed's documents too: their texts are read from here.
+    #[command(flatten)]
+    pub seed: SeedDirArg,
+    /// The files' format; without it, `.jsonl`/`.ndjson` are JSON Lines and `.csv` is CSV
+    /// (FollowTheMoney must be named: `--format ftm`).
+    #[arg(long, value_enum)]
+    pub format: Option<crate::import::Format>,
+    /// Check every record and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Write the good records even if some are refused (they are listed).
+    #[arg(long)]
+    pub skip_invalid: bool,
+    /// Records per commit: each is one transaction with its audit entries.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub chunk: u32,
+    /// The files to import, read in this order.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -246,6 +280,7 @@ pub fn run() -> ExitCode {
             Command::ExportSchema(args) => export_schema(&args.out),
             Command::Token(args) => token(args).await,
             Command::Export(args) => export_graph(args).await,
+            Command::Import(args) => import_command(args).await,
             Command::GenSynthetic(args) => gen_synthetic(args).await,
         }
     });
@@ -362,6 +397,9 @@ fn check(dir: &Path) -> anyhow::Result<ExitCode> {
 }
 
 async fn export_graph(args: ExportGraphArgs) -> anyhow::Result<ExitCode> {
+    if args.format == crate::export::Format::Jsonl && args.slug.is_none() {
+        return export_jsonl(args).await;
+    }
     let location = args.data.location()?;
     let service = Service::open_at(&location, &Options::default())
         .await
@@ -374,7 +412,8 @@ async fn export_graph(args: ExportGraphArgs) -> anyhow::Result<ExitCode> {
         include_provenance: args.include_provenance,
     };
     let (entities, relations) = crate::export::select(&g, &sel)?;
-    let body = crate::export::render(args.format, &g, &entities, &relations);
+    let texts = known_texts(service.store(), &args.seed.seed_dir).await?;
+    let body = crate::export::render(args.format, &g, &entities, &relations, &texts);
     if args.out == Path::new("-") {
         print!("{body}");
     } else {
@@ -382,6 +421,117 @@ async fn export_graph(args: ExportGraphArgs) -> anyhow::Result<ExitCode> {
         eprintln!("wrote {} ({} entities, {} relations)", args.out.display(), entities.len(), relations.len());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The document texts quotes can be found in: the seed directory's and those the store keeps
+/// (the store's win for a file in both: an import wrote them later).
+async fn known_texts(store: &dyn crate::store::Store, seed_dir: &Path) -> anyhow::Result<crate::domain::DocumentTexts> {
+    let seed = if seed_dir.is_dir() { seed::load_document_texts(seed_dir)? } else { Default::default() };
+    let snapshot = store.read().await?;
+    let stored = tokio::task::block_in_place(|| snapshot.document_texts())?;
+    drop(snapshot);
+    Ok(seed.merged(&crate::domain::DocumentTexts::from_texts(stored.into_iter().map(|t| (t.file, t.text)))))
+}
+
+/// The whole graph as JSON Lines, streamed from the store (not built in memory: a 1M graph
+/// is a couple of gigabytes of JSON).
+async fn export_jsonl(args: ExportGraphArgs) -> anyhow::Result<ExitCode> {
+    use std::io::Write as _;
+    let store = open_store(&args.data).await?;
+    let texts = known_texts(store.as_ref(), &args.seed.seed_dir).await?;
+    let snapshot = store.read().await?;
+    let out_path = args.out.clone();
+    let (entities, relations) = tokio::task::spawn_blocking(move || -> anyhow::Result<(u64, u64)> {
+        let mut out: Box<dyn std::io::Write> = if out_path == Path::new("-") {
+            Box::new(std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock()))
+        } else {
+            let file = std::fs::File::create(&out_path).with_context(|| format!("creating {}", out_path.display()))?;
+            Box::new(std::io::BufWriter::with_capacity(1 << 20, file))
+        };
+        let mut counts = (0, 0);
+        let mut failed: Option<std::io::Error> = None;
+        for range in snapshot.entity_ranges()? {
+            let mut batch = Vec::new();
+            snapshot.entities_in(&range, &mut |e| batch.push(e))?;
+            let (n, _) = crate::export::jsonl(batch.iter(), std::iter::empty(), &texts, &mut out)?;
+            counts.0 += n;
+        }
+        for range in snapshot.relation_ranges()? {
+            snapshot.relations_in(&range, &mut |r| {
+                if failed.is_none() {
+                    match crate::export::jsonl(std::iter::empty(), std::iter::once(r.to_relation()), &texts, &mut out) {
+                        Ok(_) => counts.1 += 1,
+                        Err(e) => failed = Some(e),
+                    }
+                }
+            })?;
+        }
+        if let Some(e) = failed {
+            return Err(e.into());
+        }
+        out.flush()?;
+        Ok(counts)
+    })
+    .await??;
+    if args.out != Path::new("-") {
+        eprintln!("wrote {} ({entities} entities, {relations} relations)", args.out.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn import_command(args: ImportArgs) -> anyhow::Result<ExitCode> {
+    use std::io::IsTerminal as _;
+    let mut sources = Vec::new();
+    for path in &args.files {
+        let format = match args.format {
+            Some(f) => f,
+            None => match path.extension().and_then(|e| e.to_str()) {
+                Some("jsonl" | "ndjson") => crate::import::Format::Jsonl,
+                Some("csv") => crate::import::Format::Csv,
+                _ => anyhow::bail!("cannot tell the format of {} from its name; say --format jsonl, csv or ftm", path.display()),
+            },
+        };
+        if !path.is_file() {
+            anyhow::bail!("{} is not a file", path.display());
+        }
+        sources.push(crate::import::Source { path: path.clone(), format, label: None });
+    }
+    let store = open_store(&args.data).await?;
+    let options = crate::import::Options {
+        dry_run: args.dry_run,
+        skip_invalid: args.skip_invalid,
+        chunk: args.chunk as usize,
+        texts: known_texts(store.as_ref(), &args.seed.seed_dir).await?,
+        read_files: true,
+    };
+    let stop = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    {
+        // Ctrl-C stops between records: the chunks already committed stay, whole.
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                stop.store(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        });
+    }
+    let rt = tokio::runtime::Handle::current();
+    let sink = crate::import::StoreSink(store.clone());
+    let started = std::time::Instant::now();
+    let report = tokio::task::spawn_blocking(move || {
+        let progress: Box<dyn crate::import::Progress> = if std::io::stderr().is_terminal() {
+            Box::new(crate::import::progress::Bar::new())
+        } else {
+            Box::new(crate::import::progress::Lines::new())
+        };
+        crate::import::run(&sources, &options, &sink, rt, progress.as_ref(), &stop)
+    })
+    .await??;
+    store.flush().await?;
+    if report.invalid > 0 && !args.skip_invalid {
+        eprintln!("{} record(s) refused: nothing was written (--skip-invalid writes the others)", report.invalid);
+    }
+    println!("{} in {:.1} s", report.summary(), started.elapsed().as_secs_f64());
+    Ok(if report.invalid > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 
 /// Opens the store named by `--store` or `--data`, for the commands that use it without a service.

@@ -16,6 +16,8 @@ pub enum Format {
     Graphml,
     Gexf,
     Cyjs,
+    /// The records `policygraph import` reads back.
+    Jsonl,
 }
 
 impl Format {
@@ -24,6 +26,7 @@ impl Format {
             Format::Graphml => "application/graphml+xml; charset=utf-8",
             Format::Gexf => "application/gexf+xml; charset=utf-8",
             Format::Cyjs => "application/json; charset=utf-8",
+            Format::Jsonl => "application/x-ndjson; charset=utf-8",
         }
     }
     pub fn extension(self) -> &'static str {
@@ -31,6 +34,7 @@ impl Format {
             Format::Graphml => "graphml",
             Format::Gexf => "gexf",
             Format::Cyjs => "cyjs.json",
+            Format::Jsonl => "jsonl",
         }
     }
     pub fn parse(s: &str) -> Option<Format> {
@@ -38,6 +42,7 @@ impl Format {
             "graphml" => Some(Format::Graphml),
             "gexf" => Some(Format::Gexf),
             "cyjs" | "cyjs.json" | "json" => Some(Format::Cyjs),
+            "jsonl" => Some(Format::Jsonl),
             _ => None,
         }
     }
@@ -93,11 +98,24 @@ pub fn select(g: &GraphIndex, sel: &Selection) -> Result<Subgraph, ExportError> 
     }
 }
 
-pub fn render(format: Format, g: &GraphIndex, entities: &[Arc<Entity>], relations: &[Arc<Relation>]) -> String {
+/// `texts` are the documents' texts, which JSON Lines carries inline.
+pub fn render(
+    format: Format,
+    g: &GraphIndex,
+    entities: &[Arc<Entity>],
+    relations: &[Arc<Relation>],
+    texts: &crate::domain::DocumentTexts,
+) -> String {
     match format {
         Format::Graphml => graphml(g, entities, relations),
         Format::Gexf => gexf(g, entities, relations),
         Format::Cyjs => cytoscape(g, entities, relations).to_string(),
+        Format::Jsonl => {
+            let mut out = Vec::new();
+            // Writing into a Vec cannot fail.
+            let _ = jsonl(entities.iter().map(|e| &**e), relations.iter().map(|r| (**r).clone()), texts, &mut out);
+            String::from_utf8(out).unwrap_or_default()
+        }
     }
 }
 
@@ -278,4 +296,38 @@ fn cytoscape(g: &GraphIndex, entities: &[Arc<Entity>], relations: &[Arc<Relation
         .collect();
     json!({ "format_version": "1.0", "generated_by": "policygraph", "data": { "name": "policygraph" },
             "elements": { "nodes": nodes, "edges": edges } })
+}
+
+/// Writes the graph as the JSON Lines `policygraph import` reads (`docs/import.md`): every
+/// entity, then every relation, one record per line, in the one draft form of `validate`; a
+/// document whose text is in `texts` carries it inline, so the file stands alone. Importing
+/// it into an empty store gives the same graph (versions start again at 1; the audit history
+/// is not part of an export).
+pub fn jsonl<'a>(
+    entities: impl Iterator<Item = &'a Entity>,
+    relations: impl Iterator<Item = Relation>,
+    texts: &crate::domain::DocumentTexts,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<(u64, u64)> {
+    #[derive(serde::Serialize)]
+    enum Line<'a> {
+        #[serde(rename = "entity")]
+        Entity(&'a crate::validate::DraftEntity),
+        #[serde(rename = "relation")]
+        Relation(&'a crate::validate::DraftRelation),
+    }
+    let (mut ne, mut nr) = (0, 0);
+    for e in entities {
+        let mut draft = crate::validate::draft_of_entity(e);
+        draft.text = e.file.as_deref().and_then(|f| texts.get(f)).map(|t| t.text().to_string());
+        serde_json::to_writer(&mut *out, &Line::Entity(&draft))?;
+        out.write_all(b"\n")?;
+        ne += 1;
+    }
+    for r in relations {
+        serde_json::to_writer(&mut *out, &Line::Relation(&crate::validate::draft_of_relation(&r)))?;
+        out.write_all(b"\n")?;
+        nr += 1;
+    }
+    Ok((ne, nr))
 }

@@ -22,6 +22,7 @@
 //!
 //! CORS, for apps on other origins, is in [`cors`].
 
+mod bulk;
 mod cors;
 pub mod rate_limit;
 pub use cors::{CorsOriginError, CorsOrigins, EXPOSED_HEADERS, PREFLIGHT_MAX_AGE_SECS};
@@ -98,6 +99,8 @@ pub struct AppState {
     pub max_batch: usize,
     /// What the schema holds, for pricing introspection; computed once at the start.
     pub schema_size: crate::api::limits::SchemaSize,
+    /// One import at a time (`POST /import`).
+    pub import_gate: Arc<tokio::sync::Semaphore>,
 }
 
 /// Settings of the HTTP server.
@@ -172,6 +175,7 @@ pub fn start(listener: TcpListener, service: Service, config: &HttpConfig) -> st
         ws: Arc::new(crate::ws::WsLimits::new(config.ws.clone())),
         limiter: Arc::new(RateLimiter::new(config.rate_limit)),
         max_batch: config.max_batch.max(1),
+        import_gate: Arc::new(tokio::sync::Semaphore::new(1)),
     };
     // Install the recorder before the first request so that every metric is captured.
     telemetry::metrics_handle();
@@ -262,11 +266,13 @@ async fn refuse_large_bodies(req: actix_http::Request) -> Result<actix_http::Req
     use actix_http::HttpMessage as _;
     let length: Option<u64> =
         req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+    // An import's body is spooled to a file, not held: its own limit.
+    let limit = if req.path() == "/import" { bulk::MAX_IMPORT_BYTES } else { MAX_BODY_BYTES as u64 };
     match length {
-        Some(n) if n > MAX_BODY_BYTES as u64 => Err(actix_web::error::InternalError::from_response(
+        Some(n) if n > limit => Err(actix_web::error::InternalError::from_response(
             "body too large",
             HttpResponse::PayloadTooLarge().content_type(APPLICATION_JSON).json(json!({ "errors": [{
-                "message": format!("the request body ({n} bytes) is larger than the limit of {MAX_BODY_BYTES} bytes"),
+                "message": format!("the request body ({n} bytes) is larger than the limit of {limit} bytes"),
                 "extensions": { "code": code::PAYLOAD_TOO_LARGE }
             }] })),
         )
@@ -327,6 +333,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/healthz").route(get_or_head().to(healthz)))
     .service(web::resource("/metrics").route(get_or_head().to(metrics)))
     .service(web::resource("/export/{file}").route(get_or_head().to(export)))
+    .service(web::resource("/import").route(web::post().to(bulk::import)).route(web::route().to(method_not_allowed)))
     .configure(crate::graphiql::routes)
     .configure(crate::explore::routes)
     .configure(crate::reader::routes);
@@ -335,6 +342,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 fn route_label(path: &str) -> &'static str {
     match path {
         p if p.starts_with("/export/") => "/export",
+        "/import" => "/import",
         p if p.starts_with("/explore") => "/explore",
         p if p.starts_with("/documents") => "/documents",
         "/graphql" => "/graphql",
@@ -386,7 +394,7 @@ async fn export(req: HttpRequest, file: web::Path<String>, state: web::Data<AppS
     let Some(format) = file.strip_prefix("graph.").and_then(crate::export::Format::parse) else {
         return text_error(
             StatusCode::NOT_FOUND,
-            format!("no export `{file}`; use graph.graphml, graph.gexf or graph.cyjs.json"),
+            format!("no export `{file}`; use graph.graphml, graph.gexf, graph.cyjs.json or graph.jsonl"),
         );
     };
     if state.private_reads {
@@ -422,10 +430,13 @@ async fn export(req: HttpRequest, file: web::Path<String>, state: web::Data<AppS
         },
         include_provenance: q.get("includeProvenance").is_some_and(|v| v == "true"),
     };
+    if format == crate::export::Format::Jsonl && sel.slug.is_none() {
+        return bulk::export_jsonl(&state).await;
+    }
     let g = state.service.read().await;
     match crate::export::select(&g, &sel) {
         Ok((entities, relations)) => {
-            let body = crate::export::render(format, &g, &entities, &relations);
+            let body = crate::export::render(format, &g, &entities, &relations, &state.service.document_texts());
             HttpResponse::Ok()
                 .content_type(format.content_type())
                 .insert_header((

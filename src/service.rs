@@ -488,6 +488,21 @@ impl Service {
         Ok(Applied { generation, primary, changes })
     }
 
+    /// Commits one chunk of an import (planned against the store at `batch.base`, not against
+    /// the index) and returns once it is durable and in the index. It holds the writer's turn
+    /// until then, so that an edit planned after it sees it: the chunk has no footprint an
+    /// edit's plan could be checked against.
+    pub async fn commit_import(&self, batch: crate::store::WriteBatch) -> Result<Generation, ServiceError> {
+        let mut writer = self.writer.lock().await;
+        self.wait_applied(writer.last_commit).await?;
+        self.snapshot.invalidate();
+        let committed = self.store.commit(&batch).await?;
+        writer.last_commit = writer.last_commit.max(committed.generation);
+        self.store.make_durable(committed.generation).await?;
+        self.wait_applied(committed.generation).await?;
+        Ok(committed.generation)
+    }
+
     /// Every committed change from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Change>> {
         self.changes.subscribe()

@@ -1,6 +1,743 @@
-//! Bulk import: files of records (JSON Lines, CSV, FollowTheMoney) checked through the one
-//! validation layer (`validate`) and written in chunks.
+//! Bulk import: files of records (JSON Lines, CSV, FollowTheMoney; `read`) checked through
+//! the one validation layer (`validate`) and written in chunks.
+//!
+//! An import reads its files several times rather than holding them, so that memory stays
+//! bounded whatever their size (what is held: each entity's ID and line, a 64-bit hash and line
+//! per relation ID, the documents' texts, and one chunk):
+//! 1. **scan**: every line parsed; the IDs and slugs the import defines (a repeat is a
+//!    problem), its documents by file name and their texts (inline, or the named file beside
+//!    the import file);
+//! 2. **entities**, then 3. **relations**: every record checked through `validate` against what
+//!    the scan found and what the store holds; quotes found in their documents many at a time
+//!    (one pass over a document's text per 100,000 quotes); an entity refused here is no longer
+//!    an endpoint relations may name;
+//! 4. and 5. **write** (unless `--dry-run`, and, without `--skip-invalid`, only when nothing was
+//!    refused): entities first and then relations, so that no chunk holds a relation whose end
+//!    is not written yet, in chunks of `chunk` records. Each chunk is one commit with its audit
+//!    entries (actor `import:<file name>`), based on the generation its records were compared
+//!    at; a record equal to the stored one is left alone, so re-running an import after a crash
+//!    writes only what the crash left out. (Over etcd a commit larger than etcd's transaction
+//!    limit is written as several whole transactions; see the store's documentation.)
+//!
+//! The driver is synchronous (parsing and checking are CPU work) and runs on a blocking thread;
+//! it reaches the store through a [`Sink`], which the command line gives as the store itself and
+//! the server as its service (so that the index and subscribers follow each chunk).
 
 pub mod csv;
 pub mod ftm;
+pub mod progress;
 pub mod read;
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::io::{self, Read as _};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use crate::domain::{DocumentTexts, Entity, EntityKind, FieldError, Relation};
+use crate::store::{AuditEntry, DocumentTextRecord, Generation, Snapshot, StoreError, TargetKind, WriteBatch};
+use crate::validate::{self, DocumentRef, DraftEntity, QuoteCheck, Refs, Rules};
+pub use read::{Format, Item, Read, Record, Source};
+
+/// At most this many problems are listed in a report (all are counted; the command line also
+/// prints each as it is found).
+pub const MAX_LISTED: usize = 1000;
+/// Quotes waiting for their documents are checked in groups of this many.
+const QUOTES_PER_PASS: usize = 100_000;
+/// A check pass reads the store through a view it renews every this many records, so that a
+/// long pass does not hold off other writers (a sled view does) or read from an old generation.
+const RECORDS_PER_VIEW: u32 = 10_000;
+/// A chunk whose commit found the store moved on is compared and committed again, at most this
+/// many times.
+const MAX_TRIES: usize = 16;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("cannot read {file}: {source}")]
+    Io { file: String, source: io::Error },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the store kept changing under the import: a chunk was compared {0} times and could not be committed")]
+    Contended(usize),
+    #[error("the import was stopped")]
+    Stopped,
+}
+
+/// One refused record: where it is and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Problem {
+    pub file: String,
+    pub line: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.file, self.line)?;
+        if let Some(field) = &self.field {
+            write!(f, ": field `{field}`")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// What an import found and did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    pub files: Vec<String>,
+    /// Records read (entities and relations, good or bad).
+    pub records: u64,
+    pub entities_added: u64,
+    pub entities_updated: u64,
+    pub relations_added: u64,
+    pub relations_updated: u64,
+    /// Records equal to what the store already held: not rewritten.
+    pub unchanged: u64,
+    /// Records read and deliberately not imported, by what they were (FollowTheMoney schemata
+    /// with no place in this graph).
+    pub left_out: BTreeMap<String, u64>,
+    /// Records refused.
+    pub invalid: u64,
+    /// The first [`MAX_LISTED`] problems, in the order found.
+    pub problems: Vec<Problem>,
+    /// Commits made.
+    pub chunks: u64,
+    pub dry_run: bool,
+    /// Whether anything was written (false for a dry run and for a refused import).
+    pub written: bool,
+}
+
+impl Report {
+    /// Whether the import wrote what it read (nothing refused, or the refused left out on
+    /// purpose with `--skip-invalid`).
+    pub fn summary(&self) -> String {
+        let left_out: u64 = self.left_out.values().sum();
+        format!(
+            "{} records read; entities {} added, {} updated; relations {} added, {} updated; {} unchanged; \
+             {} invalid; {} left out; {} commits{}",
+            self.records,
+            self.entities_added,
+            self.entities_updated,
+            self.relations_added,
+            self.relations_updated,
+            self.unchanged,
+            self.invalid,
+            left_out,
+            self.chunks,
+            match (self.dry_run, self.written) {
+                (true, _) => "; dry run: nothing written",
+                (false, false) => "; nothing written",
+                _ => "",
+            }
+        )
+    }
+}
+
+/// How an import runs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Check everything, write nothing.
+    pub dry_run: bool,
+    /// Write the good records even when some are refused (default: any refusal writes nothing).
+    pub skip_invalid: bool,
+    /// Records per commit.
+    pub chunk: usize,
+    /// Texts quotes may already be found in (the seed's documents, those the store keeps).
+    pub texts: DocumentTexts,
+    /// Whether a document's `file` without an inline `text` is read from beside the import
+    /// file (the command line) or refused (a server reads no file a request names).
+    pub read_files: bool,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options { dry_run: false, skip_invalid: false, chunk: 1000, texts: DocumentTexts::default(), read_files: true }
+    }
+}
+
+/// Where an import's chunks go.
+#[async_trait::async_trait]
+pub trait Sink: Send + Sync {
+    /// A read of the store at its newest generation.
+    async fn read(&self) -> Result<Arc<dyn Snapshot>, StoreError>;
+    /// Commits a chunk durably (failing with `Conflict` when the store moved past its base).
+    async fn commit(&self, batch: WriteBatch) -> Result<Generation, StoreError>;
+}
+
+/// The store itself, for an import with no server running over it.
+pub struct StoreSink(pub Arc<dyn crate::store::Store>);
+
+#[async_trait::async_trait]
+impl Sink for StoreSink {
+    async fn read(&self) -> Result<Arc<dyn Snapshot>, StoreError> {
+        self.0.read().await
+    }
+
+    async fn commit(&self, batch: WriteBatch) -> Result<Generation, StoreError> {
+        Ok(self.0.commit_durable(&batch).await?.generation)
+    }
+}
+
+/// What an import tells whoever watches it: a phase over so many bytes, bytes read so far,
+/// problems as they are found.
+pub trait Progress: Send + Sync {
+    fn phase(&self, name: &str, total_bytes: u64);
+    fn advance(&self, bytes: u64, records: u64);
+    fn problem(&self, problem: &Problem);
+    fn finish(&self);
+}
+
+/// Watches nothing.
+pub struct Quiet;
+
+impl Progress for Quiet {
+    fn phase(&self, _: &str, _: u64) {}
+    fn advance(&self, _: u64, _: u64) {}
+    fn problem(&self, _: &Problem) {}
+    fn finish(&self) {}
+}
+
+/// A record's place: which file (index into the sources) and line.
+type Loc = (u32, u64);
+
+/// What the scan learns of the entities an import defines.
+struct Defined {
+    loc: Loc,
+    /// A document's file name, when it has one.
+    file: Option<String>,
+    document: bool,
+}
+
+/// Everything the passes share.
+struct Run<'a> {
+    sources: &'a [Source],
+    options: &'a Options,
+    sink: &'a dyn Sink,
+    rt: tokio::runtime::Handle,
+    progress: &'a dyn Progress,
+    stop: &'a AtomicU64,
+    report: Report,
+    /// Records refused, by place: skipped by every later pass.
+    bad: HashSet<Loc>,
+    entities: HashMap<String, Defined>,
+    /// Slug → the entity ID that has it, where the two differ.
+    slugs: HashMap<String, Loc>,
+    documents_by_file: HashMap<String, String>,
+    texts: DocumentTexts,
+    /// Texts this import brings, to be written with their documents.
+    new_texts: HashMap<String, String>,
+}
+
+/// Runs an import of `sources`. Blocking: call it from a blocking thread; `rt` runs the sink's
+/// calls. A non-zero `stop` ends it between records (whole chunks stay written).
+pub fn run(
+    sources: &[Source],
+    options: &Options,
+    sink: &dyn Sink,
+    rt: tokio::runtime::Handle,
+    progress: &dyn Progress,
+    stop: &AtomicU64,
+) -> Result<Report, ImportError> {
+    let mut run = Run {
+        sources,
+        options,
+        sink,
+        rt,
+        progress,
+        stop,
+        report: Report { files: sources.iter().map(Source::name).collect(), dry_run: options.dry_run, ..Report::default() },
+        bad: HashSet::new(),
+        entities: HashMap::new(),
+        slugs: HashMap::new(),
+        documents_by_file: HashMap::new(),
+        texts: options.texts.clone(),
+        new_texts: HashMap::new(),
+    };
+    run.scan()?;
+    run.texts = run.texts.merged(&DocumentTexts::from_texts(run.new_texts.iter().map(|(f, t)| (f.clone(), t.clone()))));
+    run.check(Pass::Entities)?;
+    run.check(Pass::Relations)?;
+    let refused = run.report.invalid > 0;
+    if !options.dry_run && (!refused || options.skip_invalid) {
+        run.write(Pass::Entities)?;
+        run.write(Pass::Relations)?;
+        run.report.written = run.report.chunks > 0;
+    }
+    progress.finish();
+    Ok(run.report)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Pass {
+    Entities,
+    Relations,
+}
+
+/// A reader that counts the bytes it has given, for the progress bar.
+struct Counted<R> {
+    inner: R,
+    count: Arc<AtomicU64>,
+}
+
+impl<R: io::Read> io::Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+impl Run<'_> {
+    /// Calls `f` with every item of every source, in order, with its place.
+    fn each(&mut self, phase: &str, mut f: impl FnMut(&mut Self, Loc, Read)) -> Result<(), ImportError> {
+        let total: u64 = self.sources.iter().map(Source::len).sum();
+        self.progress.phase(phase, total);
+        let mut before = 0u64;
+        for (i, source) in self.sources.iter().enumerate() {
+            let count = Arc::new(AtomicU64::new(0));
+            let io_err = |source_err: io::Error| ImportError::Io { file: source.name(), source: source_err };
+            let file = std::fs::File::open(&source.path).map_err(io_err)?;
+            let counted = Counted { inner: file, count: count.clone() };
+            let items = source.open_reader(io::BufReader::with_capacity(1 << 20, counted)).map_err(io_err)?;
+            let mut n = 0u64;
+            for item in items {
+                let item = item.map_err(io_err)?;
+                f(self, (i as u32, item.line), item.read);
+                n += 1;
+                if n % 4096 == 0 {
+                    if self.stop.load(Ordering::Relaxed) != 0 {
+                        return Err(ImportError::Stopped);
+                    }
+                    self.progress.advance(before + count.load(Ordering::Relaxed), n);
+                }
+            }
+            before += count.load(Ordering::Relaxed);
+            self.progress.advance(before, n);
+        }
+        Ok(())
+    }
+
+    fn refuse(&mut self, loc: Loc, field: Option<String>, message: String) {
+        let problem = Problem { file: self.report.files[loc.0 as usize].clone(), line: loc.1, field, message };
+        self.progress.problem(&problem);
+        if self.bad.insert(loc) {
+            self.report.invalid += 1;
+        }
+        if self.report.problems.len() < MAX_LISTED {
+            self.report.problems.push(problem);
+        }
+    }
+
+    fn describe(&self, loc: Loc) -> String {
+        format!("line {} of {}", loc.1, self.report.files[loc.0 as usize])
+    }
+
+    /// Pass 1: what the import defines.
+    fn scan(&mut self) -> Result<(), ImportError> {
+        self.each("reading", |run, loc, read| match read {
+            Read::Bad { field, message } => {
+                run.report.records += 1;
+                run.refuse(loc, field, message)
+            }
+            Read::Skipped { what } => *run.report.left_out.entry(what).or_default() += 1,
+            Read::Record(Record::Relation(_)) => run.report.records += 1,
+            Read::Record(Record::Entity(e)) => {
+                run.report.records += 1;
+                run.define(loc, &e)
+            }
+        })
+    }
+
+    fn define(&mut self, loc: Loc, e: &DraftEntity) {
+        let slug = e.slug.as_deref().map(str::trim).unwrap_or_default().to_string();
+        let id = e.id.as_deref().map(str::trim).map(String::from).unwrap_or_else(|| slug.clone());
+        if id.is_empty() {
+            return; // validation names what is missing
+        }
+        let field = if e.id.is_some() { "id" } else { "slug" };
+        if let Some(first) = self.entities.get(&id) {
+            let message = format!("duplicate `{}`: also on {}", crate::domain::excerpt(&id), self.describe(first.loc));
+            return self.refuse(loc, Some(field.into()), message);
+        }
+        if slug != id && !slug.is_empty() {
+            if let Some(first) = self.slugs.insert(slug.clone(), loc) {
+                let message = format!("duplicate slug `{}`: also on {}", crate::domain::excerpt(&slug), self.describe(first));
+                return self.refuse(loc, Some("slug".into()), message);
+            }
+        }
+        let document = e.kind.as_deref().map(str::trim) == Some(EntityKind::Document.as_str());
+        let file = e.file.as_deref().map(str::trim).filter(|f| document && !f.is_empty()).map(String::from);
+        if let Some(f) = &file {
+            if let Some(other) = self.documents_by_file.insert(f.clone(), id.clone()) {
+                let message = format!("`{}` is already the file of document `{other}`", crate::domain::excerpt(f));
+                return self.refuse(loc, Some("file".into()), message);
+            }
+            let text = match &e.text {
+                Some(t) => Some(t.clone()),
+                None if self.options.texts.contains_file(f) => None,
+                None if !self.options.read_files => {
+                    let message = "the document's text must be inline (`text`): a server reads no file an import names";
+                    return self.refuse(loc, Some("text".into()), message.into());
+                }
+                None => match crate::domain::file_name("file", f) {
+                    Err(_) => None, // validation names the bad file name
+                    Ok(f) => match read_text(&self.sources[loc.0 as usize].dir().join(&f)) {
+                        Ok(t) => Some(t),
+                        Err(e) => {
+                            let message = format!("the text is neither inline (`text`) nor readable beside the import file: {e}");
+                            return self.refuse(loc, Some("file".into()), message);
+                        }
+                    },
+                },
+            };
+            if let Some(t) = text {
+                self.new_texts.insert(f.clone(), t);
+            }
+        }
+        self.entities.insert(id, Defined { loc, file, document });
+    }
+
+    /// Passes 2 and 3: every record of one sort checked.
+    fn check(&mut self, pass: Pass) -> Result<(), ImportError> {
+        let view = StoreView::new(self.sink, self.rt.clone());
+        let mut quotes: Vec<(Loc, QuoteCheck)> = Vec::new();
+        let mut relation_ids: HashMap<u64, Loc> = HashMap::new();
+        let hasher = foldhash::fast::FixedState::with_seed(0x1D5);
+        let mut store_error = None;
+        let phase = if pass == Pass::Entities { "checking entities" } else { "checking relations" };
+        self.each(phase, |run, loc, read| {
+            if run.bad.contains(&loc) || store_error.is_some() {
+                return;
+            }
+            let refs = ImportRefs { run, view: &view };
+            let checked = match (&read, pass) {
+                (Read::Record(Record::Entity(e)), Pass::Entities) => {
+                    validate::entity(e, &refs, Rules::OPEN).map(|c| (None, c.quotes))
+                }
+                (Read::Record(Record::Relation(r)), Pass::Relations) => {
+                    validate::relation(r, &refs, Rules::OPEN).map(|c| (Some(c.value.id), c.quotes))
+                }
+                _ => return,
+            };
+            if let Some(e) = view.error.borrow_mut().take() {
+                store_error = Some(e);
+                return;
+            }
+            match checked {
+                Err(problems) => run.refuse_all(loc, problems),
+                Ok((relation_id, qs)) => {
+                    if let Some(id) = relation_id {
+                        let mut h = hasher.build_hasher();
+                        id.hash(&mut h);
+                        if let Some(first) = relation_ids.insert(h.finish(), loc) {
+                            let message = format!(
+                                "duplicate relation ID `{id}` (also {}); give each of them an explicit, distinct `id`",
+                                run.describe(first)
+                            );
+                            run.refuse(loc, Some("id".into()), message);
+                            return;
+                        }
+                    }
+                    quotes.extend(qs.into_iter().map(|q| (loc, q)));
+                    if quotes.len() >= QUOTES_PER_PASS {
+                        run.check_quotes(std::mem::take(&mut quotes));
+                    }
+                }
+            }
+            view.tick();
+        })?;
+        if let Some(e) = store_error {
+            return Err(e.into());
+        }
+        self.check_quotes(quotes);
+        if pass == Pass::Entities {
+            // A refused entity is no endpoint: relations naming it are refused in the next pass.
+            let bad = &self.bad;
+            self.entities.retain(|_, d| !bad.contains(&d.loc));
+            self.documents_by_file.retain(|_, id| self.entities.contains_key(id));
+        }
+        Ok(())
+    }
+
+    fn refuse_all(&mut self, loc: Loc, problems: Vec<FieldError>) {
+        for p in problems {
+            self.refuse(loc, Some(p.field), p.error.to_string());
+        }
+    }
+
+    fn check_quotes(&mut self, quotes: Vec<(Loc, QuoteCheck)>) {
+        for (loc, e) in validate::check_quotes(&self.texts, &quotes) {
+            self.refuse(loc, Some(e.field), e.error.to_string());
+        }
+    }
+
+    /// Passes 4 and 5: one sort of record written, in chunks.
+    fn write(&mut self, pass: Pass) -> Result<(), ImportError> {
+        let view = StoreView::new(self.sink, self.rt.clone());
+        let mut chunk = Chunk::default();
+        let mut failed = None;
+        let phase = if pass == Pass::Entities { "writing entities" } else { "writing relations" };
+        self.each(phase, |run, loc, read| {
+            if run.bad.contains(&loc) || failed.is_some() {
+                return;
+            }
+            let refs = ImportRefs { run, view: &view };
+            match (read, pass) {
+                (Read::Record(Record::Entity(e)), Pass::Entities) => {
+                    if let Ok(c) = validate::entity(&e, &refs, Rules::OPEN) {
+                        let text = c.value.file.as_ref().and_then(|f| run.new_texts.get(f)).map(|t| {
+                            DocumentTextRecord { file: c.value.file.clone().unwrap_or_default(), text: t.clone() }
+                        });
+                        chunk.entities.push((c.value, text, loc.0));
+                    }
+                }
+                (Read::Record(Record::Relation(r)), Pass::Relations) => {
+                    if let Ok(c) = validate::relation(&r, &refs, Rules::OPEN) {
+                        chunk.relations.push((c.value, loc.0));
+                    }
+                }
+                _ => return,
+            }
+            if let Some(e) = view.error.borrow_mut().take() {
+                failed = Some(ImportError::Store(e));
+                return;
+            }
+            if chunk.len() >= run.options.chunk {
+                if let Err(e) = run.commit(std::mem::take(&mut chunk)) {
+                    failed = Some(e);
+                }
+            }
+        })?;
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        drop(view);
+        self.commit(chunk)
+    }
+
+    /// Compares a chunk with the store and commits what differs, again if the store moved.
+    fn commit(&mut self, chunk: Chunk) -> Result<(), ImportError> {
+        if chunk.len() == 0 {
+            return Ok(());
+        }
+        for _ in 0..MAX_TRIES {
+            let snapshot = self.rt.block_on(self.sink.read())?;
+            let (batch, counts) = plan_chunk(&chunk, snapshot.as_ref(), &self.report.files)?;
+            drop(snapshot); // a sled view holds off commits while it lives
+            if batch.put_entities.is_empty() && batch.put_relations.is_empty() {
+                self.report.unchanged += counts.unchanged;
+                return Ok(());
+            }
+            match self.rt.block_on(self.sink.commit(batch)) {
+                Ok(_) => {
+                    let r = &mut self.report;
+                    r.entities_added += counts.entities_added;
+                    r.entities_updated += counts.entities_updated;
+                    r.relations_added += counts.relations_added;
+                    r.relations_updated += counts.relations_updated;
+                    r.unchanged += counts.unchanged;
+                    r.chunks += 1;
+                    return Ok(());
+                }
+                Err(StoreError::Conflict { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ImportError::Contended(MAX_TRIES))
+    }
+}
+
+/// Records waiting to be committed together, each with the index of its file (for the actor).
+#[derive(Default)]
+struct Chunk {
+    entities: Vec<(Entity, Option<DocumentTextRecord>, u32)>,
+    relations: Vec<(Relation, u32)>,
+}
+
+impl Chunk {
+    fn len(&self) -> usize {
+        self.entities.len() + self.relations.len()
+    }
+}
+
+#[derive(Default)]
+struct Counts {
+    entities_added: u64,
+    entities_updated: u64,
+    relations_added: u64,
+    relations_updated: u64,
+    unchanged: u64,
+}
+
+/// The batch that makes the store hold `chunk`: new records created, changed ones updated (the
+/// version after the stored one), equal ones left alone.
+fn plan_chunk(chunk: &Chunk, snapshot: &dyn Snapshot, files: &[String]) -> Result<(WriteBatch, Counts), StoreError> {
+    let mut batch = WriteBatch { base: Some(snapshot.generation()), ..WriteBatch::default() };
+    let mut counts = Counts::default();
+    let audit = |file: u32, target: TargetKind, id: &str, action: &str, before: Option<serde_json::Value>, after: serde_json::Value| AuditEntry {
+        seq: 0,
+        generation: 0,
+        at: String::new(),
+        actor: format!("import:{}", files[file as usize]),
+        action: action.into(),
+        target,
+        target_id: id.into(),
+        before,
+        after: Some(after),
+        merged_into: None,
+    };
+    for (e, text, file) in &chunk.entities {
+        match snapshot.entity(&e.id)? {
+            Some(old) if Entity { version: old.version, ..e.clone() } == old => counts.unchanged += 1,
+            Some(old) => {
+                let new = Entity { version: old.version + 1, ..e.clone() };
+                batch.audit.push(audit(*file, TargetKind::Entity, &e.id, "update", Some(json(&old)), json(&new)));
+                batch.put_entities.push(new);
+                batch.put_texts.extend(text.clone());
+                counts.entities_updated += 1;
+            }
+            None => {
+                batch.audit.push(audit(*file, TargetKind::Entity, &e.id, "create", None, json(e)));
+                batch.put_entities.push(e.clone());
+                batch.put_texts.extend(text.clone());
+                counts.entities_added += 1;
+            }
+        }
+    }
+    for (r, file) in &chunk.relations {
+        match snapshot.relation(&r.id)? {
+            Some(old) if Relation { version: old.version, ..r.clone() } == old => counts.unchanged += 1,
+            Some(old) => {
+                let new = Relation { version: old.version + 1, ..r.clone() };
+                batch.audit.push(audit(*file, TargetKind::Relation, &r.id, "update", Some(json(&old)), json(&new)));
+                batch.put_relations.push(new);
+                counts.relations_updated += 1;
+            }
+            None => {
+                batch.audit.push(audit(*file, TargetKind::Relation, &r.id, "create", None, json(r)));
+                batch.put_relations.push(r.clone());
+                counts.relations_added += 1;
+            }
+        }
+    }
+    Ok((batch, counts))
+}
+
+fn json<T: serde::Serialize>(v: &T) -> serde_json::Value {
+    serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
+}
+
+/// A document's text from a file: UTF-8, at most 64 MiB.
+fn read_text(path: &std::path::Path) -> io::Result<String> {
+    const MAX: u64 = 64 << 20;
+    let mut text = String::new();
+    std::fs::File::open(path)?.take(MAX + 1).read_to_string(&mut text)?;
+    if text.len() as u64 > MAX {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, "longer than 64 MiB"));
+    }
+    Ok(text)
+}
+
+/// The store as the checks see it: a view renewed every [`RECORDS_PER_VIEW`] records, and the
+/// store's documents by file name, read once when a citation first needs them.
+struct StoreView<'a> {
+    sink: &'a dyn Sink,
+    rt: tokio::runtime::Handle,
+    snapshot: RefCell<Option<Arc<dyn Snapshot>>>,
+    uses: std::cell::Cell<u32>,
+    documents_by_file: RefCell<Option<HashMap<String, String>>>,
+    /// The first store error met (a check cannot fail, so it is kept here and raised after).
+    error: RefCell<Option<StoreError>>,
+}
+
+impl<'a> StoreView<'a> {
+    fn new(sink: &'a dyn Sink, rt: tokio::runtime::Handle) -> StoreView<'a> {
+        StoreView {
+            sink,
+            rt,
+            snapshot: RefCell::new(None),
+            uses: std::cell::Cell::new(0),
+            documents_by_file: RefCell::new(None),
+            error: RefCell::new(None),
+        }
+    }
+
+    fn tick(&self) {
+        self.uses.set(self.uses.get() + 1);
+        if self.uses.get() >= RECORDS_PER_VIEW {
+            self.uses.set(0);
+            self.snapshot.borrow_mut().take();
+        }
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&dyn Snapshot) -> Result<T, StoreError>) -> Option<T> {
+        let mut slot = self.snapshot.borrow_mut();
+        if slot.is_none() {
+            match self.rt.block_on(self.sink.read()) {
+                Ok(s) => *slot = Some(s),
+                Err(e) => {
+                    self.error.borrow_mut().get_or_insert(e);
+                    return None;
+                }
+            }
+        }
+        let snapshot = slot.as_ref().expect("just read");
+        f(snapshot.as_ref()).map_err(|e| self.error.borrow_mut().get_or_insert(e).to_string()).ok()
+    }
+
+    fn entity(&self, id: &str) -> Option<Entity> {
+        self.with(|s| s.entity(id)).flatten()
+    }
+
+    /// The stored document whose file is `file`. Reads every stored entity the first time (a
+    /// citation by file name of a document this import does not define is rare).
+    fn document_by_file(&self, file: &str) -> Option<String> {
+        if self.documents_by_file.borrow().is_none() {
+            let map = self
+                .with(|s| {
+                    let mut map = HashMap::new();
+                    for range in s.entity_ranges()? {
+                        s.entities_in(&range, &mut |e| {
+                            if let (EntityKind::Document, Some(f)) = (e.kind, &e.file) {
+                                map.insert(f.clone(), e.id.clone());
+                            }
+                        })?;
+                    }
+                    Ok(map)
+                })
+                .unwrap_or_default();
+            *self.documents_by_file.borrow_mut() = Some(map);
+        }
+        self.documents_by_file.borrow().as_ref().and_then(|m| m.get(file).cloned())
+    }
+}
+
+/// What `validate` asks, answered from the import first and then from the store.
+struct ImportRefs<'r, 'a> {
+    run: &'r Run<'a>,
+    view: &'r StoreView<'r>,
+}
+
+impl Refs for ImportRefs<'_, '_> {
+    fn document(&self, reference: &str) -> Option<DocumentRef> {
+        if let Some(id) = self.run.documents_by_file.get(reference) {
+            return Some(DocumentRef { id: id.clone(), file: Some(reference.to_string()) });
+        }
+        if let Some(d) = self.run.entities.get(reference) {
+            return d.document.then(|| DocumentRef { id: reference.to_string(), file: d.file.clone() });
+        }
+        if let Some(e) = self.view.entity(reference) {
+            return (e.kind == EntityKind::Document).then(|| DocumentRef { id: e.id, file: e.file });
+        }
+        let id = self.view.document_by_file(reference)?;
+        Some(DocumentRef { id, file: Some(reference.to_string()) })
+    }
+
+    fn entity_exists(&self, id: &str) -> bool {
+        self.run.entities.contains_key(id) || self.view.entity(id).is_some()
+    }
+}

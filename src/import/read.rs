@@ -55,11 +55,17 @@ pub enum Format {
 pub struct Source {
     pub path: PathBuf,
     pub format: Format,
+    /// The name the report and the audit log give it, when not the file's own (an import over
+    /// HTTP is spooled to a file whose name means nothing).
+    pub label: Option<String>,
 }
 
 impl Source {
     /// The file's name, as the audit log's actor (`import:<name>`) and the report name it.
     pub fn name(&self) -> String {
+        if let Some(label) = &self.label {
+            return label.clone();
+        }
         self.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| self.path.display().to_string())
     }
 
@@ -76,7 +82,11 @@ impl Source {
     /// Reads it from the start.
     pub fn open(&self) -> io::Result<Items<'static>> {
         let file = std::fs::File::open(&self.path)?;
-        let reader = io::BufReader::with_capacity(1 << 20, file);
+        self.open_reader(io::BufReader::with_capacity(1 << 20, file))
+    }
+
+    /// Reads `reader`, which holds this source's bytes, in this source's format.
+    pub fn open_reader<R: BufRead + Send + 'static>(&self, reader: R) -> io::Result<Items<'static>> {
         Ok(match self.format {
             Format::Jsonl => Box::new(jsonl(reader)),
             Format::Csv => super::csv::read(reader)?,

@@ -52,6 +52,9 @@ pub const DEFAULT_CACHE_MB: u64 = 32;
 
 /// How many published batches are kept for a stream that starts a little way back.
 const RECENT: usize = 1024;
+/// And how many records they may hold together: an import's batches are large (a thousand
+/// records each), and a thousand of them kept would hold a gigabyte.
+const RECENT_RECORDS: usize = 65_536;
 
 impl From<::sled::Error> for StoreError {
     fn from(e: ::sled::Error) -> StoreError {
@@ -93,6 +96,12 @@ struct Published {
     recent: VecDeque<Arc<CommittedBatch>>,
     /// `recent` holds every published batch after this generation.
     floor: Generation,
+    /// Records (puts and deletions) in `recent`.
+    recent_records: usize,
+}
+
+fn records_of(b: &CommittedBatch) -> usize {
+    b.put_entities.len() + b.put_relations.len() + b.delete_entities.len() + b.delete_relations.len()
 }
 
 impl SledStore {
@@ -161,6 +170,7 @@ impl SledStore {
             stream: std::sync::Mutex::new(Published {
                 waiting: VecDeque::new(),
                 recent: VecDeque::new(),
+                recent_records: 0,
                 floor: generation,
             }),
             live,
@@ -184,12 +194,13 @@ impl SledStore {
         let mut p = self.published();
         while p.waiting.front().is_some_and(|b| b.generation <= generation) {
             let Some(batch) = p.waiting.pop_front() else { break };
-            if p.recent.len() == RECENT {
-                if let Some(old) = p.recent.pop_front() {
-                    p.floor = old.generation;
-                }
-            }
+            p.recent_records += records_of(&batch);
             p.recent.push_back(batch.clone());
+            while p.recent.len() > RECENT || (p.recent.len() > 1 && p.recent_records > RECENT_RECORDS) {
+                let Some(old) = p.recent.pop_front() else { break };
+                p.recent_records -= records_of(&old);
+                p.floor = old.generation;
+            }
             // No reader is not an error.
             let _ = self.live.send(batch);
         }
@@ -506,6 +517,7 @@ impl Store for SledStore {
         {
             let mut p = self.published();
             p.recent.clear();
+            p.recent_records = 0;
             p.floor = generation;
         }
         // Flushed as it goes, so that sled's dirty pages do not pile up in memory.
