@@ -120,6 +120,11 @@ pub struct GenArgs {
     /// Random seed.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Write the graph to this file as the JSON Lines `import` reads (documents carrying texts
+    /// made of the quotes that cite them, entities dated), instead of into the store: the
+    /// input of the import benchmark.
+    #[arg(long)]
+    pub jsonl: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -543,6 +548,26 @@ async fn open_store(data: &DataArgs) -> anyhow::Result<std::sync::Arc<dyn crate:
 }
 
 async fn gen_synthetic(args: GenArgs) -> anyhow::Result<ExitCode> {
+    if let Some(path) = &args.jsonl {
+        let (mut entities, relations) = crate::synthetic::generate(args.entities, args.relations, args.seed);
+        crate::synthetic::decorate(&mut entities, args.seed);
+        let mut texts: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+        for r in &relations {
+            for c in &r.citations {
+                let text = texts.entry(c.document.clone()).or_default();
+                text.push_str(c.quote.as_deref().unwrap_or_default());
+                text.push('\n');
+            }
+        }
+        let files = entities.iter().filter_map(|e| Some((e.file.clone()?, texts.remove(&e.id).unwrap_or_default())));
+        let texts = crate::domain::DocumentTexts::from_texts(files);
+        let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+        crate::export::jsonl(entities.iter(), relations.into_iter(), &texts, &mut out)?;
+        std::io::Write::flush(&mut out)?;
+        eprintln!("wrote {}", path.display());
+        return Ok(ExitCode::SUCCESS);
+    }
     let store = open_store(&args.data).await?;
     if !store.is_empty().await? {
         anyhow::bail!("the store at {} is not empty; synthetic data goes into a new one", store.describe());
