@@ -38,7 +38,7 @@ use std::sync::Arc;
 use crate::domain::{DocumentTexts, Entity, EntityKind, FieldError, Relation};
 use crate::store::{AuditEntry, DocumentTextRecord, Generation, Snapshot, StoreError, TargetKind, WriteBatch};
 use crate::validate::{self, DocumentRef, DraftEntity, QuoteCheck, Refs, Rules};
-pub use read::{Format, Item, Read, Record, Source};
+pub use read::{Format, Item, Read, Record, Source, Want};
 
 /// At most this many problems are listed in a report (all are counted; the command line also
 /// prints each as it is found).
@@ -277,6 +277,15 @@ enum Pass {
     Relations,
 }
 
+impl Pass {
+    fn want(self) -> Want {
+        match self {
+            Pass::Entities => Want::Entities,
+            Pass::Relations => Want::Relations,
+        }
+    }
+}
+
 /// A reader that counts the bytes it has given, for the progress bar.
 struct Counted<R> {
     inner: R,
@@ -293,7 +302,7 @@ impl<R: io::Read> io::Read for Counted<R> {
 
 impl Run<'_> {
     /// Calls `f` with every item of every source, in order, with its place.
-    fn each(&mut self, phase: &str, mut f: impl FnMut(&mut Self, Loc, Read)) -> Result<(), ImportError> {
+    fn each(&mut self, phase: &str, want: Option<Want>, mut f: impl FnMut(&mut Self, Loc, Read)) -> Result<(), ImportError> {
         let total: u64 = self.sources.iter().map(Source::len).sum();
         self.progress.phase(phase, total);
         let mut before = 0u64;
@@ -302,7 +311,7 @@ impl Run<'_> {
             let io_err = |source_err: io::Error| ImportError::Io { file: source.name(), source: source_err };
             let file = std::fs::File::open(&source.path).map_err(io_err)?;
             let counted = Counted { inner: file, count: count.clone() };
-            let items = source.open_reader(io::BufReader::with_capacity(1 << 20, counted)).map_err(io_err)?;
+            let items = source.open_reader(io::BufReader::with_capacity(1 << 20, counted), want).map_err(io_err)?;
             let mut n = 0u64;
             for item in items {
                 let item = item.map_err(io_err)?;
@@ -338,13 +347,14 @@ impl Run<'_> {
 
     /// Pass 1: what the import defines.
     fn scan(&mut self) -> Result<(), ImportError> {
-        self.each("reading", |run, loc, read| match read {
+        // Relations are counted (and their lines' own faults found) when they are checked.
+        self.each("reading", Some(Want::Entities), |run, loc, read| match read {
             Read::Bad { field, message } => {
                 run.report.records += 1;
                 run.refuse(loc, field, message)
             }
             Read::Skipped { what } => *run.report.left_out.entry(what).or_default() += 1,
-            Read::Record(Record::Relation(_)) => run.report.records += 1,
+            Read::Record(Record::Relation(_)) => {}
             Read::Record(Record::Entity(e)) => {
                 run.report.records += 1;
                 run.define(loc, &e)
@@ -409,9 +419,20 @@ impl Run<'_> {
         let hasher = foldhash::fast::FixedState::with_seed(0x1D5);
         let mut store_error = None;
         let phase = if pass == Pass::Entities { "checking entities" } else { "checking relations" };
-        self.each(phase, |run, loc, read| {
+        self.each(phase, Some(pass.want()), |run, loc, read| {
             if run.bad.contains(&loc) || store_error.is_some() {
                 return;
+            }
+            if pass == Pass::Relations {
+                match &read {
+                    Read::Record(Record::Relation(_)) => run.report.records += 1,
+                    // A line the scan left unread, as it plainly held a relation.
+                    Read::Bad { field, message } => {
+                        run.report.records += 1;
+                        return run.refuse(loc, field.clone(), message.clone());
+                    }
+                    _ => {}
+                }
             }
             let refs = ImportRefs { run, view: &view };
             let checked = match (&read, pass) {
@@ -481,7 +502,7 @@ impl Run<'_> {
         let mut chunk = Chunk::default();
         let mut failed = None;
         let phase = if pass == Pass::Entities { "writing entities" } else { "writing relations" };
-        self.each(phase, |run, loc, read| {
+        self.each(phase, Some(pass.want()), |run, loc, read| {
             if run.bad.contains(&loc) || failed.is_some() {
                 return;
             }
