@@ -641,6 +641,16 @@ impl DocumentText {
     /// Where each of `quotes` first occurs, in one pass over the text however many there are:
     /// one search per quote is O(quotes × text), minutes for 50,000 quotes of a 2 MB text.
     pub fn locate_all(&self, quotes: &[&str]) -> Vec<Option<Span>> {
+        self.locate_all_then(quotes, true)
+    }
+
+    /// [`DocumentText::locate_all`] without remembering what it found: for a bulk import's
+    /// millions of quotes, whose memo would outweigh the texts it serves.
+    pub fn find_all(&self, quotes: &[&str]) -> Vec<Option<Span>> {
+        self.locate_all_then(quotes, false)
+    }
+
+    fn locate_all_then(&self, quotes: &[&str], remember: bool) -> Vec<Option<Span>> {
         let mut out = vec![None; quotes.len()];
         // The same quote is often cited many times: search for each once.
         let mut distinct: HashMap<&str, usize> = HashMap::new();
@@ -670,9 +680,11 @@ impl DocumentText {
         for (slot, id) in out.iter_mut().zip(which) {
             *slot = by_pattern[id];
         }
-        for (q, span) in patterns.iter().zip(&by_pattern) {
-            if let Some(span) = span {
-                self.remember(q, *span);
+        if remember {
+            for (q, span) in patterns.iter().zip(&by_pattern) {
+                if let Some(span) = span {
+                    self.remember(q, *span);
+                }
             }
         }
         out
@@ -684,7 +696,12 @@ impl DocumentText {
 /// found too; the scan stops once every pattern has been seen.
 fn first_matches(text: &str, patterns: &[&str]) -> Vec<Option<usize>> {
     let mut first = vec![None; patterns.len()];
-    let Ok(ac) = aho_corasick::AhoCorasick::new(patterns) else {
+    // One scan per automaton: a DFA (what `new` picks for a few patterns) costs more to build
+    // than it saves on one pass over a document; a bulk import builds hundreds of thousands.
+    let built = aho_corasick::AhoCorasick::builder()
+        .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
+        .build(patterns);
+    let Ok(ac) = built else {
         // Only a pattern set too large for the automaton's limits fails; search one by one.
         return patterns.iter().map(|p| text.find(p)).collect();
     };

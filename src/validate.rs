@@ -555,6 +555,12 @@ pub fn relation(d: &DraftRelation, refs: &dyn Refs, rules: Rules) -> Result<Chec
 /// ([`domain::DocumentText::locate_all`]), and gives the refusals, each with its `tag` (where
 /// the quote's record is).
 pub fn check_quotes<T: Clone>(texts: &DocumentTexts, checks: &[(T, QuoteCheck)]) -> Vec<(T, FieldError)> {
+    find_quotes(texts, checks, true)
+}
+
+/// [`check_quotes`], remembering where each quote is in its document (for the texts a service
+/// keeps) or not (`remember: false`: a bulk import's millions of quotes would outweigh them).
+pub fn find_quotes<T: Clone>(texts: &DocumentTexts, checks: &[(T, QuoteCheck)], remember: bool) -> Vec<(T, FieldError)> {
     let mut by_file: HashMap<Option<&str>, Vec<usize>> = HashMap::new();
     for (i, (_, q)) in checks.iter().enumerate() {
         by_file.entry(q.document.file.as_deref()).or_default().push(i);
@@ -566,7 +572,8 @@ pub fn check_quotes<T: Clone>(texts: &DocumentTexts, checks: &[(T, QuoteCheck)])
             None => vec![false; items.len()],
             Some(text) => {
                 let quotes: Vec<&str> = items.iter().map(|&i| checks[i].1.quote.as_str()).collect();
-                text.locate_all(&quotes).iter().map(Option::is_some).collect()
+                let found = if remember { text.locate_all(&quotes) } else { text.find_all(&quotes) };
+                found.iter().map(Option::is_some).collect()
             }
         };
         for (&i, ok) in items.iter().zip(found) {

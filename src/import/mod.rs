@@ -43,8 +43,8 @@ pub use read::{Format, Item, Read, Record, Source, Want};
 /// At most this many problems are listed in a report (all are counted; the command line also
 /// prints each as it is found).
 pub const MAX_LISTED: usize = 1000;
-/// Quotes waiting for their documents are checked in groups of this many.
-const QUOTES_PER_PASS: usize = 100_000;
+/// Quotes waiting for their documents are checked in groups of this many (about 50 MB).
+const QUOTES_PER_PASS: usize = 200_000;
 /// A check pass reads the store through a view it renews every this many records, so that a
 /// long pass does not hold off other writers (a sled view does) or read from an old generation.
 const RECORDS_PER_VIEW: u32 = 10_000;
@@ -203,6 +203,10 @@ impl Progress for Quiet {
 
 /// A record's place: which file (index into the sources) and line.
 type Loc = (u32, u64);
+/// The import's own tables are looked up millions of times: a fast hash (no adversary picks
+/// these keys against the importing process's own memory).
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+type FastSet<K> = HashSet<K, foldhash::fast::RandomState>;
 
 /// What the scan learns of the entities an import defines.
 struct Defined {
@@ -222,11 +226,11 @@ struct Run<'a> {
     stop: &'a AtomicU64,
     report: Report,
     /// Records refused, by place: skipped by every later pass.
-    bad: HashSet<Loc>,
-    entities: HashMap<String, Defined>,
+    bad: FastSet<Loc>,
+    entities: FastMap<String, Defined>,
     /// Slug → the entity ID that has it, where the two differ.
-    slugs: HashMap<String, Loc>,
-    documents_by_file: HashMap<String, String>,
+    slugs: FastMap<String, Loc>,
+    documents_by_file: FastMap<String, String>,
     texts: DocumentTexts,
     /// Texts this import brings, to be written with their documents.
     new_texts: HashMap<String, String>,
@@ -250,10 +254,10 @@ pub fn run(
         progress,
         stop,
         report: Report { files: sources.iter().map(Source::name).collect(), dry_run: options.dry_run, ..Report::default() },
-        bad: HashSet::new(),
-        entities: HashMap::new(),
-        slugs: HashMap::new(),
-        documents_by_file: HashMap::new(),
+        bad: FastSet::default(),
+        entities: FastMap::default(),
+        slugs: FastMap::default(),
+        documents_by_file: FastMap::default(),
         texts: options.texts.clone(),
         new_texts: HashMap::new(),
     };
@@ -415,7 +419,7 @@ impl Run<'_> {
     fn check(&mut self, pass: Pass) -> Result<(), ImportError> {
         let view = StoreView::new(self.sink, self.rt.clone());
         let mut quotes: Vec<(Loc, QuoteCheck)> = Vec::new();
-        let mut relation_ids: HashMap<u64, Loc> = HashMap::new();
+        let mut relation_ids: FastMap<u64, Loc> = FastMap::default();
         let hasher = foldhash::fast::FixedState::with_seed(0x1D5);
         let mut store_error = None;
         let phase = if pass == Pass::Entities { "checking entities" } else { "checking relations" };
@@ -491,7 +495,7 @@ impl Run<'_> {
     }
 
     fn check_quotes(&mut self, quotes: Vec<(Loc, QuoteCheck)>) {
-        for (loc, e) in validate::check_quotes(&self.texts, &quotes) {
+        for (loc, e) in validate::find_quotes(&self.texts, &quotes, false) {
             self.refuse(loc, Some(e.field), e.error.to_string());
         }
     }
