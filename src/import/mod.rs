@@ -233,7 +233,10 @@ struct Run<'a> {
     documents_by_file: FastMap<String, String>,
     texts: DocumentTexts,
     /// Texts this import brings, to be written with their documents.
+    /// During the scan, the texts this import brings; then moved into `texts`.
     new_texts: HashMap<String, String>,
+    /// The files whose texts this import brings, to be written with their documents.
+    new_files: FastSet<String>,
 }
 
 /// Runs an import of `sources`. Blocking: call it from a blocking thread; `rt` runs the sink's
@@ -260,9 +263,13 @@ pub fn run(
         documents_by_file: FastMap::default(),
         texts: options.texts.clone(),
         new_texts: HashMap::new(),
+        new_files: FastSet::default(),
     };
     run.scan()?;
-    run.texts = run.texts.merged(&DocumentTexts::from_texts(run.new_texts.iter().map(|(f, t)| (f.clone(), t.clone()))));
+    // Moved, not copied: at 1M entities the texts are a few hundred megabytes.
+    let new_texts = std::mem::take(&mut run.new_texts);
+    run.new_files = new_texts.keys().cloned().collect();
+    run.texts = run.texts.merged(&DocumentTexts::from_texts(new_texts));
     run.check(Pass::Entities)?;
     run.check(Pass::Relations)?;
     let refused = run.report.invalid > 0;
@@ -514,8 +521,9 @@ impl Run<'_> {
             match (read, pass) {
                 (Read::Record(Record::Entity(e)), Pass::Entities) => {
                     if let Ok(c) = validate::entity(&e, &refs, Rules::OPEN) {
-                        let text = c.value.file.as_ref().and_then(|f| run.new_texts.get(f)).map(|t| {
-                            DocumentTextRecord { file: c.value.file.clone().unwrap_or_default(), text: t.clone() }
+                        let text = c.value.file.as_ref().filter(|f| run.new_files.contains(*f)).and_then(|f| {
+                            let text = run.texts.get(f)?.text().to_string();
+                            Some(DocumentTextRecord { file: f.clone(), text })
                         });
                         chunk.entities.push((c.value, text, loc.0));
                     }
