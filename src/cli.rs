@@ -99,6 +99,9 @@ pub struct ImportArgs {
     /// Write the good records even if some are refused (they are listed).
     #[arg(long)]
     pub skip_invalid: bool,
+    /// Megabytes of the store's page cache (sled) while importing.
+    #[arg(long, env = "POLICYGRAPH_STORE_CACHE_MB", default_value_t = crate::store::sled::DEFAULT_CACHE_MB)]
+    pub store_cache_mb: u64,
     /// Records per commit: each is one transaction with its audit entries.
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub chunk: u32,
@@ -501,7 +504,10 @@ async fn import_command(args: ImportArgs) -> anyhow::Result<ExitCode> {
         }
         sources.push(crate::import::Source { path: path.clone(), format, label: None });
     }
-    let store = open_store(&args.data).await?;
+    let location = args.data.location()?;
+    let store = crate::store::open(&location, &crate::store::OpenOptions { cache_mb: args.store_cache_mb })
+        .await
+        .with_context(|| format!("opening the store at {location} (is the server running?)"))?;
     let options = crate::import::Options {
         dry_run: args.dry_run,
         skip_invalid: args.skip_invalid,
