@@ -496,7 +496,10 @@ async fn import_command(args: ImportArgs) -> anyhow::Result<ExitCode> {
             None => match path.extension().and_then(|e| e.to_str()) {
                 Some("jsonl" | "ndjson") => crate::import::Format::Jsonl,
                 Some("csv") => crate::import::Format::Csv,
-                _ => anyhow::bail!("cannot tell the format of {} from its name; say --format jsonl, csv or ftm", path.display()),
+                _ => anyhow::bail!(
+                    "cannot tell the format of {} from its name; say --format jsonl, csv or ftm",
+                    path.display()
+                ),
             },
         };
         if !path.is_file() {

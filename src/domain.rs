@@ -698,9 +698,8 @@ fn first_matches(text: &str, patterns: &[&str]) -> Vec<Option<usize>> {
     let mut first = vec![None; patterns.len()];
     // One scan per automaton: a DFA (what `new` picks for a few patterns) costs more to build
     // than it saves on one pass over a document; a bulk import builds hundreds of thousands.
-    let built = aho_corasick::AhoCorasick::builder()
-        .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
-        .build(patterns);
+    let built =
+        aho_corasick::AhoCorasick::builder().kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA)).build(patterns);
     let Ok(ac) = built else {
         // Only a pattern set too large for the automaton's limits fails; search one by one.
         return patterns.iter().map(|p| text.find(p)).collect();

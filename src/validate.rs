@@ -228,7 +228,13 @@ fn date(p: &mut Problems, field: &str, v: Option<&str>) -> Option<PartialDate> {
 }
 
 /// `until` may not be before `from`.
-fn date_order(p: &mut Problems, until_field: &str, from_field: &str, from: Option<PartialDate>, until: Option<PartialDate>) {
+fn date_order(
+    p: &mut Problems,
+    until_field: &str,
+    from_field: &str,
+    from: Option<PartialDate>,
+    until: Option<PartialDate>,
+) {
     if let (Some(f), Some(u)) = (from, until) {
         if u < f {
             p.say(until_field, format!("{u} is before {from_field} {f}"));
@@ -302,10 +308,13 @@ fn quantities(
         };
         let Some(mut quantity) = checked else { continue };
         match &quantity.quote {
-            Some(quote) => quotes.push(QuoteCheck { field: format!("{f}.quote"), document: doc.clone(), quote: quote.clone() }),
-            None if rules.curated => {
-                p.say(format!("{f}.quote"), "a stated number needs its source: the words of the document it is read from")
+            Some(quote) => {
+                quotes.push(QuoteCheck { field: format!("{f}.quote"), document: doc.clone(), quote: quote.clone() })
             }
+            None if rules.curated => p.say(
+                format!("{f}.quote"),
+                "a stated number needs its source: the words of the document it is read from",
+            ),
             None => {}
         }
         quantity.document = Some(doc.id);
@@ -560,7 +569,11 @@ pub fn check_quotes<T: Clone>(texts: &DocumentTexts, checks: &[(T, QuoteCheck)])
 
 /// [`check_quotes`], remembering where each quote is in its document (for the texts a service
 /// keeps) or not (`remember: false`: a bulk import's millions of quotes would outweigh them).
-pub fn find_quotes<T: Clone>(texts: &DocumentTexts, checks: &[(T, QuoteCheck)], remember: bool) -> Vec<(T, FieldError)> {
+pub fn find_quotes<T: Clone>(
+    texts: &DocumentTexts,
+    checks: &[(T, QuoteCheck)],
+    remember: bool,
+) -> Vec<(T, FieldError)> {
     let mut by_file: HashMap<Option<&str>, Vec<usize>> = HashMap::new();
     for (i, (_, q)) in checks.iter().enumerate() {
         by_file.entry(q.document.file.as_deref()).or_default().push(i);
@@ -594,7 +607,9 @@ pub fn find_quotes<T: Clone>(texts: &DocumentTexts, checks: &[(T, QuoteCheck)], 
 /// A draft of `e` as it stands: what an export writes and an update starts from. Citations
 /// name documents by entity ID.
 pub fn draft_of_entity(e: &Entity) -> DraftEntity {
-    let cites = |cs: &[Citation]| cs.iter().map(|c| DraftCitation { document: c.document.clone(), quote: c.quote.clone() }).collect();
+    let cites = |cs: &[Citation]| {
+        cs.iter().map(|c| DraftCitation { document: c.document.clone(), quote: c.quote.clone() }).collect()
+    };
     let s = &e.sources;
     let sources = DraftSources {
         date: cites(&s.date),
@@ -605,7 +620,11 @@ pub fn draft_of_entity(e: &Entity) -> DraftEntity {
             .aliases
             .iter()
             .flat_map(|(a, cs)| {
-                cs.iter().map(move |c| DraftAliasCitation { alias: a.clone(), document: c.document.clone(), quote: c.quote.clone() })
+                cs.iter().map(move |c| DraftAliasCitation {
+                    alias: a.clone(),
+                    document: c.document.clone(),
+                    quote: c.quote.clone(),
+                })
             })
             .collect(),
     };
@@ -628,7 +647,13 @@ pub fn draft_of_entity(e: &Entity) -> DraftEntity {
 }
 
 fn draft_of_quantity(q: &Quantity) -> DraftQuantity {
-    DraftQuantity { name: q.name.clone(), value: q.value, unit: q.unit.clone(), quote: q.quote.clone(), document: q.document.clone() }
+    DraftQuantity {
+        name: q.name.clone(),
+        value: q.value,
+        unit: q.unit.clone(),
+        quote: q.quote.clone(),
+        document: q.document.clone(),
+    }
 }
 
 /// A draft of `r` as it stands; see [`draft_of_entity`].
@@ -643,7 +668,11 @@ pub fn draft_of_relation(r: &Relation) -> DraftRelation {
         valid_from: r.valid_from.map(|d| d.to_string()),
         valid_until: r.valid_until.map(|d| d.to_string()),
         quantities: r.quantities.iter().map(draft_of_quantity).collect(),
-        citations: r.citations.iter().map(|c| DraftCitation { document: c.document.clone(), quote: c.quote.clone() }).collect(),
+        citations: r
+            .citations
+            .iter()
+            .map(|c| DraftCitation { document: c.document.clone(), quote: c.quote.clone() })
+            .collect(),
     }
 }
 

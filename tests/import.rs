@@ -59,12 +59,23 @@ async fn every_bad_record_is_named_by_line_and_field_and_nothing_is_written() {
     let bad = [
         (r#"{"entity": {"slug": "x", "kind": "person""#.to_string(), None),
         (json!({ "entity": { "slug": "planet-x", "kind": "planet", "name": "X" } }).to_string(), Some("kind")),
-        (json!({ "relation": { "kind": "funds", "from": "ada-lovelace", "to": "nobody",
-            "citations": [{ "document": "note.txt" }] } }).to_string(), Some("to")),
+        (
+            json!({ "relation": { "kind": "funds", "from": "ada-lovelace", "to": "nobody",
+            "citations": [{ "document": "note.txt" }] } })
+            .to_string(),
+            Some("to"),
+        ),
         (person("ada-lovelace").to_string(), Some("slug")),
-        (json!({ "relation": { "kind": "funds", "from": "charles-babbage", "to": "ada-lovelace",
-            "citations": [{ "document": "note.txt", "quote": "Babbage funded Lovelace" }] } }).to_string(), Some("citations[0].quote")),
-        (json!({ "entity": { "slug": "late", "kind": "event", "name": "Late", "date": "2021-02-30" } }).to_string(), Some("date")),
+        (
+            json!({ "relation": { "kind": "funds", "from": "charles-babbage", "to": "ada-lovelace",
+            "citations": [{ "document": "note.txt", "quote": "Babbage funded Lovelace" }] } })
+            .to_string(),
+            Some("citations[0].quote"),
+        ),
+        (
+            json!({ "entity": { "slug": "late", "kind": "event", "name": "Late", "date": "2021-02-30" } }).to_string(),
+            Some("date"),
+        ),
     ];
     let mut text = String::new();
     for l in &lines {
@@ -160,7 +171,8 @@ async fn a_killed_import_leaves_whole_chunks_and_running_it_again_completes_it()
     assert_eq!(relations % CHUNK, 0, "whole chunks only: {relations} relations");
     assert_eq!(seq as usize, entities + relations, "every record written has its audit entry, and no more");
 
-    let out = policygraph().args(["import", "--chunk", &CHUNK.to_string(), "--data"]).arg(&data).arg(&file).output().unwrap();
+    let out =
+        policygraph().args(["import", "--chunk", &CHUNK.to_string(), "--data"]).arg(&data).arg(&file).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains(&format!("relations {} added", RELATIONS - relations)), "{stdout}");
@@ -223,12 +235,17 @@ async fn the_curated_graph_round_trips_through_export_and_an_import_over_http() 
     }
 
     // The index follows the import, and the audit log names it.
-    let iom = b.data(r#"{ entity(slug: "iom") { name } changes(first: 1) { edges { node { actor } } } }"#, json!({})).await;
+    let iom =
+        b.data(r#"{ entity(slug: "iom") { name } changes(first: 1) { edges { node { actor } } } }"#, json!({})).await;
     assert_eq!(iom["entity"]["name"], "International Organization for Migration");
     assert_eq!(iom["changes"]["edges"][0]["node"]["actor"], "import:curated.jsonl");
 
     // Refused records: 422 with each one's line and field; nothing written.
-    let bad = format!("{}\n{}\n", person("new-person"), json!({ "entity": { "slug": "Bad Slug", "kind": "person", "name": "B" } }));
+    let bad = format!(
+        "{}\n{}\n",
+        person("new-person"),
+        json!({ "entity": { "slug": "Bad Slug", "kind": "person", "name": "B" } })
+    );
     let res = import(Some(admin.clone()), "", bad).await.unwrap();
     assert_eq!(res.status(), 422);
     let report: Value = res.json().await.unwrap();

@@ -65,7 +65,11 @@ pub async fn import(req: HttpRequest, mut payload: web::Payload, state: web::Dat
         Err(r) => return *r,
     };
     if who.role < Role::Admin {
-        return refuse(StatusCode::FORBIDDEN, code::FORBIDDEN, format!("`{}` is not an admin; imports need one", who.name));
+        return refuse(
+            StatusCode::FORBIDDEN,
+            code::FORBIDDEN,
+            format!("`{}` is not an admin; imports need one", who.name),
+        );
     }
     let q = match web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string()) {
         Ok(q) => q.into_inner(),
@@ -75,7 +79,11 @@ pub async fn import(req: HttpRequest, mut payload: web::Payload, state: web::Dat
         match q.get(name).map(String::as_str) {
             None | Some("false") => Ok(false),
             Some("true" | "") => Ok(true),
-            Some(v) => Err(refuse(StatusCode::BAD_REQUEST, code::BAD_REQUEST, format!("`{name}` must be true or false (got `{}`)", crate::domain::excerpt(v)))),
+            Some(v) => Err(refuse(
+                StatusCode::BAD_REQUEST,
+                code::BAD_REQUEST,
+                format!("`{name}` must be true or false (got `{}`)", crate::domain::excerpt(v)),
+            )),
         }
     };
     let format = match q.get("format").map(String::as_str) {
@@ -94,14 +102,28 @@ pub async fn import(req: HttpRequest, mut payload: web::Payload, state: web::Dat
     let chunk = match q.get("chunk").map(|v| v.parse::<usize>()) {
         None => 1000,
         Some(Ok(n)) if (1..=100_000).contains(&n) => n,
-        Some(_) => return refuse(StatusCode::BAD_REQUEST, code::BAD_REQUEST, "`chunk` must be a number from 1 to 100000".into()),
+        Some(_) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                code::BAD_REQUEST,
+                "`chunk` must be a number from 1 to 100000".into(),
+            )
+        }
     };
     let Ok(_turn) = state.import_gate.clone().try_acquire_owned() else {
-        return refuse(StatusCode::CONFLICT, code::CONFLICT, "an import is already running on this server; try again when it ends".into());
+        return refuse(
+            StatusCode::CONFLICT,
+            code::CONFLICT,
+            "an import is already running on this server; try again when it ends".into(),
+        );
     };
 
     // The body, spooled to a file as it arrives.
-    let name = q.get("name").filter(|n| !n.is_empty() && n.len() <= 100).cloned().unwrap_or_else(|| format!("http-{}", who.name));
+    let name = q
+        .get("name")
+        .filter(|n| !n.is_empty() && n.len() <= 100)
+        .cloned()
+        .unwrap_or_else(|| format!("http-{}", who.name));
     let spool = match tempfile::Builder::new().prefix("policygraph-import-").tempfile() {
         Ok(f) => f,
         Err(e) => {
@@ -122,7 +144,9 @@ pub async fn import(req: HttpRequest, mut payload: web::Payload, state: web::Dat
         let Some(chunk) = next else { break };
         let chunk = match chunk {
             Ok(c) => c,
-            Err(e) => return refuse(StatusCode::BAD_REQUEST, code::BAD_REQUEST, format!("cannot read the request body: {e}")),
+            Err(e) => {
+                return refuse(StatusCode::BAD_REQUEST, code::BAD_REQUEST, format!("cannot read the request body: {e}"))
+            }
         };
         size += chunk.len() as u64;
         if size > MAX_IMPORT_BYTES {
@@ -161,13 +185,16 @@ pub async fn import(req: HttpRequest, mut payload: web::Payload, state: web::Dat
     drop(spool);
     match ran {
         Ok(Ok(report)) => {
-            let status = if report.invalid > 0 && !report.written { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+            let status =
+                if report.invalid > 0 && !report.written { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
             tracing::info!(actor = %who.name, summary = %report.summary(), "import over HTTP");
             HttpResponse::build(status).json(report)
         }
         Ok(Err(e)) => {
             tracing::error!(error = %e, "an import over HTTP failed");
-            let message = format!("the import stopped: {e}; the chunks committed before stay, whole; run it again to complete it");
+            let message = format!(
+                "the import stopped: {e}; the chunks committed before stay, whole; run it again to complete it"
+            );
             refuse(StatusCode::INTERNAL_SERVER_ERROR, code::INTERNAL, message)
         }
         Err(e) => {

@@ -256,7 +256,11 @@ pub fn run(
         rt,
         progress,
         stop,
-        report: Report { files: sources.iter().map(Source::name).collect(), dry_run: options.dry_run, ..Report::default() },
+        report: Report {
+            files: sources.iter().map(Source::name).collect(),
+            dry_run: options.dry_run,
+            ..Report::default()
+        },
         bad: FastSet::default(),
         entities: FastMap::default(),
         slugs: FastMap::default(),
@@ -313,8 +317,13 @@ impl<R: io::Read> io::Read for Counted<R> {
 
 impl Run<'_> {
     /// Calls `f` with every item of every source, in order, with its place.
-    fn each(&mut self, phase: &str, want: Option<Want>, mut f: impl FnMut(&mut Self, Loc, Read)) -> Result<(), ImportError> {
-        let total: u64 = self.sources.iter().map(Source::len).sum();
+    fn each(
+        &mut self,
+        phase: &str,
+        want: Option<Want>,
+        mut f: impl FnMut(&mut Self, Loc, Read),
+    ) -> Result<(), ImportError> {
+        let total: u64 = self.sources.iter().map(Source::size).sum();
         self.progress.phase(phase, total);
         let mut before = 0u64;
         for (i, source) in self.sources.iter().enumerate() {
@@ -386,7 +395,8 @@ impl Run<'_> {
         }
         if slug != id && !slug.is_empty() {
             if let Some(first) = self.slugs.insert(slug.clone(), loc) {
-                let message = format!("duplicate slug `{}`: also on {}", crate::domain::excerpt(&slug), self.describe(first));
+                let message =
+                    format!("duplicate slug `{}`: also on {}", crate::domain::excerpt(&slug), self.describe(first));
                 return self.refuse(loc, Some("slug".into()), message);
             }
         }
@@ -409,7 +419,8 @@ impl Run<'_> {
                     Ok(f) => match read_text(&self.sources[loc.0 as usize].dir().join(&f)) {
                         Ok(t) => Some(t),
                         Err(e) => {
-                            let message = format!("the text is neither inline (`text`) nor readable beside the import file: {e}");
+                            let message =
+                                format!("the text is neither inline (`text`) nor readable beside the import file: {e}");
                             return self.refuse(loc, Some("file".into()), message);
                         }
                     },
@@ -611,7 +622,12 @@ struct Counts {
 fn plan_chunk(chunk: &Chunk, snapshot: &dyn Snapshot, files: &[String]) -> Result<(WriteBatch, Counts), StoreError> {
     let mut batch = WriteBatch { base: Some(snapshot.generation()), ..WriteBatch::default() };
     let mut counts = Counts::default();
-    let audit = |file: u32, target: TargetKind, id: &str, action: &str, before: Option<serde_json::Value>, after: serde_json::Value| AuditEntry {
+    let audit = |file: u32,
+                 target: TargetKind,
+                 id: &str,
+                 action: &str,
+                 before: Option<serde_json::Value>,
+                 after: serde_json::Value| AuditEntry {
         seq: 0,
         generation: 0,
         at: String::new(),

@@ -31,11 +31,9 @@ impl Default for Bar {
 
 impl Progress for Bar {
     fn phase(&self, name: &str, total_bytes: u64) {
-        let style = ProgressStyle::with_template(
-            "{prefix:>18} [{bar:30}] {bytes}/{total_bytes} {msg} ({eta} left)",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> ");
+        let style = ProgressStyle::with_template("{prefix:>18} [{bar:30}] {bytes}/{total_bytes} {msg} ({eta} left)")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
         self.bar.set_style(style);
         self.bar.set_prefix(name.to_string());
         self.bar.set_length(total_bytes);

@@ -21,9 +21,14 @@ pub enum Read {
     Record(Record),
     /// Read, understood and deliberately not imported (a FollowTheMoney schema with no place in
     /// this graph); the report counts these by what they were.
-    Skipped { what: String },
+    Skipped {
+        what: String,
+    },
     /// Not a record: bad JSON, a missing column, an unknown schema… `field` when one is to blame.
-    Bad { field: Option<String>, message: String },
+    Bad {
+        field: Option<String>,
+        message: String,
+    },
 }
 
 /// A line's reading and where it was: the 1-based line of the file (for CSV, of the row's
@@ -66,7 +71,10 @@ impl Source {
         if let Some(label) = &self.label {
             return label.clone();
         }
-        self.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| self.path.display().to_string())
+        self.path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| self.path.display().to_string())
     }
 
     /// The directory a document's `file` is read from when its record has no inline `text`.
@@ -75,7 +83,7 @@ impl Source {
     }
 
     /// Its size in bytes, for the progress bar.
-    pub fn len(&self) -> u64 {
+    pub fn size(&self) -> u64 {
         std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0)
     }
 
@@ -89,7 +97,11 @@ impl Source {
     /// a reader may leave out records of the other sort without parsing them (JSON Lines does,
     /// for lines that plainly begin with the other key): a pass over the relations of a 1M
     /// import then parses 5M lines, not 6M.
-    pub fn open_reader<R: BufRead + Send + 'static>(&self, reader: R, want: Option<Want>) -> io::Result<Items<'static>> {
+    pub fn open_reader<R: BufRead + Send + 'static>(
+        &self,
+        reader: R,
+        want: Option<Want>,
+    ) -> io::Result<Items<'static>> {
         Ok(match self.format {
             Format::Jsonl => Box::new(jsonl_wanting(reader, want)),
             Format::Csv => super::csv::read(reader)?,
@@ -132,7 +144,10 @@ pub fn jsonl<R: BufRead + Send + 'static>(reader: R) -> impl Iterator<Item = io:
     jsonl_wanting(reader, None)
 }
 
-fn jsonl_wanting<R: BufRead + Send + 'static>(reader: R, want: Option<Want>) -> impl Iterator<Item = io::Result<Item>> + Send {
+fn jsonl_wanting<R: BufRead + Send + 'static>(
+    reader: R,
+    want: Option<Want>,
+) -> impl Iterator<Item = io::Result<Item>> + Send {
     let mut line_no = 0u64;
     let mut lines = reader.split(b'\n');
     std::iter::from_fn(move || loop {
