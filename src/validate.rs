@@ -228,7 +228,13 @@ fn date(p: &mut Problems, field: &str, v: Option<&str>) -> Option<PartialDate> {
 }
 
 /// `until` may not be before `from`.
-fn date_order(p: &mut Problems, until_field: &str, from_field: &str, from: Option<PartialDate>, until: Option<PartialDate>) {
+fn date_order(
+    p: &mut Problems,
+    until_field: &str,
+    from_field: &str,
+    from: Option<PartialDate>,
+    until: Option<PartialDate>,
+) {
     if let (Some(f), Some(u)) = (from, until) {
         if u < f {
             p.say(until_field, format!("{u} is before {from_field} {f}"));
@@ -302,10 +308,13 @@ fn quantities(
         };
         let Some(mut quantity) = checked else { continue };
         match &quantity.quote {
-            Some(quote) => quotes.push(QuoteCheck { field: format!("{f}.quote"), document: doc.clone(), quote: quote.clone() }),
-            None if rules.curated => {
-                p.say(format!("{f}.quote"), "a stated number needs its source: the words of the document it is read from")
+            Some(quote) => {
+                quotes.push(QuoteCheck { field: format!("{f}.quote"), document: doc.clone(), quote: quote.clone() })
             }
+            None if rules.curated => p.say(
+                format!("{f}.quote"),
+                "a stated number needs its source: the words of the document it is read from",
+            ),
             None => {}
         }
         quantity.document = Some(doc.id);
@@ -587,7 +596,9 @@ pub fn check_quotes<T: Clone>(texts: &DocumentTexts, checks: &[(T, QuoteCheck)])
 /// A draft of `e` as it stands: what an export writes and an update starts from. Citations
 /// name documents by entity ID.
 pub fn draft_of_entity(e: &Entity) -> DraftEntity {
-    let cites = |cs: &[Citation]| cs.iter().map(|c| DraftCitation { document: c.document.clone(), quote: c.quote.clone() }).collect();
+    let cites = |cs: &[Citation]| {
+        cs.iter().map(|c| DraftCitation { document: c.document.clone(), quote: c.quote.clone() }).collect()
+    };
     let s = &e.sources;
     let sources = DraftSources {
         date: cites(&s.date),
@@ -598,7 +609,11 @@ pub fn draft_of_entity(e: &Entity) -> DraftEntity {
             .aliases
             .iter()
             .flat_map(|(a, cs)| {
-                cs.iter().map(move |c| DraftAliasCitation { alias: a.clone(), document: c.document.clone(), quote: c.quote.clone() })
+                cs.iter().map(move |c| DraftAliasCitation {
+                    alias: a.clone(),
+                    document: c.document.clone(),
+                    quote: c.quote.clone(),
+                })
             })
             .collect(),
     };
@@ -621,7 +636,13 @@ pub fn draft_of_entity(e: &Entity) -> DraftEntity {
 }
 
 fn draft_of_quantity(q: &Quantity) -> DraftQuantity {
-    DraftQuantity { name: q.name.clone(), value: q.value, unit: q.unit.clone(), quote: q.quote.clone(), document: q.document.clone() }
+    DraftQuantity {
+        name: q.name.clone(),
+        value: q.value,
+        unit: q.unit.clone(),
+        quote: q.quote.clone(),
+        document: q.document.clone(),
+    }
 }
 
 /// A draft of `r` as it stands; see [`draft_of_entity`].
@@ -636,7 +657,11 @@ pub fn draft_of_relation(r: &Relation) -> DraftRelation {
         valid_from: r.valid_from.map(|d| d.to_string()),
         valid_until: r.valid_until.map(|d| d.to_string()),
         quantities: r.quantities.iter().map(draft_of_quantity).collect(),
-        citations: r.citations.iter().map(|c| DraftCitation { document: c.document.clone(), quote: c.quote.clone() }).collect(),
+        citations: r
+            .citations
+            .iter()
+            .map(|c| DraftCitation { document: c.document.clone(), quote: c.quote.clone() })
+            .collect(),
     }
 }
 
