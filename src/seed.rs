@@ -1,6 +1,12 @@
 //! The seed loader: reads and validates `seed/` (format in `seed/README.md`) and applies it to
 //! the store.
 //!
+//! The records are [`validate`]'s drafts, checked by [`validate::entity`] and
+//! [`validate::relation`] under [`Rules::CURATED`]: a record is accepted or refused as an edit or
+//! an import of it would be, except that the curated seed must cite what it states. What only
+//! the seed knows stays here: a citation names its document by file name, document texts are
+//! the files of `documents/`, and a slug or relation ID must not be given twice.
+//!
 //! Loading is all-or-nothing: every problem in every file is collected and reported with its
 //! file, record and field, and nothing is written unless there are none. Applying is
 //! idempotent: records equal to what the store holds are not rewritten, so a second run commits
@@ -12,11 +18,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::domain::{
-    self, limits, Citation, DocumentTexts, Entity, EntityKind, FieldError, PartialDate, Quantity, Relation,
-    RelationKind, Slug,
-};
+use crate::domain::{self, DocumentTexts, Entity, EntityKind, FieldError, Relation, Slug};
 use crate::store::{AuditEntry, Committed, Store, StoreError, TargetKind, WriteBatch};
+use crate::validate::{self, DocumentRef, DraftEntity, DraftRelation, QuoteCheck, Rules};
 
 /// One thing wrong with the seed data, located as precisely as possible.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,18 +29,6 @@ pub struct Problem {
     pub record: Option<String>,
     pub field: Option<String>,
     pub message: String,
-}
-
-/// What reports a problem with one field of one record: `p("name", message)`.
-fn report_to<'a>(problems: &'a mut Vec<Problem>, file: &'a str, record: &'a str) -> impl FnMut(&str, String) + 'a {
-    move |field, message| {
-        problems.push(Problem {
-            file: file.to_string(),
-            record: Some(record.to_string()),
-            field: Some(field.into()),
-            message,
-        })
-    }
 }
 
 impl fmt::Display for Problem {
@@ -109,137 +101,70 @@ impl fmt::Display for SeedReport {
     }
 }
 
+/// A file of `entities/`: its records are drafts, checked by [`validate::entity`].
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct EntityFile {
     #[serde(default)]
-    entity: Vec<EntityRecord>,
+    entity: Vec<DraftEntity>,
 }
 
+/// A file of `relations/`: its records are drafts, checked by [`validate::relation`].
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RelationFile {
     #[serde(default)]
-    relation: Vec<RelationRecord>,
+    relation: Vec<DraftRelation>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct EntityRecord {
-    slug: Option<String>,
-    kind: Option<String>,
-    name: Option<String>,
-    #[serde(rename = "type")]
-    subtype: Option<String>,
-    #[serde(default)]
-    aliases: Vec<String>,
-    summary: Option<String>,
-    date: Option<String>,
-    end_date: Option<String>,
-    url: Option<String>,
-    file: Option<String>,
-    #[serde(default)]
-    quantities: Vec<QuantityRecord>,
-    sources: Option<SourcesRecord>,
+/// A record as read: its file, its place in it (from 1) and its draft.
+struct Record<T> {
+    file: String,
+    n: usize,
+    draft: T,
 }
 
-/// `[entity.sources]`: where each of the entity's own facts is written.
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct SourcesRecord {
-    #[serde(default)]
-    date: Vec<CitationRecord>,
-    #[serde(default)]
-    end_date: Vec<CitationRecord>,
-    #[serde(default)]
-    url: Vec<CitationRecord>,
-    #[serde(default)]
-    summary: Vec<CitationRecord>,
-    #[serde(default)]
-    aliases: Vec<AliasCitationRecord>,
+/// Where a problem is: a [`Problem`] waiting for its field and message.
+#[derive(Debug, Clone)]
+struct At {
+    file: String,
+    record: String,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AliasCitationRecord {
-    alias: String,
-    document: String,
-    quote: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RelationRecord {
-    id: Option<String>,
-    kind: Option<String>,
-    from: Option<String>,
-    to: Option<String>,
-    title: Option<String>,
-    order: Option<i32>,
-    valid_from: Option<String>,
-    valid_until: Option<String>,
-    #[serde(default)]
-    quantities: Vec<QuantityRecord>,
-    #[serde(default)]
-    citations: Vec<CitationRecord>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct QuantityRecord {
-    name: String,
-    value: f64,
-    unit: String,
-    quote: Option<String>,
-    document: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CitationRecord {
-    document: String,
-    quote: Option<String>,
-}
-
-/// Quotes waiting to be found in their documents: all of one document's are located in one
-/// pass once every record is read ([`domain::DocumentText::locate_all`]), so that checking a
-/// seed costs one scan per document rather than one per quote.
-#[derive(Default)]
-struct QuoteChecks {
-    /// (document file, quote, where it was given: file, record, field)
-    pending: Vec<(String, String, Problem)>,
-}
-
-impl QuoteChecks {
-    fn add(&mut self, doc_file: &str, quote: &str, file: &str, record: &str, field: String) {
-        let at = Problem { file: file.into(), record: Some(record.into()), field: Some(field), message: String::new() };
-        self.pending.push((doc_file.into(), quote.into(), at));
+impl At {
+    fn problem(&self, field: &str, message: impl Into<String>) -> Problem {
+        Problem {
+            file: self.file.clone(),
+            record: Some(self.record.clone()),
+            field: Some(field.into()),
+            message: message.into(),
+        }
     }
 
-    /// A problem for every quote not found verbatim in its document.
-    fn finish(self, texts: &DocumentTexts, problems: &mut Vec<Problem>) {
-        let mut by_doc: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-        for (i, (doc, ..)) in self.pending.iter().enumerate() {
-            by_doc.entry(doc.as_str()).or_default().push(i);
-        }
-        for (doc, items) in by_doc {
-            let found: Vec<bool> = match texts.get(doc) {
-                None => vec![false; items.len()],
-                Some(text) => {
-                    let quotes: Vec<&str> = items.iter().map(|&i| self.pending[i].1.as_str()).collect();
-                    text.locate_all(&quotes).iter().map(Option::is_some).collect()
-                }
-            };
-            for (&i, ok) in items.iter().zip(found) {
-                if !ok {
-                    let error = match texts.get(doc) {
-                        None => domain::ValueError::DocumentTextUnknown { document: doc.into() },
-                        Some(_) => domain::ValueError::NotInDocument { document: doc.into() },
-                    };
-                    problems.push(Problem { message: error.to_string(), ..self.pending[i].2.clone() });
-                }
-            }
-        }
+    fn refusal(&self, e: FieldError) -> Problem {
+        self.problem(&e.field, e.error.to_string())
+    }
+}
+
+/// What the seed's records refer to, known once every entity record is read: the slugs, and the
+/// document entities by the file their text is in (seed citations name a document by its file).
+#[derive(Default)]
+struct SeedIndex {
+    /// slug → where it was first given (`file, entity #n`).
+    slugs: HashMap<String, String>,
+    /// file → the document entity's ID.
+    documents: HashMap<String, String>,
+    /// file → text, as read from `documents/`.
+    texts: Vec<(String, String)>,
+}
+
+impl validate::Refs for SeedIndex {
+    fn document(&self, reference: &str) -> Option<DocumentRef> {
+        self.documents.get(reference).map(|id| DocumentRef { id: id.clone(), file: Some(reference.to_string()) })
+    }
+
+    fn entity_exists(&self, id: &str) -> bool {
+        self.slugs.contains_key(id)
     }
 }
 
@@ -267,303 +192,148 @@ pub fn load(dir: &Path) -> Result<SeedData, SeedError> {
             source: std::io::Error::new(std::io::ErrorKind::NotFound, "not a directory"),
         });
     }
-    let rel = |p: &Path| p.strip_prefix(dir).unwrap_or(p).display().to_string();
     let mut problems = Vec::new();
-
-    let mut entity_records: Vec<(String, usize, EntityRecord)> = Vec::new();
-    for path in toml_files(&dir.join("entities"))? {
-        let file = rel(&path);
-        match read_toml::<EntityFile>(&path) {
-            Ok(f) => entity_records.extend(f.entity.into_iter().enumerate().map(|(i, r)| (file.clone(), i + 1, r))),
-            Err(message) => problems.push(Problem { file, record: None, field: None, message }),
-        }
-    }
-    let mut relation_records: Vec<(String, usize, RelationRecord)> = Vec::new();
-    for path in toml_files(&dir.join("relations"))? {
-        let file = rel(&path);
-        match read_toml::<RelationFile>(&path) {
-            Ok(f) => relation_records.extend(f.relation.into_iter().enumerate().map(|(i, r)| (file.clone(), i + 1, r))),
-            Err(message) => problems.push(Problem { file, record: None, field: None, message }),
-        }
-    }
-
-    // Documents first: citations resolve file names to document entities.
-    let mut documents: HashMap<String, String> = HashMap::new(); // file → document entity ID
-    let mut texts: Vec<(String, String)> = Vec::new(); // file → text as read
-    let mut entities = Vec::new();
-    let mut slugs_seen: HashMap<String, String> = HashMap::new();
-    let mut pending_quantities: Vec<(usize, String, String, Vec<QuantityRecord>)> = Vec::new();
-    let mut pending_sources: Vec<(usize, String, String, Stated, SourcesRecord)> = Vec::new();
-
-    for (file, n, r) in entity_records {
-        let record = format!(
-            "entity #{n}{}",
-            r.slug.as_deref().map(|s| format!(" `{}`", domain::excerpt(s))).unwrap_or_default()
-        );
-        let mut p = report_to(&mut problems, &file, &record);
-        let slug = match r.slug.as_deref().map(Slug::parse) {
-            None => {
-                p("slug", "missing".into());
-                None
-            }
-            Some(Err(e)) => {
-                p("slug", e.0);
-                None
-            }
-            Some(Ok(s)) => {
-                if let Some(first) = slugs_seen.insert(s.to_string(), format!("{file}, entity #{n}")) {
-                    p("slug", format!("duplicate slug `{s}` (first used in {first})"));
-                }
-                Some(s)
-            }
-        };
-        let kind = match r.kind.as_deref().map(str::parse::<EntityKind>) {
-            None => {
-                p("kind", "missing".into());
-                None
-            }
-            Some(Err(e)) => {
-                p("kind", e.0);
-                None
-            }
-            Some(Ok(k)) => Some(k),
-        };
-        let name = ok(limits::NAME.required("name", r.name.as_deref().unwrap_or_default()), &mut p);
-        let subtype = ok(limits::SUBTYPE.optional("type", r.subtype.as_deref()), &mut p).flatten();
-        let summary = ok(limits::SUMMARY.optional("summary", r.summary.as_deref()), &mut p).flatten();
-        let url = ok(domain::url("url", r.url.as_deref()), &mut p).flatten();
-        let date = parse_date(r.date.as_deref(), "date", &mut p);
-        let end_date = parse_date(r.end_date.as_deref(), "end_date", &mut p);
-        let aliases = match domain::check_count("aliases", r.aliases.len(), limits::ALIASES) {
-            Err(e) => {
-                p(&e.field, e.error.to_string());
-                Vec::new()
-            }
-            Ok(()) => r
-                .aliases
-                .iter()
-                .enumerate()
-                .filter_map(|(i, a)| ok(limits::ALIAS.required(&format!("aliases[{i}]"), a), &mut p))
-                .collect(),
-        };
-        let doc_file = match (kind, &r.file) {
-            (Some(EntityKind::Document), None) => {
-                p("file", "required for a document: the file in documents/".into());
-                None
-            }
-            (Some(EntityKind::Document), Some(f)) => ok(domain::file_name("file", f), &mut p),
-            (Some(_), Some(_)) => {
-                p("file", "only documents have a file".into());
-                None
-            }
-            _ => None,
-        };
-        if let Some(f) = &doc_file {
-            match std::fs::read_to_string(dir.join("documents").join(f)) {
-                Ok(text) => {
-                    if let Some(slug) = &slug {
-                        if documents.insert(f.clone(), slug.to_string()).is_some() {
-                            p("file", format!("`{f}` is already the file of another document"));
-                        }
-                        texts.push((f.clone(), text));
-                    }
-                }
-                Err(e) => p("file", format!("cannot read documents/{f}: {e}")),
-            }
-        }
-        if let (Some(slug), Some(kind), Some(name)) = (slug, kind, name) {
-            let idx = entities.len();
-            if !r.quantities.is_empty() {
-                pending_quantities.push((idx, file.clone(), record.clone(), r.quantities));
-            }
-            let stated = Stated {
-                date: date.is_some(),
-                end_date: end_date.is_some(),
-                url: url.is_some(),
-                summary: summary.is_some(),
-                aliases: aliases.clone(),
-            };
-            pending_sources.push((idx, file.clone(), record.clone(), stated, r.sources.unwrap_or_default()));
-            entities.push(Entity {
-                id: slug.to_string(),
-                slug,
-                kind,
-                subtype,
-                name,
-                aliases,
-                summary,
-                date,
-                end_date,
-                url,
-                file: doc_file,
-                quantities: Vec::new(),
-                sources: Default::default(),
-                version: 1,
-            });
-        }
-    }
-    let texts = DocumentTexts::from_texts(texts);
-    let mut quotes = QuoteChecks::default();
-
-    for (idx, file, record, stated, sources) in pending_sources {
-        let mut p = report_to(&mut problems, &file, &record);
-        entities[idx].sources = check_sources(stated, sources, &documents, &mut quotes, &file, &record, &mut p);
-    }
-
-    for (idx, file, record, quantities) in pending_quantities {
-        let mut p = report_to(&mut problems, &file, &record);
-        if let Err(e) = domain::check_count("quantities", quantities.len(), limits::QUANTITIES) {
-            p(&e.field, e.error.to_string());
-            continue;
-        }
-        let mut out = Vec::new();
-        for (i, q) in quantities.into_iter().enumerate() {
-            let field = format!("quantities[{i}]");
-            match q.document.clone() {
-                None => p(
-                    &format!("{field}.document"),
-                    "required for an entity's quantities: the file the number is read from".into(),
-                ),
-                Some(doc) => {
-                    if let Some(q) = check_quantity(q, &doc, &documents, &field, &mut p) {
-                        match &q.quote {
-                            Some(quote) => quotes.add(&doc, quote, &file, &record, format!("{field}.quote")),
-                            None => p(
-                                &format!("{field}.quote"),
-                                "a stated number needs its source: the words of the document it is read from".into(),
-                            ),
-                        }
-                        out.push(q);
-                    }
-                }
-            }
-        }
-        entities[idx].quantities = out;
-    }
-
-    let mut relations = Vec::new();
-    let mut relation_ids: HashMap<String, String> = HashMap::new();
-    for (file, n, r) in relation_records {
-        let record = format!(
-            "relation #{n}{}",
-            match (&r.id, &r.kind, &r.from, &r.to) {
-                (Some(id), ..) => format!(" `{}`", domain::excerpt(id)),
-                (None, Some(k), Some(f), Some(t)) =>
-                    format!(" ({} {} {})", domain::excerpt(f), domain::excerpt(k), domain::excerpt(t)),
-                _ => String::new(),
-            }
-        );
-        let mut local = Vec::new();
-        let mut p = report_to(&mut local, &file, &record);
-        let kind = match r.kind.as_deref().map(str::parse::<RelationKind>) {
-            None => {
-                p("kind", "missing".into());
-                None
-            }
-            Some(Err(e)) => {
-                p("kind", e.0);
-                None
-            }
-            Some(Ok(k)) => Some(k),
-        };
-        let mut endpoint = |field: &str, value: &Option<String>| match value {
-            None => {
-                p(field, "missing".into());
-                None
-            }
-            Some(s) if !slugs_seen.contains_key(s) => {
-                p(field, format!("no entity has the slug `{}`", domain::excerpt(s)));
-                None
-            }
-            Some(s) => Some(s.clone()),
-        };
-        let from = endpoint("from", &r.from);
-        let to = endpoint("to", &r.to);
-        let title = ok(limits::TITLE.optional("title", r.title.as_deref()), &mut p).flatten();
-        let valid_from = parse_date(r.valid_from.as_deref(), "valid_from", &mut p);
-        let valid_until = parse_date(r.valid_until.as_deref(), "valid_until", &mut p);
-        if let (Some(a), Some(b)) = (valid_from, valid_until) {
-            if b < a {
-                p("valid_until", format!("{b} is before valid_from {a}"));
-            }
-        }
-        let mut citations = Vec::new();
-        if r.citations.is_empty() {
-            p("citations", "every relation needs at least one citation".into());
-        } else if let Err(e) = domain::check_count("citations", r.citations.len(), limits::CITATIONS) {
-            p(&e.field, e.error.to_string());
-        } else {
-            for (i, c) in r.citations.iter().enumerate() {
-                let field = format!("citations[{i}]");
-                let Some(doc_id) = documents.get(&c.document) else {
-                    let message = format!("no document entity has the file `{}`", domain::excerpt(&c.document));
-                    p(&format!("{field}.document"), message);
-                    continue;
-                };
-                let quote = ok(limits::QUOTE.optional(&format!("{field}.quote"), c.quote.as_deref()), &mut p);
-                if let Some(Some(q)) = &quote {
-                    quotes.add(&c.document, q, &file, &record, format!("{field}.quote"));
-                }
-                citations.push(Citation { document: doc_id.clone(), quote: quote.flatten() });
-            }
-        }
-        let id = match (&r.id, kind, &from, &to) {
-            (Some(id), ..) => ok(domain::relation_id("id", id), &mut p),
-            (None, Some(k), Some(f), Some(t)) => Some(format!("{k}:{f}:{t}")),
-            _ => None,
-        };
-        if let Some(id) = &id {
-            if let Some(first) = relation_ids.insert(id.clone(), format!("{file}, relation #{n}")) {
-                p(
-                    "id",
-                    format!(
-                        "duplicate relation ID `{id}` (also {first}); give each of them an explicit, distinct `id`"
-                    ),
-                );
-            }
-        }
-        let default_doc = r.citations.first().map(|c| c.document.clone());
-        let mut quantities = Vec::new();
-        if let Err(e) = domain::check_count("quantities", r.quantities.len(), limits::QUANTITIES) {
-            p(&e.field, e.error.to_string());
-        } else {
-            for (i, q) in r.quantities.into_iter().enumerate() {
-                let field = format!("quantities[{i}]");
-                let doc = q.document.clone().or_else(|| default_doc.clone()).unwrap_or_default();
-                if let Some(q) = check_quantity(q, &doc, &documents, &field, &mut p) {
-                    if let Some(quote) = &q.quote {
-                        quotes.add(&doc, quote, &file, &record, format!("{field}.quote"));
-                    }
-                    quantities.push(q);
-                }
-            }
-        }
-        drop(p);
-        let clean = local.is_empty();
-        problems.extend(local);
-        if let (true, Some(id), Some(kind), Some(from), Some(to)) = (clean, id, kind, from, to) {
-            relations.push(Relation {
-                id,
-                kind,
-                from,
-                to,
-                title,
-                order: r.order,
-                valid_from,
-                valid_until,
-                quantities,
-                citations,
-                version: 1,
-            });
-        }
-    }
-
-    quotes.finish(&texts, &mut problems);
+    let entity_records = read_records(dir, "entities", |f: EntityFile| f.entity, &mut problems)?;
+    let relation_records = read_records(dir, "relations", |f: RelationFile| f.relation, &mut problems)?;
+    // Documents and slugs first: citations and endpoints resolve against them.
+    let index = index_records(dir, &entity_records, &mut problems);
+    let mut quotes = Vec::new();
+    let entities = check_entities(entity_records, &index, &mut quotes, &mut problems);
+    let relations = check_relations(relation_records, &index, &mut quotes, &mut problems);
+    let texts = DocumentTexts::from_texts(index.texts);
+    // All of one document's quotes in one pass over its text: one scan per document, not per quote.
+    problems.extend(validate::check_quotes(&texts, &quotes).into_iter().map(|(at, e)| at.refusal(e)));
     if problems.is_empty() {
         Ok(SeedData { entities, relations, documents: texts })
     } else {
         Err(SeedError::Invalid(problems))
     }
+}
+
+/// Every record of the TOML files in `dir/sub`, in file order; a file that does not parse is a
+/// problem of its own.
+fn read_records<F: serde::de::DeserializeOwned, T>(
+    dir: &Path,
+    sub: &str,
+    records: impl Fn(F) -> Vec<T>,
+    problems: &mut Vec<Problem>,
+) -> Result<Vec<Record<T>>, SeedError> {
+    let mut out = Vec::new();
+    for path in toml_files(&dir.join(sub))? {
+        let file = path.strip_prefix(dir).unwrap_or(&path).display().to_string();
+        match read_toml::<F>(&path) {
+            Ok(f) => out.extend(records(f).into_iter().enumerate().map(|(i, draft)| Record {
+                file: file.clone(),
+                n: i + 1,
+                draft,
+            })),
+            Err(message) => problems.push(Problem { file, record: None, field: None, message }),
+        }
+    }
+    Ok(out)
+}
+
+fn entity_at(r: &Record<DraftEntity>) -> At {
+    let slug = r.draft.slug.as_deref().map(|s| format!(" `{}`", domain::excerpt(s))).unwrap_or_default();
+    At { file: r.file.clone(), record: format!("entity #{}{slug}", r.n) }
+}
+
+fn relation_at(r: &Record<DraftRelation>) -> At {
+    let d = &r.draft;
+    let what = match (&d.id, &d.kind, &d.from, &d.to) {
+        (Some(id), ..) => format!(" `{}`", domain::excerpt(id)),
+        (None, Some(k), Some(f), Some(t)) => {
+            format!(" ({} {} {})", domain::excerpt(f), domain::excerpt(k), domain::excerpt(t))
+        }
+        _ => String::new(),
+    };
+    At { file: r.file.clone(), record: format!("relation #{}{what}", r.n) }
+}
+
+/// The slugs (each once: a second use is a problem) and the documents with their texts, read
+/// from `documents/`. A record's other faults are left to [`check_entities`]: only what the
+/// other records need to resolve their references is taken here.
+fn index_records(dir: &Path, records: &[Record<DraftEntity>], problems: &mut Vec<Problem>) -> SeedIndex {
+    let mut index = SeedIndex::default();
+    for r in records {
+        let at = entity_at(r);
+        let Some(slug) = r.draft.slug.as_deref().and_then(|s| Slug::parse(s.trim()).ok()) else { continue };
+        if let Some(first) = index.slugs.insert(slug.to_string(), format!("{}, entity #{}", r.file, r.n)) {
+            problems.push(at.problem("slug", format!("duplicate slug `{slug}` (first used in {first})")));
+        }
+        let is_document = r.draft.kind.as_deref().map(str::trim) == Some(EntityKind::Document.as_str());
+        let Some(file) = r.draft.file.as_deref().filter(|_| is_document) else { continue };
+        let Ok(file) = domain::file_name("file", file) else { continue };
+        match std::fs::read_to_string(dir.join("documents").join(&file)) {
+            Ok(text) => {
+                if index.documents.insert(file.clone(), slug.to_string()).is_some() {
+                    problems.push(at.problem("file", format!("`{file}` is already the file of another document")));
+                }
+                index.texts.push((file, text));
+            }
+            Err(e) => problems.push(at.problem("file", format!("cannot read documents/{file}: {e}"))),
+        }
+    }
+    index
+}
+
+/// Each entity record checked by the one validation layer under the curated rules.
+fn check_entities(
+    records: Vec<Record<DraftEntity>>,
+    index: &SeedIndex,
+    quotes: &mut Vec<(At, QuoteCheck)>,
+    problems: &mut Vec<Problem>,
+) -> Vec<Entity> {
+    let mut entities = Vec::new();
+    for r in records {
+        let at = entity_at(&r);
+        let mut draft = r.draft;
+        // The importer's fields: a seed entity's ID is its slug, a document's text its file.
+        if draft.id.take().is_some() {
+            problems.push(at.problem("id", "not in the seed: an entity's ID is its slug"));
+        }
+        if draft.text.take().is_some() {
+            problems.push(at.problem("text", "not in the seed: a document's text is its file in documents/"));
+        }
+        match validate::entity(&draft, index, Rules::CURATED) {
+            Ok(checked) => {
+                quotes.extend(checked.quotes.into_iter().map(|q| (at.clone(), q)));
+                entities.push(checked.value);
+            }
+            Err(errors) => problems.extend(errors.into_iter().map(|e| at.refusal(e))),
+        }
+    }
+    entities
+}
+
+/// Each relation record checked by the one validation layer, and no relation ID given twice.
+fn check_relations(
+    records: Vec<Record<DraftRelation>>,
+    index: &SeedIndex,
+    quotes: &mut Vec<(At, QuoteCheck)>,
+    problems: &mut Vec<Problem>,
+) -> Vec<Relation> {
+    let mut relations = Vec::new();
+    let mut ids: HashMap<String, String> = HashMap::new();
+    for r in records {
+        let at = relation_at(&r);
+        match validate::relation(&r.draft, index, Rules::CURATED) {
+            Ok(checked) => {
+                let id = &checked.value.id;
+                if let Some(first) = ids.insert(id.clone(), format!("{}, relation #{}", r.file, r.n)) {
+                    let message = format!(
+                        "duplicate relation ID `{id}` (also {first}); give each of them an explicit, distinct `id`"
+                    );
+                    problems.push(at.problem("id", message));
+                    continue;
+                }
+                quotes.extend(checked.quotes.into_iter().map(|q| (at.clone(), q)));
+                relations.push(checked.value);
+            }
+            Err(errors) => problems.extend(errors.into_iter().map(|e| at.refusal(e))),
+        }
+    }
+    relations
 }
 
 /// The texts of every file in `documents/` of the seed directory `dir`, for a server whose store
@@ -589,129 +359,9 @@ pub fn load_document_texts(dir: &Path) -> Result<DocumentTexts, SeedError> {
     Ok(DocumentTexts::from_texts(texts))
 }
 
-/// Which of an entity's own facts it states, for [`check_sources`].
-struct Stated {
-    date: bool,
-    end_date: bool,
-    url: bool,
-    summary: bool,
-    aliases: Vec<String>,
-}
-
-/// The citations of an entity's facts, checked: a stated date, end date or URL must have one,
-/// every citation must be of a fact the entity states, name a document and (its quote, once
-/// all are read) be verbatim in it.
-fn check_sources(
-    stated: Stated,
-    sources: SourcesRecord,
-    documents: &HashMap<String, String>,
-    quotes: &mut QuoteChecks,
-    file: &str,
-    record: &str,
-    p: &mut impl FnMut(&str, String),
-) -> domain::FactSources {
-    let mut cite = |field: String, c: &CitationRecord, p: &mut dyn FnMut(&str, String)| -> Option<Citation> {
-        let Some(doc_id) = documents.get(&c.document) else {
-            let message = format!("no document entity has the file `{}`", domain::excerpt(&c.document));
-            p(&format!("{field}.document"), message);
-            return None;
-        };
-        let quote = match limits::QUOTE.optional(&format!("{field}.quote"), c.quote.as_deref()) {
-            Ok(q) => q,
-            Err(e) => {
-                p(&e.field, e.error.to_string());
-                return None;
-            }
-        };
-        if let Some(q) = &quote {
-            quotes.add(&c.document, q, file, record, format!("{field}.quote"));
-        }
-        Some(Citation { document: doc_id.clone(), quote })
-    };
-    let mut field =
-        |name: &str, is_stated: bool, required: bool, list: &[CitationRecord], p: &mut dyn FnMut(&str, String)| {
-            if list.len() > limits::CITATIONS {
-                p(
-                    &format!("sources.{name}"),
-                    domain::ValueError::TooMany { count: list.len(), max: limits::CITATIONS }.to_string(),
-                );
-                return Vec::new();
-            }
-            if !is_stated && !list.is_empty() {
-                p(&format!("sources.{name}"), format!("cites a {name} the entity does not state"));
-                return Vec::new();
-            }
-            if is_stated && required && list.is_empty() {
-                p(
-                    name,
-                    format!(
-                    "a stated {name} needs a citation: add `{name} = [{{ document = \"…\", quote = \"…\" }}]` under \
-                     [entity.sources], or leave the {name} out if no text says it"
-                ),
-                );
-            }
-            list.iter().enumerate().filter_map(|(i, c)| cite(format!("sources.{name}[{i}]"), c, &mut *p)).collect()
-        };
-    let mut out = domain::FactSources {
-        date: field("date", stated.date, true, &sources.date, p),
-        end_date: field("end_date", stated.end_date, true, &sources.end_date, p),
-        url: field("url", stated.url, true, &sources.url, p),
-        summary: field("summary", stated.summary, false, &sources.summary, p),
-        aliases: BTreeMap::new(),
-    };
-    for (i, a) in sources.aliases.iter().enumerate() {
-        let f = format!("sources.aliases[{i}]");
-        let alias = a.alias.trim();
-        if !stated.aliases.iter().any(|s| s == alias) {
-            p(&format!("{f}.alias"), format!("`{}` is not one of the entity's aliases", domain::excerpt(alias)));
-            continue;
-        }
-        let c = CitationRecord { document: a.document.clone(), quote: a.quote.clone() };
-        if let Some(c) = cite(f, &c, &mut *p) {
-            out.aliases.entry(alias.to_string()).or_default().push(c);
-        }
-    }
-    out
-}
-
-/// The value, or `None` with its problem reported.
-fn ok<T>(result: Result<T, FieldError>, p: &mut impl FnMut(&str, String)) -> Option<T> {
-    result.map_err(|e| p(&e.field, e.error.to_string())).ok()
-}
-
 fn read_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read: {e}"))?;
     toml::from_str(&text).map_err(|e| e.to_string().trim_end().replace('\n', "\n    "))
-}
-
-fn parse_date(value: Option<&str>, field: &str, p: &mut impl FnMut(&str, String)) -> Option<PartialDate> {
-    match value.map(PartialDate::parse) {
-        None => None,
-        Some(Ok(d)) => Some(d),
-        Some(Err(e)) => {
-            p(field, e.0);
-            None
-        }
-    }
-}
-
-/// A quantity read from the document with file `doc`, its values checked (its quote is left to
-/// [`QuoteChecks`]).
-fn check_quantity(
-    q: QuantityRecord,
-    doc: &str,
-    documents: &HashMap<String, String>,
-    field: &str,
-    p: &mut impl FnMut(&str, String),
-) -> Option<Quantity> {
-    let checked = ok(domain::quantity(field, &q.name, q.value, &q.unit, q.quote.as_deref()), p);
-    let Some(doc_id) = documents.get(doc) else {
-        p(&format!("{field}.document"), format!("no document entity has the file `{}`", domain::excerpt(doc)));
-        return None;
-    };
-    let mut quantity = checked?;
-    quantity.document = Some(doc_id.clone());
-    Some(quantity)
 }
 
 /// Writes the seed into the store, touching only records that differ from what it holds.
