@@ -25,6 +25,12 @@
 //! next open reads it instead of the store when the store is still at the generation it names.
 //! The file on disk is always current or absent: a start that does not use it removes it, and
 //! so does the first write after a start that did.
+//!
+//! Document texts (what quotes are checked against) come from two places: the seed directory
+//! this process was given, and the store (an import's documents). The store's are read at a
+//! start and at a rebuild, and the applier adds those of each batch it applies, before the
+//! batch's generation counts as applied: an edit waiting for an import's generation, on any
+//! process, can quote the imported documents. For a file in both, the store's text wins.
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
@@ -40,8 +46,8 @@ use crate::edit::{self, Edit, EditError};
 use crate::graph::{GraphError, GraphIndex, PreparedRelation, Resolver};
 use crate::seed::{self, SeedData, SeedError, SeedReport};
 use crate::store::{
-    self, AuditEntry, ChangeStream, CommittedBatch, Generation, KeyRange, Location, OpenOptions, Snapshot, Store,
-    StoreError, TargetKind, TokenRecord,
+    self, AuditEntry, ChangeStream, CommittedBatch, DocumentTextRecord, Generation, KeyRange, Location, OpenOptions,
+    Snapshot, Store, StoreError, TargetKind, TokenRecord,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -95,13 +101,54 @@ pub struct Service {
     /// The index's size and generation, readable without its lock: `/healthz` and the cost
     /// model must answer while a writer waits for a long read to end.
     stats: Arc<Stats>,
-    /// The source documents' texts, which every quote an edit writes must be in: those of the
-    /// seed this service applied, and any added with [`Service::add_document_texts`].
-    documents: Arc<std::sync::RwLock<DocumentTexts>>,
+    /// The source documents' texts, which every quote an edit writes must be in: those the
+    /// store keeps, the seed's this service applied, and any added with
+    /// [`Service::add_document_texts`].
+    documents: Arc<std::sync::RwLock<Texts>>,
     /// Tokens as last read from the store (see [`Service::authenticate`]).
     tokens: Arc<Mutex<Option<TokensRead>>>,
     /// Stops the applier and the head watcher when the last clone of the service is gone.
     _tasks: Arc<[AbortOnDrop; 2]>,
+}
+
+/// The document texts quotes are checked against, by where they come from.
+///
+/// For a file in both, the store's text wins: it is the one every process over the store holds
+/// whatever seed directory each was started with (so a quote accepted by one is accepted by
+/// all), and it was written by an import, after the seed.
+#[derive(Default)]
+struct Texts {
+    /// Given to this process: its seed directory's `documents/`, a seed it applied.
+    local: DocumentTexts,
+    /// Kept by the store, as of the index's generation (or a little past it while the applier
+    /// replays batches the read already showed; it converges as they are applied).
+    stored: DocumentTexts,
+    /// `local` with `stored` over it: what edits and reads use, kept ready.
+    all: DocumentTexts,
+}
+
+impl Texts {
+    fn add_local(&mut self, texts: &DocumentTexts) {
+        self.local = self.local.merged(texts);
+        self.all = self.local.merged(&self.stored);
+    }
+
+    /// Texts a batch committed (newer than any the store held before for their files).
+    fn add_stored(&mut self, texts: &DocumentTexts) {
+        self.stored = self.stored.merged(texts);
+        self.all = self.all.merged(texts);
+    }
+
+    /// Every text the store keeps, as a fresh read found them.
+    fn set_stored(&mut self, texts: DocumentTexts) {
+        self.stored = texts;
+        self.all = self.local.merged(&self.stored);
+    }
+}
+
+/// Texts as the store keeps them, as the service holds them (for one file, the later wins).
+fn texts_from(records: impl IntoIterator<Item = DocumentTextRecord>) -> DocumentTexts {
+    DocumentTexts::from_texts(records.into_iter().map(|t| (t.file, t.text)))
 }
 
 /// The tokens as read from the store, and when.
@@ -277,8 +324,11 @@ impl Service {
         };
         let head = store.head().await?;
         let current = from_snapshot.as_ref().is_some_and(|index| index.generation() == head);
-        let index = match from_snapshot {
-            Some(index) => index,
+        let (index, stored_texts) = match from_snapshot {
+            // The snapshot holds no texts: read at the head, which may be past the snapshot's
+            // generation; the batches in between are replayed, texts and all, and the texts
+            // end as the head has them.
+            Some(index) => (index, read_texts(store.read().await?).await?),
             None => {
                 // Stale, unreadable or not wanted: gone before anything can write.
                 if let Some(path) = &snapshot_path {
@@ -287,6 +337,9 @@ impl Service {
                 load_index(store.as_ref()).await?
             }
         };
+        let mut texts = Texts::default();
+        texts.set_stored(stored_texts);
+        let documents = Arc::new(std::sync::RwLock::new(texts));
         let snapshot = Arc::new(SnapshotFile { path: snapshot_path, enabled, current: AtomicBool::new(current) });
         // Subscribers that fall more than this far behind miss events (and are told so).
         let (changes, _) = broadcast::channel(4096);
@@ -303,6 +356,7 @@ impl Service {
             changes: changes.clone(),
             applied: applied_tx,
             snapshot: snapshot.clone(),
+            documents: documents.clone(),
             published_seq: store.last_seq().await?,
         };
         let applier = tokio::spawn(applier.run(stream));
@@ -316,7 +370,7 @@ impl Service {
             changes,
             snapshot,
             stats,
-            documents: Arc::default(),
+            documents,
             tokens: Arc::default(),
             _tasks: Arc::new([AbortOnDrop(applier.abort_handle()), AbortOnDrop(watcher.abort_handle())]),
         })
@@ -366,15 +420,15 @@ impl Service {
 
     /// The document texts that quotes are checked against.
     pub fn document_texts(&self) -> DocumentTexts {
-        self.documents.read().expect("the texts' lock is never poisoned").clone()
+        self.documents.read().expect("the texts' lock is never poisoned").all.clone()
     }
 
-    /// Adds document texts to check quotes against (a text already there is replaced). A server
-    /// whose store was seeded before this start reads them from its seed directory
+    /// Adds document texts to check quotes against (a text already added is replaced; one the
+    /// store keeps for the same file is not: see the module documentation). A server whose
+    /// store was seeded before this start reads them from its seed directory
     /// ([`seed::load_document_texts`]); seeding ([`Service::seed`]) adds the seed's own.
     pub fn add_document_texts(&self, texts: &DocumentTexts) {
-        let mut documents = self.documents.write().expect("the texts' lock is never poisoned");
-        *documents = documents.merged(texts);
+        self.documents.write().expect("the texts' lock is never poisoned").add_local(texts);
     }
 
     /// The index's size and generation without waiting for its lock (as of its last change).
@@ -435,13 +489,14 @@ impl Service {
     /// have been told. See the module documentation for how concurrent edits share a flush.
     pub async fn edit(&self, actor: &str, edit: Edit) -> Result<Applied, ServiceError> {
         let mut writer = self.writer.lock().await;
-        let texts = self.document_texts();
         let mut plans = 0;
         let (primary, committed) = loop {
             plans += 1;
             if plans > MAX_PLANS {
                 return Err(ServiceError::Contended(MAX_PLANS));
             }
+            // Read again for each plan: waiting for the index may have brought an import's texts.
+            let texts = self.document_texts();
             let g = self.index.read().await;
             let planned = edit::plan(&g, &texts, actor, edit.clone());
             let indexed = g.generation();
@@ -544,7 +599,7 @@ impl Service {
 
     /// Whether the index holds exactly what the store holds (used by tests and `check --store`).
     pub async fn index_matches_store(&self) -> Result<bool, ServiceError> {
-        let fresh = load_index(self.store.as_ref()).await?;
+        let (fresh, _) = load_index(self.store.as_ref()).await?;
         let index = self.index.read().await;
         Ok(fresh.same_content(&index))
     }
@@ -565,6 +620,8 @@ struct Applier {
     changes: broadcast::Sender<Arc<Change>>,
     applied: watch::Sender<Generation>,
     snapshot: Arc<SnapshotFile>,
+    /// The service's texts: the applier adds those of each batch it applies.
+    documents: Arc<std::sync::RwLock<Texts>>,
     /// The newest audit entry subscribers have been told about.
     published_seq: u64,
 }
@@ -633,6 +690,11 @@ impl Applier {
             g.set_generation(batch.generation);
             applied.push(batch);
         }
+        // Before the index's lock is let go: whoever sees the batch's documents sees their texts.
+        let texts: Vec<DocumentTextRecord> = applied.iter().flat_map(|b| b.put_texts.iter().cloned()).collect();
+        if !texts.is_empty() {
+            self.documents.write().expect("the texts' lock is never poisoned").add_stored(&texts_from(texts));
+        }
         self.stats.record(&g);
         let generation = g.generation();
         drop(g);
@@ -657,12 +719,13 @@ impl Applier {
     /// Reads the whole store afresh, tells subscribers what the audit log holds that they were
     /// not told, and returns the stream from the read's generation.
     async fn rebuild(&mut self, store: &dyn Store) -> Result<ChangeStream, ServiceError> {
-        let fresh = load_index(store).await?;
+        let (fresh, texts) = load_index(store).await?;
         let generation = fresh.generation();
         let stream = store.changes(generation)?;
         let mut g = self.index.write().await;
         self.snapshot.invalidate();
         *g = fresh;
+        self.documents.write().expect("the texts' lock is never poisoned").set_stored(texts);
         self.stats.record(&g);
         drop(g);
         'pages: loop {
@@ -762,17 +825,29 @@ fn write_snapshot(g: &GraphIndex, path: &Path) -> std::io::Result<u64> {
     written
 }
 
-/// Builds the index from a fresh read of the store, on threads of their own.
-async fn load_index(store: &dyn Store) -> Result<GraphIndex, ServiceError> {
+/// Builds the index from a fresh read of the store, on threads of their own, with the texts the
+/// store keeps from the same read (so at the index's generation).
+async fn load_index(store: &dyn Store) -> Result<(GraphIndex, DocumentTexts), ServiceError> {
     let snapshot = store.read().await?;
     let hint = store.size_hint().await;
-    let index = tokio::task::spawn_blocking(move || build_index(snapshot.as_ref(), hint))
-        .await
-        .map_err(|e| StoreError::Backend(format!("the index build stopped: {e}")))??;
+    let (index, texts) = tokio::task::spawn_blocking(move || {
+        let texts = snapshot.document_texts()?;
+        Ok::<_, ServiceError>((build_index(snapshot.as_ref(), hint)?, texts))
+    })
+    .await
+    .map_err(|e| StoreError::Backend(format!("the index build stopped: {e}")))??;
     if (index.entity_count(), index.relation_count()) != hint {
         store.record_size_hint(index.entity_count(), index.relation_count()).await?;
     }
-    Ok(index)
+    Ok((index, texts_from(texts)))
+}
+
+/// The texts the store keeps, as `snapshot` reads them (off the async threads: its reads block).
+async fn read_texts(snapshot: Arc<dyn Snapshot>) -> Result<DocumentTexts, ServiceError> {
+    let texts = tokio::task::spawn_blocking(move || snapshot.document_texts())
+        .await
+        .map_err(|e| StoreError::Backend(format!("the read of the document texts stopped: {e}")))??;
+    Ok(texts_from(texts))
 }
 
 fn build_index(store: &dyn Snapshot, (entities, relations): (usize, usize)) -> Result<GraphIndex, ServiceError> {
@@ -879,4 +954,90 @@ fn build_index(store: &dyn Snapshot, (entities, relations): (usize, usize)) -> R
         Ok::<(), ServiceError>(())
     })?;
     Ok(index)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::WriteBatch;
+
+    fn local(pairs: &[(&str, &str)]) -> DocumentTexts {
+        DocumentTexts::from_texts(pairs.iter().map(|(f, t)| (f.to_string(), t.to_string())))
+    }
+
+    fn text_of(texts: &DocumentTexts, file: &str) -> Option<String> {
+        texts.get(file).map(|t| t.text().to_string())
+    }
+
+    #[test]
+    fn the_stores_text_wins_whatever_the_order_texts_come_in() {
+        let mut texts = Texts::default();
+        texts.add_local(&local(&[("a.md", "seed a"), ("b.md", "seed b")]));
+        texts.add_stored(&local(&[("a.md", "stored a"), ("c.md", "stored c")]));
+        texts.add_local(&local(&[("a.md", "seed a again"), ("b.md", "seed b again")]));
+        assert_eq!(text_of(&texts.all, "a.md").as_deref(), Some("stored a"));
+        assert_eq!(text_of(&texts.all, "b.md").as_deref(), Some("seed b again"));
+        texts.add_stored(&local(&[("a.md", "stored a, later")]));
+        assert_eq!(text_of(&texts.all, "a.md").as_deref(), Some("stored a, later"));
+        // A fresh read replaces what the store was thought to keep; the local texts stay.
+        texts.set_stored(local(&[("c.md", "stored c, reread")]));
+        assert_eq!(text_of(&texts.all, "a.md").as_deref(), Some("seed a again"));
+        assert_eq!(text_of(&texts.all, "c.md").as_deref(), Some("stored c, reread"));
+        assert_eq!(texts.all.len(), 3);
+        // For one file in one batch, the later text.
+        let batch = texts_from([
+            DocumentTextRecord { file: "d.md".into(), text: "first".into() },
+            DocumentTextRecord { file: "d.md".into(), text: "second".into() },
+        ]);
+        assert_eq!(text_of(&batch, "d.md").as_deref(), Some("second"));
+    }
+
+    /// Opens the service over `dir`, retrying while the store's lock is still held by a service
+    /// just closed.
+    async fn open(dir: &Path, options: &Options) -> Service {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            match Service::open_with(dir, options).await {
+                Ok(service) => return service,
+                Err(_) if std::time::Instant::now() < deadline => {
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("open the store: {e}"),
+            }
+        }
+    }
+
+    /// The texts a batch commits are held once its generation is applied, and after a restart,
+    /// from the store or from the index snapshot alike.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn texts_the_store_keeps_are_held_as_applied_and_after_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = open(dir.path(), &Options::default()).await;
+        service.add_document_texts(&local(&[("a.md", "from the seed directory"), ("b.md", "only here")]));
+        let batch = WriteBatch {
+            put_texts: vec![
+                DocumentTextRecord { file: "a.md".into(), text: "imported".into() },
+                DocumentTextRecord { file: "c.md".into(), text: "imported too".into() },
+            ],
+            ..WriteBatch::default()
+        };
+        let committed = service.store().commit_durable(&batch).await.unwrap();
+        service.wait_applied(committed.generation).await.unwrap();
+        let texts = service.document_texts();
+        assert_eq!(text_of(&texts, "a.md").as_deref(), Some("imported"));
+        assert_eq!(text_of(&texts, "b.md").as_deref(), Some("only here"));
+        assert_eq!(text_of(&texts, "c.md").as_deref(), Some("imported too"));
+        service.close().await.unwrap();
+        drop(service);
+        for index_snapshot in [true, false] {
+            let service = open(dir.path(), &Options { index_snapshot, ..Options::default() }).await;
+            assert_eq!(service.snapshot_is_current(), index_snapshot, "the start read the snapshot, or not");
+            service.add_document_texts(&local(&[("a.md", "from the seed directory")]));
+            let texts = service.document_texts();
+            assert_eq!(text_of(&texts, "a.md").as_deref(), Some("imported"), "snapshot: {index_snapshot}");
+            assert_eq!(text_of(&texts, "c.md").as_deref(), Some("imported too"), "snapshot: {index_snapshot}");
+            assert_eq!(texts.len(), 2);
+            service.close().await.unwrap();
+        }
+    }
 }

@@ -11,7 +11,8 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use policygraph::domain::{Entity, Relation, Slug};
 use policygraph::store::{
-    AuditEntry, ChangeStream, CommittedBatch, Store, StoreError, TargetKind, TokenRecord, WriteBatch,
+    AuditEntry, ChangeStream, CommittedBatch, DocumentTextRecord, Store, StoreError, TargetKind, TokenRecord,
+    WriteBatch, MAX_DOCUMENT_TEXT_BYTES,
 };
 
 /// A few linked records from the synthetic generator: distinct IDs and slugs, valid relations.
@@ -330,6 +331,80 @@ pub async fn a_view_of_many_records_reads_each_once_in_order(store: Arc<dyn Stor
     );
 }
 
+async fn texts_of(store: &dyn Store) -> Vec<DocumentTextRecord> {
+    let view = store.read().await.unwrap();
+    tokio::task::spawn_blocking(move || view.document_texts().unwrap()).await.unwrap()
+}
+
+/// Document texts: kept with their batch, read back by a view in file name order, delivered on
+/// the stream in the batch that wrote them; a later text for a file replaces it. A text as large
+/// as the limit is written (on etcd, alone in a transaction near etcd's request limit), one
+/// past it is refused before anything of its batch is written.
+pub async fn document_texts_are_kept_and_streamed(store: Arc<dyn Store>) {
+    let (es, _) = records();
+    let text = |file: &str, text: &str| DocumentTextRecord { file: file.into(), text: text.into() };
+    assert!(texts_of(store.as_ref()).await.is_empty());
+    let start = store.head().await.unwrap();
+    let mut stream = store.changes(start).unwrap();
+    // Line breaks, quotation marks and non-ASCII letters come back byte for byte.
+    let first = vec![text("b.md", "Second.\n\"Quoted\" \u{e9}t\u{e9}\t\u{1}"), text("a.md", "First.")];
+    let mut batch = creating(&es[..1], &[]);
+    batch.put_texts = first.clone();
+    let a = commit(store.as_ref(), &batch).await;
+    assert_eq!(texts_of(store.as_ref()).await, vec![first[1].clone(), first[0].clone()], "every text, by file name");
+    let got = next(&mut stream).await;
+    assert_eq!(got.generation, a.generation);
+    assert_eq!(got.put_entities, es[..1].to_vec(), "the batch's records with its texts");
+    let mut streamed = got.put_texts.clone();
+    streamed.sort_by(|x, y| x.file.cmp(&y.file));
+    assert_eq!(streamed, vec![first[1].clone(), first[0].clone()]);
+    // A batch of texts alone; its later text for a file is the one kept, as applied in order.
+    let replacing = WriteBatch {
+        put_texts: vec![text("a.md", "First, overwritten."), text("a.md", "First, revised.")],
+        ..WriteBatch::default()
+    };
+    let b = commit(store.as_ref(), &replacing).await;
+    assert!(b.generation > a.generation);
+    assert_eq!(texts_of(store.as_ref()).await, vec![text("a.md", "First, revised."), first[0].clone()]);
+    let got = next(&mut stream).await;
+    assert_eq!(got.generation, b.generation);
+    assert_eq!(got.put_texts.last(), Some(&text("a.md", "First, revised.")), "{:?}", got.put_texts);
+    // The largest text there may be: stored, it takes the limit exactly (a version byte and
+    // two quotation marks). With entities beside it, a backend that splits must still fit it.
+    let largest = text("large.md", &"w".repeat(MAX_DOCUMENT_TEXT_BYTES - 3));
+    let mut batch = creating(&es[1..], &[]);
+    batch.put_texts = vec![largest.clone()];
+    let c = commit(store.as_ref(), &batch).await;
+    let mut streamed = Vec::new();
+    loop {
+        let got = next(&mut stream).await;
+        streamed.extend(got.put_texts.iter().cloned());
+        if got.generation == c.generation {
+            break;
+        }
+    }
+    assert_eq!(streamed, vec![largest.clone()]);
+    assert_eq!(texts_of(store.as_ref()).await.iter().find(|t| t.file == "large.md"), Some(&largest));
+    // One byte more is refused, and nothing of its batch is written.
+    let head = store.head().await.unwrap();
+    let seq = store.last_seq().await.unwrap();
+    let entity = Entity { id: "not-written".into(), slug: Slug::parse("not-written").unwrap(), ..es[0].clone() };
+    let mut batch = creating(&[entity], &[]);
+    batch.put_texts = vec![text("fine.md", "fine"), text("huge.md", &"w".repeat(MAX_DOCUMENT_TEXT_BYTES - 2))];
+    match store.commit(&batch).await {
+        Err(StoreError::DocumentText { file, reason }) => {
+            assert_eq!(file, "huge.md");
+            assert!(reason.contains(&MAX_DOCUMENT_TEXT_BYTES.to_string()), "{reason}");
+        }
+        other => panic!("a text over the limit: {:?}", other.map(|c| c.generation)),
+    }
+    assert_eq!((store.head().await.unwrap(), store.last_seq().await.unwrap()), (head, seq), "nothing committed");
+    let files: Vec<String> = texts_of(store.as_ref()).await.into_iter().map(|t| t.file).collect();
+    assert_eq!(files, vec!["a.md", "b.md", "large.md"]);
+    let (ids, _) = scan_ids(store.as_ref()).await;
+    assert!(!ids.contains(&"not-written".to_string()));
+}
+
 /// Instantiates every check for one backend: `$make` is an async expression giving a
 /// `(Arc<dyn Store>, guard)` over an empty store; the guard lives as long as the test.
 #[macro_export]
@@ -348,6 +423,7 @@ macro_rules! conformance {
                 an_import_fills_an_empty_store,
                 a_large_batch_is_written_whole,
                 a_view_of_many_records_reads_each_once_in_order,
+                document_texts_are_kept_and_streamed,
             );
         }
     };

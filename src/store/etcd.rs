@@ -10,6 +10,8 @@
 //! - `h/<target id>\0<seq>`: empty; the history index (`<seq>` as in `a/`).
 //! - `t/<name>`: an encoded [`TokenRecord`] (only the SHA-256 of the secret).
 //! - `d/<id>`: the digest of a record as the seed last wrote it.
+//! - `x/<file>`: a document's text, encoded as a JSON string, under its file name (an import's
+//!   documents). Written by data commits only, never deleted; a later text replaces the earlier.
 //! - `m/head`: written by every data commit (its value is a random nonce naming that commit):
 //!   its `mod_revision` is the store's generation, 0 while it is absent.
 //! - `m/seq`: the last audit sequence number (u64 BE); `m/format`: the format version (u32 BE);
@@ -36,7 +38,17 @@
 //! records) is split into transactions that are each whole, each guarded by the head the previous
 //! one left: the base is checked by the first, and if another commit slips in between two of
 //! them, the rest is not written and the commit fails saying how far it got. Such a batch is
-//! not atomic as a whole, and it is several generations on the stream.
+//! not atomic as a whole, and it is several generations on the stream. A batch's texts are
+//! written before its records, so that a piece that makes a document visible never comes before
+//! the piece holding its text.
+//!
+//! **Texts** are the largest values: one may take up to [`super::MAX_DOCUMENT_TEXT_BYTES`] as stored
+//! (1 MiB), checked for every text of a batch before anything is written. One that big passes
+//! [`MAX_TXN_BYTES`] and goes alone in its transaction, with the head and the audit sequence:
+//! about 1 MiB and a few hundred bytes of keys, under etcd's 1.5 MiB. Texts count against
+//! etcd's database quota (`--quota-backend-bytes`, 2 GiB by default) like everything else, and
+//! a watch catching up over more than [`MAX_MESSAGE`] of them in one response fails, so that
+//! its reader rebuilds from a fresh read (which reads the texts in small pages).
 //!
 //! **Durability.** A transaction has returned once a quorum has it in its log on disk: a commit
 //! is durable when it returns, and [`Store::make_durable`] has nothing to do.
@@ -74,8 +86,8 @@ use futures_util::StreamExt;
 
 use super::value::{decode, decode_u64, encode};
 use super::{
-    AuditEntry, ChangeStream, Committed, CommittedBatch, Generation, KeyRange, Snapshot, Store, StoreError,
-    TokenRecord, WriteBatch,
+    AuditEntry, ChangeStream, Committed, CommittedBatch, DocumentTextRecord, Generation, KeyRange, Snapshot, Store,
+    StoreError, TokenRecord, WriteBatch,
 };
 use crate::domain::{Entity, Relation, RelationView};
 
@@ -94,6 +106,9 @@ const MAX_TXN_BYTES: usize = 1024 * 1024;
 const MAX_MESSAGE: usize = 256 * 1024 * 1024;
 /// Entities or relations per page of a view's scan.
 const PAGE: i64 = 2_000;
+/// Document texts per page of a read of them: each may take up to 1 MiB, so a page is at most
+/// 32 MiB, far under [`MAX_MESSAGE`].
+const TEXTS_PAGE: i64 = 32;
 /// Keys per range of a view's scan, at most (see `EtcdSnapshot::ranges`): a page's walk in
 /// etcd's index is at most this long.
 const RANGE_KEYS: i64 = 8 * PAGE;
@@ -229,14 +244,19 @@ impl Inner {
         Ok(resp.count())
     }
 
-    /// Every key with `prefix`, at `revision`, read in pages.
+    /// Every key with `prefix`, at `revision`, read in pages of [`PAGE`] keys.
     async fn scan(&self, prefix: Vec<u8>, revision: i64) -> Result<Vec<KeyValue>, StoreError> {
+        self.scan_paged(prefix, revision, PAGE).await
+    }
+
+    /// Every key with `prefix`, at `revision`, read in pages of `page_keys` keys.
+    async fn scan_paged(&self, prefix: Vec<u8>, revision: i64, page_keys: i64) -> Result<Vec<KeyValue>, StoreError> {
         let end = prefix_end(&prefix);
         let mut start = prefix;
         let mut out = Vec::new();
         loop {
-            let page = self.range(start.clone(), end.clone(), PAGE, revision).await?;
-            let full = page.len() as i64 == PAGE;
+            let page = self.range(start.clone(), end.clone(), page_keys, revision).await?;
+            let full = page.len() as i64 == page_keys;
             if let Some(last) = page.last() {
                 start = successor(last.key());
             }
@@ -593,6 +613,11 @@ impl Inner {
     fn plan(&self, batch: &WriteBatch, mut state: ReadState) -> Result<(Writes, Vec<AuditEntry>), StoreError> {
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         let mut w = Writes::default();
+        // First: should the batch be split, a text arrives no later than its document (see the
+        // module documentation).
+        for t in &batch.put_texts {
+            w.push(self.key("x", t.file.as_bytes()), Op::Put(encode(&t.text)), None);
+        }
         for id in &batch.delete_relations {
             w.push(self.key("r", id.as_bytes()), Op::Delete, None);
         }
@@ -646,7 +671,8 @@ impl Inner {
     }
 
     /// Splits the writes into transactions that each fit etcd's limits, each with the head
-    /// (and, when it holds audit entries, the sequence number of its last one).
+    /// (and, when it holds audit entries, the sequence number of its last one). A write larger
+    /// than [`MAX_TXN_BYTES`] (only a text can be) goes alone with those two.
     fn pieces(&self, writes: Writes, nonce: &[u8]) -> Vec<(Vec<TxnOp>, Vec<u64>)> {
         let mut pieces = Vec::new();
         let mut ops = Vec::new();
@@ -684,6 +710,7 @@ impl Inner {
     }
 
     async fn commit(&self, batch: &WriteBatch) -> Result<Committed, StoreError> {
+        batch.check_texts()?;
         for _ in 0..MAX_PLANS {
             let state = self.read_state(batch).await?;
             let head = state.head;
@@ -866,9 +893,13 @@ async fn cut_into_ranges(inner: Arc<Inner>, space: &'static str, revision: i64) 
 }
 
 impl Snapshot for EtcdSnapshot {
-    fn document_texts(&self) -> Result<Vec<crate::store::DocumentTextRecord>, StoreError> {
-        // NOT YET STORED: the texts keyspace lands next (this session's store slice).
-        Ok(Vec::new())
+    /// In file name order (byte order), read in pages of [`TEXTS_PAGE`].
+    fn document_texts(&self) -> Result<Vec<DocumentTextRecord>, StoreError> {
+        self.block(|inner, revision| async move {
+            let base = inner.key("x", b"");
+            let kvs = inner.scan_paged(base.clone(), revision, TEXTS_PAGE).await?;
+            kvs.iter().map(|kv| text_record(&kv.key()[base.len()..], kv.value())).collect()
+        })
     }
 
     fn generation(&self) -> Generation {
@@ -937,6 +968,7 @@ fn batch_of(
                 entry.generation = revision as Generation;
                 batch.entries.push(entry);
             }
+            (b"x", EventType::Put) => batch.put_texts.push(text_record(rest, kv.value())?),
             _ => {}
         }
     }
@@ -1227,6 +1259,13 @@ impl Store for EtcdStore {
     async fn flush(&self) -> Result<(), StoreError> {
         Ok(())
     }
+}
+
+/// A text from its key (past `x/`) and value.
+fn text_record(file: &[u8], value: &[u8]) -> Result<DocumentTextRecord, StoreError> {
+    let file = String::from_utf8(file.to_vec())
+        .map_err(|_| StoreError::Corrupt("a document text's file name is not UTF-8".into()))?;
+    Ok(DocumentTextRecord { file, text: decode(value)? })
 }
 
 fn audit_entry(kv: &KeyValue) -> Result<AuditEntry, StoreError> {

@@ -27,6 +27,11 @@
 //!   cursor), and its commit's generation.
 //! - **Reads.** [`Store::read`] gives a view at one generation; its scans and look-ups block the
 //!   calling thread (they are for a start's reader threads and the seed, not for request paths).
+//! - **Document texts.** A batch's [`WriteBatch::put_texts`] are written in its commit (a later
+//!   text for a file replaces the earlier one; none is ever deleted), read back by
+//!   [`Snapshot::document_texts`] and delivered in the [`CommittedBatch`] of the generation that
+//!   wrote them. Every backend refuses the same texts ([`DocumentTextRecord::check`]), before
+//!   anything of the batch is written, so that what one backend holds another can hold too.
 
 pub mod etcd;
 pub mod sled;
@@ -69,6 +74,10 @@ pub enum StoreError {
     Backend(String),
     #[error("{0} is not a store this build can open (expected a directory, or etcd://host:port,...)")]
     BadSpec(String),
+    /// A document text the store cannot keep (see [`DocumentTextRecord::check`]); the batch
+    /// carrying it was not written.
+    #[error("the text of document file `{file}` cannot be stored: {reason}")]
+    DocumentText { file: String, reason: String },
 }
 
 /// What an audit entry is about.
@@ -142,6 +151,47 @@ pub struct DocumentTextRecord {
     pub text: String,
 }
 
+/// The most bytes one document text may take **as stored**: its value (the version byte and
+/// the text as a JSON string, so a line break or a quotation mark counts two bytes). The limit
+/// is etcd's: one text must fit one etcd transaction, whose request etcd caps at 1.5 MiB
+/// (`--max-request-bytes`), beside its key and the commit's own keys; 1 MiB leaves that room
+/// with a wide margin. sled could hold more, but every backend refuses the same texts, so that
+/// a store can move from one engine to the other. It is measured on the stored bytes, not the
+/// text, because the escapes are what etcd sees: a text of line breaks takes twice its size.
+pub const MAX_DOCUMENT_TEXT_BYTES: usize = 1024 * 1024;
+
+/// The longest file name a text may be kept under, in bytes: it names a file of the seed's
+/// `documents/` directory, and file systems cap a name at 255 bytes. It also keeps an etcd key
+/// (the prefix, `x/` and the name) small beside its value.
+pub const MAX_DOCUMENT_FILE_BYTES: usize = 255;
+
+impl DocumentTextRecord {
+    /// Whether every backend can keep this text: a file name that is not empty and at most
+    /// [`MAX_DOCUMENT_FILE_BYTES`], a stored value of at most [`MAX_DOCUMENT_TEXT_BYTES`]. Each
+    /// backend checks every text of a batch before writing any of it; an importer may call
+    /// this first to name the record at fault.
+    pub fn check(&self) -> Result<(), StoreError> {
+        let refuse = |reason: String| Err(StoreError::DocumentText { file: self.file.clone(), reason });
+        if self.file.is_empty() {
+            return refuse("the file name is empty".into());
+        }
+        if self.file.len() > MAX_DOCUMENT_FILE_BYTES {
+            return refuse(format!(
+                "the file name takes {} bytes, more than the {MAX_DOCUMENT_FILE_BYTES} a file name may",
+                self.file.len()
+            ));
+        }
+        let stored = value::encoded_len(&self.text);
+        if stored > MAX_DOCUMENT_TEXT_BYTES {
+            return refuse(format!(
+                "the text takes {stored} bytes as stored (as a JSON string, where a line break or a quotation \
+                 mark takes two bytes), more than the limit of {MAX_DOCUMENT_TEXT_BYTES}"
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl WriteBatch {
     /// Whether committing it would change nothing (the base alone is not a change).
     pub fn is_empty(&self) -> bool {
@@ -152,6 +202,12 @@ impl WriteBatch {
             && self.audit.is_empty()
             && self.seeded.is_empty()
             && self.put_texts.is_empty()
+    }
+
+    /// Every text of the batch checked ([`DocumentTextRecord::check`]): each backend calls it
+    /// before writing anything, so a batch with a text no backend may keep changes nothing.
+    fn check_texts(&self) -> Result<(), StoreError> {
+        self.put_texts.iter().try_for_each(DocumentTextRecord::check)
     }
 }
 
@@ -373,5 +429,26 @@ mod tests {
         for bad in ["", "etcd://", "etcd://a", "etcd://a:1,", "etcd://:1", "etcd://a:port", "http://a:1", "s3://b"] {
             assert!(matches!(Location::parse(bad), Err(StoreError::BadSpec(_))), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_text_is_refused_by_its_stored_size_and_its_file_name() {
+        let record = |file: &str, text: String| DocumentTextRecord { file: file.into(), text };
+        let refused = |r: &DocumentTextRecord, what: &str| match r.check() {
+            Err(StoreError::DocumentText { file, reason }) => {
+                assert_eq!(file, r.file);
+                assert!(reason.contains(what), "{reason}");
+            }
+            other => panic!("{} ({} bytes): {other:?}", r.file, r.text.len()),
+        };
+        // The version byte and the two quotation marks around a text with nothing to escape.
+        let at_limit = "a".repeat(MAX_DOCUMENT_TEXT_BYTES - 3);
+        record("doc.md", at_limit.clone()).check().unwrap();
+        refused(&record("doc.md", format!("{at_limit}a")), "more than the limit");
+        // Half the limit in line breaks is over it: each is stored as two bytes.
+        refused(&record("doc.md", "\n".repeat(MAX_DOCUMENT_TEXT_BYTES / 2)), "as stored");
+        record(&"f".repeat(MAX_DOCUMENT_FILE_BYTES), String::new()).check().unwrap();
+        refused(&record(&"f".repeat(MAX_DOCUMENT_FILE_BYTES + 1), String::new()), "file name takes");
+        refused(&record("", "text".into()), "empty");
     }
 }

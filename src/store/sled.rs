@@ -22,6 +22,10 @@
 //! - `tokens`: token name → encoded [`TokenRecord`] (only the SHA-256 of the secret).
 //! - `seeded`: record ID → SHA-256 of the record as the seed last wrote it; how a re-seed tells
 //!   records edited through the API (which it leaves alone) from untouched ones.
+//! - `texts`: a document's file name → its text, encoded as a JSON string (an import's
+//!   documents). Added after format version 1 was fixed, without a new version: a store
+//!   written before has no `texts` tree, which reads as no texts, and nothing else changed
+//!   meaning. A new build opening an old store creates the tree empty.
 //!
 //! Values are one version byte followed by JSON, so a later format can be read side by side.
 
@@ -36,8 +40,8 @@ use tokio::sync::broadcast;
 
 use super::value::{decode, decode_u64, encode};
 use super::{
-    AuditEntry, ChangeStream, Committed, CommittedBatch, Generation, KeyRange, Snapshot, Store, StoreError,
-    TokenRecord, WriteBatch,
+    AuditEntry, ChangeStream, Committed, CommittedBatch, DocumentTextRecord, Generation, KeyRange, Snapshot, Store,
+    StoreError, TokenRecord, WriteBatch,
 };
 use crate::domain::{Entity, Relation, RelationView};
 
@@ -72,6 +76,7 @@ struct Trees {
     audit_by_target: ::sled::Tree,
     tokens: ::sled::Tree,
     seeded: ::sled::Tree,
+    texts: ::sled::Tree,
 }
 
 pub struct SledStore {
@@ -157,6 +162,7 @@ impl SledStore {
             audit_by_target: db.open_tree("audit_by_target")?,
             tokens: db.open_tree("tokens")?,
             seeded: db.open_tree("seeded")?,
+            texts: db.open_tree("texts")?,
             meta,
         };
         let (live, _) = broadcast::channel(RECENT);
@@ -210,9 +216,12 @@ impl SledStore {
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         let encoded_entities: Vec<(&Entity, Vec<u8>)> = batch.put_entities.iter().map(|e| (e, encode(e))).collect();
         let encoded_relations: Vec<(&Relation, Vec<u8>)> = batch.put_relations.iter().map(|r| (r, encode(r))).collect();
+        // Encoded once, outside the closure sled may run again on a conflict (a text is up to 1 MiB).
+        let encoded_texts: Vec<(&str, Vec<u8>)> =
+            batch.put_texts.iter().map(|t| (t.file.as_str(), encode(&t.text))).collect();
         let t = &self.t;
-        let trees = (&t.meta, &t.entities, &t.relations, &t.slugs, &t.audit, &t.audit_by_target, &t.seeded);
-        let result = trees.transaction(|(meta, entities, relations, slugs, audit, audit_by_target, seeded)| {
+        let trees = (&t.meta, &t.entities, &t.relations, &t.slugs, &t.audit, &t.audit_by_target, &t.seeded, &t.texts);
+        let result = trees.transaction(|(meta, entities, relations, slugs, audit, audit_by_target, seeded, texts)| {
             let head = match meta.get("generation")? {
                 Some(v) => decode_u64(&v).map_err(ConflictableTransactionError::Abort)?,
                 None => 0,
@@ -273,6 +282,10 @@ impl SledStore {
             for (id, digest) in &batch.seeded {
                 seeded.insert(id.as_bytes(), digest.as_slice())?;
             }
+            // In batch order: a later text for the same file replaces an earlier one.
+            for (file, bytes) in &encoded_texts {
+                texts.insert(file.as_bytes(), bytes.as_slice())?;
+            }
             Ok(Committed { generation, entries })
         });
         match result {
@@ -291,9 +304,16 @@ struct SledSnapshot {
 }
 
 impl Snapshot for SledSnapshot {
-    fn document_texts(&self) -> Result<Vec<crate::store::DocumentTextRecord>, StoreError> {
-        // NOT YET STORED: the texts keyspace lands next (this session's store slice).
-        Ok(Vec::new())
+    /// In file name order (byte order).
+    fn document_texts(&self) -> Result<Vec<DocumentTextRecord>, StoreError> {
+        let mut out = Vec::with_capacity(self.t.texts.len());
+        for r in self.t.texts.iter() {
+            let (file, value) = r?;
+            let file = String::from_utf8(file.to_vec())
+                .map_err(|_| StoreError::Corrupt("a document text's file name is not UTF-8".into()))?;
+            out.push(DocumentTextRecord { file, text: decode(&value)? });
+        }
+        Ok(out)
     }
 
     fn generation(&self) -> Generation {
@@ -363,6 +383,7 @@ impl Store for SledStore {
     /// writers cannot both take a slug or both build on one generation. The flush happens in
     /// [`Store::make_durable`] (sled deadlocks if a transaction flushes).
     async fn commit(&self, batch: &WriteBatch) -> Result<Committed, StoreError> {
+        batch.check_texts()?;
         let _gate = self.commit_gate.lock().await;
         let committed = self.transact(batch)?;
         let queued = Arc::new(CommittedBatch {
@@ -579,6 +600,32 @@ fn history_key(target_id: &str, seq: u64) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A store written before texts were kept has no `texts` tree: it opens as it is, in the
+    /// same format version, with no texts, and keeps the ones committed from then on.
+    #[test]
+    fn a_store_from_before_texts_opens_and_keeps_texts() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let db = ::sled::Config::new().path(dir.path()).open().unwrap();
+            let meta = db.open_tree("meta").unwrap();
+            meta.insert("format_version", &FORMAT_VERSION.to_be_bytes()).unwrap();
+            meta.insert("generation", &7u64.to_be_bytes()).unwrap();
+            db.open_tree("entities").unwrap().insert("x", encode(&"not read here")).unwrap();
+            db.flush().unwrap();
+            assert!(!db.tree_names().iter().any(|n| n.as_ref() == b"texts"));
+        }
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        runtime.block_on(async {
+            let store = SledStore::open(dir.path()).unwrap();
+            assert_eq!(store.read().await.unwrap().document_texts().unwrap(), vec![]);
+            let text = DocumentTextRecord { file: "a.md".into(), text: "kept".into() };
+            let batch = WriteBatch { put_texts: vec![text.clone()], ..WriteBatch::default() };
+            let committed = store.commit_durable(&batch).await.unwrap();
+            assert_eq!(committed.generation, 8);
+            assert_eq!(store.read().await.unwrap().document_texts().unwrap(), vec![text]);
+        });
+    }
 
     #[test]
     fn key_ranges_cover_every_key_once_in_order() {

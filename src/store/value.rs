@@ -18,6 +18,26 @@ pub(super) fn encode<T: serde::Serialize>(value: &T) -> Vec<u8> {
     out
 }
 
+/// `encode(value).len()` without building the bytes: how a size limit on stored values is
+/// checked before anything is encoded for a write.
+pub(super) fn encoded_len<T: serde::Serialize + ?Sized>(value: &T) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    // The version byte.
+    let mut count = Count(1);
+    // As in `encode`: our own plain values serialize, and counting cannot fail.
+    serde_json::to_writer(&mut count, value).expect("model values serialize");
+    count.0
+}
+
 pub(super) fn decode<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, StoreError> {
     match bytes.split_first() {
         Some((&VALUE_V1, body)) => {
@@ -49,6 +69,9 @@ mod tests {
         );
         assert!(matches!(decode::<Vec<String>>(&[VALUE_V1, b'{']), Err(StoreError::Corrupt(_))));
         assert_eq!(decode_u64(&7u64.to_be_bytes()).unwrap(), 7);
+        for text in ["", "plain", "two\nlines \"quoted\"", "\u{1}control", "\u{e9}t\u{e9}"] {
+            assert_eq!(encoded_len(text), encode(&text).len(), "{text:?}");
+        }
         assert!(decode_u64(&[1, 2]).is_err());
     }
 }
