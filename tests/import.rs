@@ -251,7 +251,8 @@ async fn the_curated_graph_round_trips_through_export_and_an_import_over_http() 
     let report: Value = res.json().await.unwrap();
     assert_eq!(report["problems"][0]["line"], 2);
     assert_eq!(report["problems"][0]["field"], "slug");
-    assert!(b.data(r#"{ entity(slug: "new-person") { id } }"#, json!({})).await["entity"].is_null());
+    let missing = b.query(r#"{ entity(slug: "new-person") { id } }"#, json!({})).await;
+    assert_eq!(common::error_codes(&missing), ["NOT_FOUND"], "nothing of a refused import is written");
     let res = import(Some(admin), "?format=xml", String::new()).await.unwrap();
     assert_eq!(res.status(), 400);
     a.stop().await;

@@ -427,7 +427,12 @@ impl Run<'_> {
                 },
             };
             if let Some(t) = text {
-                self.new_texts.insert(f.clone(), t);
+                // The store's limit on a text, met here so that the record is named.
+                let record = DocumentTextRecord { file: f.clone(), text: t };
+                if let Err(e) = record.check() {
+                    return self.refuse(loc, Some("text".into()), e.to_string());
+                }
+                self.new_texts.insert(record.file, record.text);
             }
         }
         self.entities.insert(id, Defined { loc, file, document });
