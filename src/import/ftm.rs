@@ -17,7 +17,7 @@
 //!   without its endpoints, and (as `Skipped`) a schema this graph has no place for.
 
 use std::collections::BTreeMap;
-use std::io::{self, BufRead};
+use std::io::BufRead;
 
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -272,6 +272,8 @@ fn slug_with_prefix(prefix: &str, raw: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::io;
+
     use super::*;
     use crate::domain::Slug;
 
