@@ -406,7 +406,8 @@ mod tests {
     }
 
     #[test]
-    fn the_fixture_pair_reads_without_a_bad_row() {
+    fn the_fixture_pair_reads_without_a_bad_row_and_is_valid_as_one_import() {
+        let mut all = Vec::new();
         for (name, entities) in [("entities.csv", true), ("relations.csv", false)] {
             let path = format!("{}/tests/fixtures/import/{name}", env!("CARGO_MANIFEST_DIR"));
             let file = std::fs::File::open(&path).unwrap();
@@ -419,6 +420,11 @@ mod tests {
                     other => panic!("{name} line {}: {other:?}", i.line),
                 }
             }
+            all.extend(items.into_iter().filter_map(|i| match i.read {
+                Read::Record(r) => Some(r),
+                _ => None,
+            }));
         }
+        crate::import::ftm::tests::assert_valid_as_one_import(&all.iter().collect::<Vec<_>>());
     }
 }

@@ -271,11 +271,60 @@ fn slug_with_prefix(prefix: &str, raw: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::io;
 
     use super::*;
     use crate::domain::Slug;
+
+    /// Checks records as an import would: every one through validation (open rules), against
+    /// the entities and documents of the same records, and every quote found verbatim in its
+    /// document's text. The fixtures are meant for a real import, so they must pass this.
+    pub(crate) fn assert_valid_as_one_import(records: &[&Record]) {
+        use crate::validate::{self, DocumentRef, Refs, Rules};
+
+        struct Known<'a>(Vec<&'a DraftEntity>);
+        impl Known<'_> {
+            fn id(e: &DraftEntity) -> Option<&str> {
+                e.id.as_deref().or(e.slug.as_deref())
+            }
+            fn doc(&self, reference: &str) -> Option<&DraftEntity> {
+                self.0.iter().copied().find(|e| {
+                    e.kind.as_deref() == Some("document")
+                        && (Self::id(e) == Some(reference) || e.file.as_deref() == Some(reference))
+                })
+            }
+        }
+        impl Refs for Known<'_> {
+            fn document(&self, reference: &str) -> Option<DocumentRef> {
+                let d = self.doc(reference)?;
+                Some(DocumentRef { id: Self::id(d)?.to_owned(), file: d.file.clone() })
+            }
+            fn entity_exists(&self, id: &str) -> bool {
+                self.0.iter().any(|e| Self::id(e) == Some(id))
+            }
+        }
+        let known = Known(
+            records
+                .iter()
+                .filter_map(|r| match r {
+                    Record::Entity(e) => Some(e.as_ref()),
+                    Record::Relation(_) => None,
+                })
+                .collect(),
+        );
+        for r in records {
+            let quotes = match r {
+                Record::Entity(e) => validate::entity(e, &known, Rules::OPEN).map(|c| c.quotes),
+                Record::Relation(rel) => validate::relation(rel, &known, Rules::OPEN).map(|c| c.quotes),
+            };
+            let quotes = quotes.unwrap_or_else(|errors| panic!("{r:?} is refused: {errors:?}"));
+            for q in quotes {
+                let text = known.doc(&q.document.id).and_then(|d| d.text.as_deref()).unwrap_or_default();
+                assert!(text.contains(&q.quote), "`{}` is not in {}", q.quote, q.document.id);
+            }
+        }
+    }
 
     fn items(text: &str) -> Vec<Item> {
         read(io::Cursor::new(text.as_bytes().to_vec()), "sample.jsonl").map(Result::unwrap).collect()
@@ -446,5 +495,13 @@ mod tests {
         assert_eq!(kinds.into_iter().collect::<Vec<_>>(), ["holds_role", "member_of", "mentions"]);
         assert!(entities.iter().any(|e| e.subtype.as_deref() == Some("public body")));
         assert!(entities.iter().any(|e| e.text.is_some()));
+        let records: Vec<&Record> = items
+            .iter()
+            .filter_map(|i| match &i.read {
+                Read::Record(r) => Some(r),
+                _ => None,
+            })
+            .collect();
+        assert_valid_as_one_import(&records);
     }
 }
