@@ -163,7 +163,9 @@ fn header_bad(field: Option<&str>, message: impl Into<String>) -> Item {
 /// Which file the header makes this and what each column is; every problem of the header
 /// otherwise.
 fn columns(header: &csv::StringRecord) -> Result<Columns, Vec<Item>> {
-    let names: Vec<&str> = header.iter().map(str::trim).collect();
+    // Spreadsheets often save UTF-8 with a byte order mark, which would glue itself to the
+    // first column's name.
+    let names: Vec<&str> = header.iter().map(|n| n.trim_start_matches('\u{feff}').trim()).collect();
     let has = |n: &str| names.contains(&n);
     let is_entities = has("slug");
     let is_relations = has("from") || has("to");
@@ -403,6 +405,8 @@ mod tests {
         assert_eq!(bads(&items("a,b\n1,2\n")), [(1, None)]);
         assert_eq!(bads(&items("slug,from,to\n")), [(1, None)]);
         assert_eq!(bads(&items("slug,kind,name,slug\n")), [(1, Some("slug".into()))]);
+        let with_bom = items("\u{feff}slug,kind,name\nx,person,X\n");
+        assert!(matches!(&with_bom[..], [Item { line: 2, read: Read::Record(_) }]), "{with_bom:?}");
     }
 
     #[test]
