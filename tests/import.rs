@@ -258,3 +258,66 @@ async fn the_curated_graph_round_trips_through_export_and_an_import_over_http() 
     a.stop().await;
     b.stop().await;
 }
+
+#[tokio::test]
+async fn csv_files_and_a_followthemoney_sample_import_into_a_running_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path(), None).await;
+    let admin = server.token("adm", Role::Admin).await;
+    let post = |query: &'static str, file: &str| {
+        let body = std::fs::read(repo_path(&format!("tests/fixtures/import/{file}"))).unwrap();
+        server.client.post(format!("{}/import{query}", server.url)).bearer_auth(&admin).body(body).send()
+    };
+
+    // CSV: the entities file, then the relations file that names them.
+    for file in ["entities.csv", "relations.csv"] {
+        let res = post("?format=csv", file).await.unwrap();
+        let status = res.status();
+        let report: Value = res.json().await.unwrap();
+        assert_eq!(status, 200, "{file}: {report}");
+        assert_eq!(report["invalid"], 0, "{file}: {report}");
+    }
+    let agency = server
+        .data(
+            r#"{ entity(slug: "sample-director") { name relations(first: 10) { edges { node { kind title
+                 citations { quote document { slug } } } } } } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(agency["entity"]["name"], "Ana Ferreira");
+    let edges = agency["entity"]["relations"]["edges"].as_array().unwrap();
+    let role = edges.iter().find(|e| e["node"]["kind"] == "HOLDS_ROLE").expect("the role from relations.csv");
+    assert_eq!(role["node"]["title"], "Director");
+    assert_eq!(role["node"]["citations"][0]["document"]["slug"], "sample-report");
+
+    // FollowTheMoney: people, organizations, a document with its text, the relations between
+    // them, and what has no place here counted as left out.
+    let res = post("?format=ftm&name=sample.ftm.jsonl", "ftm-sample.jsonl").await.unwrap();
+    let status = res.status();
+    let report: Value = res.json().await.unwrap();
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["invalid"], 0, "{report}");
+    assert!(report["leftOut"]["Ownership"].as_u64() >= Some(1), "{report}");
+    assert!(report["leftOut"]["Address"].as_u64() >= Some(1), "{report}");
+    let people = server.data(r#"{ entities(kind: PERSON, first: 50) { edges { node { name } } } }"#, json!({})).await;
+    let names: Vec<&str> =
+        people["entities"]["edges"].as_array().unwrap().iter().filter_map(|e| e["node"]["name"].as_str()).collect();
+    assert!(names.contains(&"Maria Lopes"), "{names:?}");
+    // The FtM ID `person-maria-lopes` is the slug `ftm-person-maria-lopes`, run after run.
+    let lopes = server
+        .data(
+            r#"{ entity(slug: "ftm-person-maria-lopes") { name aliases date relations(first: 20) { edges { node { kind title } } } } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(lopes["entity"]["name"], "Maria Lopes");
+    assert_eq!(lopes["entity"]["date"], "1968-04-12");
+    let kinds: Vec<&str> = lopes["entity"]["relations"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["node"]["kind"].as_str())
+        .collect();
+    assert!(kinds.contains(&"HOLDS_ROLE"), "the Directorship is a role: {lopes}");
+    server.stop().await;
+}

@@ -112,8 +112,7 @@ pub struct Report {
 }
 
 impl Report {
-    /// Whether the import wrote what it read (nothing refused, or the refused left out on
-    /// purpose with `--skip-invalid`).
+    /// One line of counts, for the command line and the server's log.
     pub fn summary(&self) -> String {
         let left_out: u64 = self.left_out.values().sum();
         format!(
