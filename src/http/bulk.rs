@@ -75,15 +75,15 @@ pub async fn import(req: HttpRequest, mut payload: web::Payload, state: web::Dat
         Ok(q) => q.into_inner(),
         Err(e) => return refuse(StatusCode::BAD_REQUEST, code::BAD_REQUEST, format!("bad query string: {e}")),
     };
-    let flag = |name: &str| -> Result<bool, HttpResponse> {
+    let flag = |name: &str| -> Result<bool, Box<HttpResponse>> {
         match q.get(name).map(String::as_str) {
             None | Some("false") => Ok(false),
             Some("true" | "") => Ok(true),
-            Some(v) => Err(refuse(
+            Some(v) => Err(Box::new(refuse(
                 StatusCode::BAD_REQUEST,
                 code::BAD_REQUEST,
                 format!("`{name}` must be true or false (got `{}`)", crate::domain::excerpt(v)),
-            )),
+            ))),
         }
     };
     let format = match q.get("format").map(String::as_str) {
@@ -97,7 +97,7 @@ pub async fn import(req: HttpRequest, mut payload: web::Payload, state: web::Dat
     };
     let (dry_run, skip_invalid) = match (flag("dryRun"), flag("skipInvalid")) {
         (Ok(d), Ok(s)) => (d, s),
-        (Err(r), _) | (_, Err(r)) => return r,
+        (Err(r), _) | (_, Err(r)) => return *r,
     };
     let chunk = match q.get("chunk").map(|v| v.parse::<usize>()) {
         None => 1000,

@@ -30,7 +30,7 @@ pub mod read;
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::io::{self, Read as _};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -478,9 +478,7 @@ impl Run<'_> {
                 Err(problems) => run.refuse_all(loc, problems),
                 Ok((relation_id, qs)) => {
                     if let Some(id) = relation_id {
-                        let mut h = hasher.build_hasher();
-                        id.hash(&mut h);
-                        if let Some(first) = relation_ids.insert(h.finish(), loc) {
+                        if let Some(first) = relation_ids.insert(hasher.hash_one(&id), loc) {
                             let message = format!(
                                 "duplicate relation ID `{id}` (also {}); give each of them an explicit, distinct `id`",
                                 run.describe(first)
@@ -784,7 +782,7 @@ impl Refs for ImportRefs<'_, '_> {
             return d.document.then(|| DocumentRef { id: reference.to_string(), file: d.file.clone() });
         }
         if let Some(e) = self.view.entity(reference) {
-            return (e.kind == EntityKind::Document).then(|| DocumentRef { id: e.id, file: e.file });
+            return (e.kind == EntityKind::Document).then_some(DocumentRef { id: e.id, file: e.file });
         }
         let id = self.view.document_by_file(reference)?;
         Some(DocumentRef { id, file: Some(reference.to_string()) })
