@@ -299,18 +299,8 @@ impl Planner<'_> {
         before: Option<serde_json::Value>,
         after: Option<serde_json::Value>,
     ) {
-        self.batch.audit.push(AuditEntry {
-            seq: 0,
-            generation: 0,
-            at: String::new(),
-            actor: self.actor.into(),
-            action: self.action.into(),
-            target,
-            target_id: id.into(),
-            before,
-            after,
-            merged_into: None,
-        });
+        let entry = AuditEntry::pending(self.actor, self.action, target, id, before, after);
+        self.batch.audit.push(entry);
     }
 
     fn put_entity(&mut self, before: Option<&Entity>, after: Entity) {

@@ -379,21 +379,9 @@ pub async fn apply(store: &dyn Store, data: &SeedData) -> Result<(SeedReport, Op
     let mut report = SeedReport::default();
     let snapshot = store.read().await?;
     let mut batch = WriteBatch { base: Some(snapshot.generation()), ..WriteBatch::default() };
-    let audit =
-        |target: TargetKind, id: &str, action: &str, before: Option<serde_json::Value>, after: serde_json::Value| {
-            AuditEntry {
-                seq: 0,
-                generation: 0,
-                at: String::new(),
-                actor: "seed".into(),
-                action: action.into(),
-                target,
-                target_id: id.into(),
-                before,
-                after: Some(after),
-                merged_into: None,
-            }
-        };
+    let audit = |target: TargetKind, id: &str, action: &str, before, after| {
+        AuditEntry::pending("seed", action, target, id, before, Some(after))
+    };
     for e in &data.entities {
         let new_digest = digest(&Entity { version: 0, ..e.clone() });
         match (snapshot.entity(&e.id)?, snapshot.seeded_digest(&e.id)?) {

@@ -40,25 +40,20 @@ struct FtmLine {
 /// Reads FtM JSON Lines; blank lines are skipped. `file_name` names the import file, the
 /// document cited by relations without a `proof`.
 pub fn read<R: BufRead + Send + 'static>(reader: R, file_name: &str) -> Items<'static> {
-    let mut lines = reader.split(b'\n');
-    let mut line_no = 0u64;
+    let mut lines = super::read::numbered_lines(reader);
     let dataset = dataset_document(file_name);
     let dataset_slug = dataset.slug.clone().unwrap_or_default();
     let mut dataset_pending = Some(dataset);
     // A line can give two items (the file's document, then the relation citing it).
     let mut queued: Option<Item> = None;
-    Box::new(std::iter::from_fn(move || loop {
+    Box::new(std::iter::from_fn(move || {
         if let Some(item) = queued.take() {
             return Some(Ok(item));
         }
-        let bytes = match lines.next()? {
-            Ok(b) => b,
+        let (line_no, bytes) = match lines.next()? {
+            Ok(l) => l,
             Err(e) => return Some(Err(e)),
         };
-        line_no += 1;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
         let read = map_line(&bytes, &dataset_slug);
         let cites_dataset = matches!(&read, Read::Record(Record::Relation(r))
             if r.citations.iter().any(|c| c.document == dataset_slug));
@@ -68,7 +63,7 @@ pub fn read<R: BufRead + Send + 'static>(reader: R, file_name: &str) -> Items<'s
                 return Some(Ok(Item { line: line_no, read: Read::Record(Record::Entity(Box::new(doc))) }));
             }
         }
-        return Some(Ok(Item { line: line_no, read }));
+        Some(Ok(Item { line: line_no, read }))
     }))
 }
 

@@ -200,8 +200,11 @@ impl Progress for Quiet {
     fn finish(&self) {}
 }
 
-/// A record's place: which file (index into the sources) and line.
-type Loc = (u32, u64);
+/// A record's place: which file (index into the sources), which line, and which record of the
+/// line (0: the line itself, when it is not a record; 1: an entity; 2: a relation). A line may
+/// give two records (a FollowTheMoney relation and, before it, the document standing for its
+/// file), and refusing one must not refuse the other.
+type Loc = (u32, u64, u8);
 /// The import's own tables are looked up millions of times: a fast hash (no adversary picks
 /// these keys against the importing process's own memory).
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
@@ -334,7 +337,12 @@ impl Run<'_> {
             let mut n = 0u64;
             for item in items {
                 let item = item.map_err(io_err)?;
-                f(self, (i as u32, item.line), item.read);
+                let which = match &item.read {
+                    Read::Record(Record::Entity(_)) => 1,
+                    Read::Record(Record::Relation(_)) => 2,
+                    _ => 0,
+                };
+                f(self, (i as u32, item.line, which), item.read);
                 n += 1;
                 if n % 4096 == 0 {
                     if self.stop.load(Ordering::Relaxed) != 0 {
@@ -624,22 +632,8 @@ struct Counts {
 fn plan_chunk(chunk: &Chunk, snapshot: &dyn Snapshot, files: &[String]) -> Result<(WriteBatch, Counts), StoreError> {
     let mut batch = WriteBatch { base: Some(snapshot.generation()), ..WriteBatch::default() };
     let mut counts = Counts::default();
-    let audit = |file: u32,
-                 target: TargetKind,
-                 id: &str,
-                 action: &str,
-                 before: Option<serde_json::Value>,
-                 after: serde_json::Value| AuditEntry {
-        seq: 0,
-        generation: 0,
-        at: String::new(),
-        actor: format!("import:{}", files[file as usize]),
-        action: action.into(),
-        target,
-        target_id: id.into(),
-        before,
-        after: Some(after),
-        merged_into: None,
+    let audit = |file: u32, target: TargetKind, id: &str, action: &str, before, after| {
+        AuditEntry::pending(format!("import:{}", files[file as usize]), action, target, id, before, Some(after))
     };
     for (e, text, file) in &chunk.entities {
         match snapshot.entity(&e.id)? {

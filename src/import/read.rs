@@ -148,24 +148,29 @@ fn jsonl_wanting<R: BufRead + Send + 'static>(
     reader: R,
     want: Option<Want>,
 ) -> impl Iterator<Item = io::Result<Item>> + Send {
-    let mut line_no = 0u64;
-    let mut lines = reader.split(b'\n');
-    std::iter::from_fn(move || loop {
-        let bytes = match lines.next()? {
-            Ok(b) => b,
+    numbered_lines(reader).filter_map(move |line| {
+        let (line_no, bytes) = match line {
+            Ok(l) => l,
             Err(e) => return Some(Err(e)),
         };
-        line_no += 1;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
         if let (Some(want), Some(sort)) = (want, plain_sort(&bytes)) {
             if want != sort {
-                continue;
+                return None;
             }
         }
-        return Some(Ok(Item { line: line_no, read: parse_json_line(&bytes) }));
+        Some(Ok(Item { line: line_no, read: parse_json_line(&bytes) }))
     })
+}
+
+/// The lines of a JSON Lines file that are not blank, each with its 1-based number.
+pub(super) fn numbered_lines<R: BufRead + Send + 'static>(
+    reader: R,
+) -> impl Iterator<Item = io::Result<(u64, Vec<u8>)>> + Send {
+    reader
+        .split(b'\n')
+        .enumerate()
+        .map(|(i, line)| line.map(|bytes| (i as u64 + 1, bytes)))
+        .filter(|line| !matches!(line, Ok((_, bytes)) if bytes.iter().all(u8::is_ascii_whitespace)))
 }
 
 fn parse_json_line(bytes: &[u8]) -> Read {

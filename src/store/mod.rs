@@ -116,6 +116,31 @@ pub struct AuditEntry {
     pub merged_into: Option<String>,
 }
 
+impl AuditEntry {
+    /// An entry for a batch, before its commit assigns `seq`, `generation` and `at`.
+    pub fn pending(
+        actor: impl Into<String>,
+        action: impl Into<String>,
+        target: TargetKind,
+        target_id: impl Into<String>,
+        before: Option<serde_json::Value>,
+        after: Option<serde_json::Value>,
+    ) -> AuditEntry {
+        AuditEntry {
+            seq: 0,
+            generation: 0,
+            at: String::new(),
+            actor: actor.into(),
+            action: action.into(),
+            target,
+            target_id: target_id.into(),
+            before,
+            after,
+            merged_into: None,
+        }
+    }
+}
+
 /// A stored API token: its name, role and the SHA-256 of its secret (never the secret).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TokenRecord {
