@@ -164,3 +164,67 @@ async fn a_stream_from_before_a_compaction_says_compacted() {
     let c = store.commit_durable(&creating(entity(3))).await.unwrap();
     assert_eq!(next(&mut stream).await.generation, c.generation);
 }
+
+/// An import over HTTP into one service over etcd: its chunks (more operations than one etcd
+/// transaction takes) reach a second service through the stream, document texts with them, so
+/// the second one serves the text and checks an editor's quote against it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_reaches_every_service_over_the_cluster_with_its_texts() {
+    let cluster = EtcdCluster::start().await;
+    let a = TestServer::start_over(open(&cluster).await, None).await;
+    let b = TestServer::start_over(open(&cluster).await, None).await;
+    let admin = a.token("importer", Role::Admin).await;
+    let text = "A register of who knows whom, kept by the town.";
+    let mut body = format!(
+        "{}\n",
+        json!({ "entity": { "slug": "register", "kind": "document", "name": "Register", "file": "register.txt", "text": text } })
+    );
+    for i in 0..150 {
+        body.push_str(&format!(
+            "{}\n",
+            json!({ "entity": { "slug": format!("person-{i}"), "kind": "person", "name": format!("Person {i}") } })
+        ));
+    }
+    for i in 0..150 {
+        let relation = json!({ "relation": { "kind": "partners_with", "from": format!("person-{i}"),
+            "to": format!("person-{}", (i + 1) % 150), "citations": [{ "document": "register", "quote": "who knows whom" }] } });
+        body.push_str(&format!("{relation}\n"));
+    }
+    let res = a
+        .client
+        .post(format!("{}/import?chunk=100&name=register.jsonl", a.url))
+        .bearer_auth(&admin)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    let report: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["entitiesAdded"], 151, "{report}");
+    assert_eq!(report["relationsAdded"], 150, "{report}");
+
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let d = b.data(r#"{ stats { entities relations } }"#, json!({})).await;
+        if d["stats"]["relations"] == 150 && d["stats"]["entities"] == 151 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the second service shows {d}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let doc = b.data(r#"{ entity(slug: "register") { ... on Document { text } } }"#, json!({})).await;
+    assert_eq!(doc["entity"]["text"], text);
+    let editor = b.token("ed", Role::Editor).await;
+    let made = b
+        .query_as(
+            &editor,
+            r#"mutation { createRelation(input: { kind: SUPPORTS, from: "person-1", to: "person-7",
+                citations: [{ document: "register", quote: "kept by the town" }] }) { relation { id } } }"#,
+            json!({}),
+        )
+        .await;
+    assert!(made.get("errors").is_none(), "the imported text is known to the other service: {made}");
+    b.stop().await;
+    a.stop().await;
+}
