@@ -321,3 +321,32 @@ async fn csv_files_and_a_followthemoney_sample_import_into_a_running_server() {
     assert!(kinds.contains(&"HOLDS_ROLE"), "the Directorship is a role: {lopes}");
     server.stop().await;
 }
+
+/// A FollowTheMoney line may give two records: the document standing for the file, then the
+/// first relation citing it. Refusing that relation must not drop the document the later
+/// relations cite.
+#[tokio::test]
+async fn refusing_one_record_of_a_line_keeps_the_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("people.ftm.json");
+    write_lines(
+        &file,
+        &[
+            json!({ "id": "a", "schema": "Person", "properties": { "name": ["Ana Silva"] } }),
+            json!({ "id": "b", "schema": "Organization", "properties": { "name": ["Harbour Board"] } }),
+            json!({ "id": "m1", "schema": "Membership", "properties": { "member": ["nobody"], "organization": ["b"] } }),
+            json!({ "id": "m2", "schema": "Membership", "properties": { "member": ["a"], "organization": ["b"] } }),
+        ],
+    );
+    let data = dir.path().join("data");
+    let out = policygraph()
+        .args(["import", "--format", "ftm", "--skip-invalid", "--data"])
+        .arg(&data)
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("people.ftm.json:3: field `from`"), "{stderr}");
+    let (entities, relations, _) = counts(&data).await;
+    assert_eq!((entities, relations), (3, 1), "the two people, the file's document, and m2 citing it");
+}
