@@ -32,7 +32,25 @@ async fn counts(dir: &Path) -> (usize, usize, u64) {
     let counts = (g.entity_count(), g.relation_count(), service.last_seq().await.unwrap());
     drop(g);
     service.close().await.unwrap();
+    drop(service);
+    wait_for_unlock(dir).await;
     counts
+}
+
+/// Waits until no handle of this process holds the store's file lock: sled's flusher thread
+/// lets go of it a moment after the last handle is dropped, and the next command run over the
+/// store is another process that needs it.
+async fn wait_for_unlock(dir: &Path) {
+    use std::os::fd::AsRawFd as _;
+    let file = std::fs::File::open(dir.join("db")).expect("the store's lock file");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    // SAFETY: flock on a file descriptor this function owns.
+    while unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        assert!(std::time::Instant::now() < deadline, "the store stayed locked");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // SAFETY: as above; unlocking a lock this descriptor holds.
+    unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_UN) };
 }
 
 fn document(slug: &str, file: &str, text: &str) -> Value {
