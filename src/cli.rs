@@ -420,8 +420,12 @@ async fn export_graph(args: ExportGraphArgs) -> anyhow::Result<ExitCode> {
         include_provenance: args.include_provenance,
     };
     let (entities, relations) = crate::export::select(&g, &sel)?;
-    let texts = known_texts(service.store(), &args.seed.seed_dir).await?;
-    let body = crate::export::render(args.format, &g, &entities, &relations, &texts);
+    // The service read the store's texts when it started; the seed directory's join them
+    // under the service's own rule (the store's win).
+    if args.seed.seed_dir.is_dir() {
+        service.add_document_texts(&seed::load_document_texts(&args.seed.seed_dir)?);
+    }
+    let body = crate::export::render(args.format, &g, &entities, &relations, &service.document_texts());
     if args.out == Path::new("-") {
         print!("{body}");
     } else {
@@ -431,8 +435,9 @@ async fn export_graph(args: ExportGraphArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The document texts quotes can be found in: the seed directory's and those the store keeps
-/// (the store's win for a file in both: an import wrote them later).
+/// The document texts quotes can be found in, for the commands that use the store without a
+/// service: the seed directory's and those the store keeps (the store's win for a file in both,
+/// as in `Service`: an import wrote them later).
 async fn known_texts(store: &dyn crate::store::Store, seed_dir: &Path) -> anyhow::Result<crate::domain::DocumentTexts> {
     let seed = if seed_dir.is_dir() { seed::load_document_texts(seed_dir)? } else { Default::default() };
     let snapshot = store.read().await?;
