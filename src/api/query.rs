@@ -49,6 +49,47 @@ pub struct GraphStats {
     pub generation: u64,
 }
 
+/// A page of `entities` in slug order, with no `where` or `orderBy`.
+pub(crate) struct PlainEntities {
+    /// Each entity with its cursor.
+    pub edges: Vec<(String, std::sync::Arc<domain::Entity>)>,
+    pub has_next_page: bool,
+    pub has_previous_page: bool,
+    pub total_count: usize,
+}
+
+/// `entities(kind:, first:, after:)` in slug order: shared by the resolver and the compiled read
+/// path ([`crate::compiled`]), so that the two answer the same page.
+pub(crate) fn plain_entities(
+    g: &crate::graph::GraphIndex,
+    kind: Option<domain::EntityKind>,
+    first: Option<i32>,
+    after: Option<&str>,
+) -> Result<PlainEntities> {
+    let first = page_size(first)?;
+    let after_slug = after.map(|c| decode_cursor(c, "after")).transpose()?;
+    // A sorted or filtered list's cursor is no slug: refuse it rather than start somewhere.
+    if after_slug.as_deref().is_some_and(|a| domain::Slug::parse(a).is_err()) {
+        return Err(ApiError::bad_input(
+            "after",
+            "this cursor was made for another order or filter; start again without `after`",
+        )
+        .extend());
+    }
+    let total_count = g.count_entities(kind);
+    // One more than asked tells whether a next page exists without counting the rest.
+    let mut page: Vec<_> = g.entities(kind, after_slug.as_deref()).take(first + 1).collect();
+    let has_next_page = page.len() > first;
+    page.truncate(first);
+    // Something precedes the page when the first entity of the list sorts at or before `after`.
+    let has_previous_page = match after_slug.as_deref() {
+        Some(a) => g.entities(kind, None).next().is_some_and(|e| e.slug.as_str() <= a),
+        None => false,
+    };
+    let edges = page.into_iter().map(|e| (encode_cursor(e.slug.as_str()), e.clone())).collect();
+    Ok(PlainEntities { edges, has_next_page, has_previous_page, total_count })
+}
+
 /// The entry points for reading the graph.
 #[Object(name = "QueryRoot")]
 impl QueryRoot {
@@ -134,40 +175,18 @@ impl QueryRoot {
             return super::filters::entities_page(ctx, kind, filter, order_by, first, after).await;
         }
         let g = view(ctx).await?;
-        let first = page_size(first)?;
-        let kind: Option<domain::EntityKind> = kind.map(Into::into);
-        let after_slug = after.as_deref().map(|c| decode_cursor(c, "after")).transpose()?;
-        // A sorted or filtered list's cursor is no slug: refuse it rather than start somewhere.
-        if after_slug.as_deref().is_some_and(|a| domain::Slug::parse(a).is_err()) {
-            return Err(ApiError::bad_input(
-                "after",
-                "this cursor was made for another order or filter; start again without `after`",
-            )
-            .extend());
-        }
-        let total_count = g.count_entities(kind);
-        // One more than asked tells whether a next page exists without counting the rest.
-        let mut page: Vec<_> = g.entities(kind, after_slug.as_deref()).take(first + 1).collect();
-        let has_next_page = page.len() > first;
-        page.truncate(first);
-        // Something precedes the page when the first entity of the list sorts at or before `after`.
-        let has_previous = match after_slug.as_deref() {
-            Some(a) => g.entities(kind, None).next().is_some_and(|e| e.slug.as_str() <= a),
-            None => false,
-        };
-        let edges: Vec<EntityEdge> = page
-            .into_iter()
-            .map(|e| EntityEdge { cursor: encode_cursor(e.slug.as_str()), node: Entity::from(e.clone()) })
-            .collect();
+        let page = plain_entities(&g, kind.map(Into::into), first, after.as_deref())?;
+        let edges: Vec<EntityEdge> =
+            page.edges.into_iter().map(|(cursor, e)| EntityEdge { cursor, node: Entity::from(e) }).collect();
         Ok(EntityConnection {
             page_info: PageInfo {
-                has_next_page,
-                has_previous_page: has_previous,
+                has_next_page: page.has_next_page,
+                has_previous_page: page.has_previous_page,
                 start_cursor: edges.first().map(|e| e.cursor.clone()),
                 end_cursor: edges.last().map(|e| e.cursor.clone()),
             },
             edges,
-            total: Total::Known(total_count),
+            total: Total::Known(page.total_count),
         })
     }
 

@@ -186,9 +186,33 @@ pub async fn relations_field(
     Ok(RelationConnection { edges, page_info, total_count })
 }
 
+/// One page of an entity's relations with no filter but a direction, in the default order: what
+/// the compiled read path ([`crate::compiled`]) answers `relations(direction:, first:, after:)`
+/// with, through the same page and cursor code as [`relations_field`], so the two cannot differ.
+/// An error is what the field would answer; the compiled path then leaves the query to
+/// async-graphql, which answers it.
+pub(crate) fn plain_page(
+    g: &GraphIndex,
+    entity_id: &str,
+    direction: graph::Direction,
+    first: Option<i32>,
+    after: Option<&str>,
+) -> Result<PageOut> {
+    let plan = Plan {
+        entity_id: entity_id.to_string(),
+        direction: Some(direction),
+        filter: graph::RelationFilter::default(),
+        field: RelationOrderField::Default,
+        descending: false,
+        after: after.map(|c| decode_after(c, RelationOrderField::Default, false)).transpose()?,
+        first: page_size(first)?,
+    };
+    Ok(page(g, &plan))
+}
+
 /// The page's relations with their cursors, how many match in all, and how many precede the
 /// page.
-type PageOut = (Vec<(String, std::sync::Arc<domain::Relation>)>, usize, usize);
+pub(crate) type PageOut = (Vec<(String, std::sync::Arc<domain::Relation>)>, usize, usize);
 
 fn page(g: &GraphIndex, plan: &Plan) -> PageOut {
     let Some(direction) = plan.direction else { return (Vec::new(), 0, 0) };
