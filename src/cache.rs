@@ -7,11 +7,13 @@
 //! write is served after it.
 
 use std::num::NonZeroUsize;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use async_graphql::parser::types::ExecutableDocument;
 use lru::LruCache;
 use sha2::{Digest, Sha256};
+
+use crate::compiled::Plan;
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A panic while holding a cache lock leaves the cache usable (it holds no invariants
@@ -19,9 +21,41 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// A parsed document and, once async-graphql has run it past validation, its compiled plan
+/// ([`crate::compiled`]): compiled once, kept as long as the document is.
+pub struct Parsed {
+    pub doc: ExecutableDocument,
+    compiled: OnceLock<Option<Plan>>,
+}
+
+impl Parsed {
+    pub fn new(doc: ExecutableDocument) -> Arc<Parsed> {
+        Arc::new(Parsed { doc, compiled: OnceLock::new() })
+    }
+
+    /// The compiled plan: `None` until the document has been validated, and for a document the
+    /// compiled path does not cover.
+    pub fn plan(&self) -> Option<&Plan> {
+        self.compiled.get().and_then(Option::as_ref)
+    }
+
+    /// Says that async-graphql validated this document (it began executing it): from now on it
+    /// may be compiled. Only then, so that no plan exists for a document validation refuses.
+    pub fn validated(&self) {
+        self.compiled.get_or_init(|| crate::compiled::compile(&self.doc));
+    }
+}
+
+impl std::ops::Deref for Parsed {
+    type Target = ExecutableDocument;
+    fn deref(&self) -> &ExecutableDocument {
+        &self.doc
+    }
+}
+
 /// Parsed documents by query text, so that nothing is parsed twice.
 pub struct DocumentCache {
-    inner: Mutex<LruCache<String, Arc<ExecutableDocument>>>,
+    inner: Mutex<LruCache<String, Arc<Parsed>>>,
 }
 
 impl DocumentCache {
@@ -29,11 +63,11 @@ impl DocumentCache {
         DocumentCache { inner: Mutex::new(LruCache::new(NonZeroUsize::new(entries.max(1)).expect("max(1)"))) }
     }
 
-    pub fn get(&self, query: &str) -> Option<Arc<ExecutableDocument>> {
+    pub fn get(&self, query: &str) -> Option<Arc<Parsed>> {
         lock(&self.inner).get(query).cloned()
     }
 
-    pub fn put(&self, query: &str, doc: Arc<ExecutableDocument>) {
+    pub fn put(&self, query: &str, doc: Arc<Parsed>) {
         // Huge documents would crowd out the useful ones; they are rare and parse anyway.
         if query.len() <= 16 * 1024 {
             lock(&self.inner).put(query.to_string(), doc);

@@ -209,6 +209,11 @@ pub struct ServeArgs {
     /// whole store (slower at a million entities; the snapshot is a file beside the store).
     #[arg(long, env = "POLICYGRAPH_NO_INDEX_SNAPSHOT")]
     pub no_index_snapshot: bool,
+    /// Answer the queries it covers on the compiled read path (the index walked and the JSON
+    /// written directly, the same bytes as async-graphql's); `false` runs every query through
+    /// async-graphql.
+    #[arg(long, env = "POLICYGRAPH_COMPILED_READS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub compiled_reads: bool,
     /// Megabytes of serialized answers to cache (0 turns the answer cache off).
     #[arg(long, env = "POLICYGRAPH_ANSWER_CACHE_MB", default_value_t = 64)]
     pub answer_cache_mb: usize,
@@ -352,6 +357,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 window: std::time::Duration::from_secs(args.rate_limit_window_secs),
             },
             max_batch: args.max_batch as usize,
+            compiled_reads: args.compiled_reads,
         },
     )?;
     {

@@ -101,6 +101,8 @@ pub struct AppState {
     pub schema_size: crate::api::limits::SchemaSize,
     /// One import at a time (`POST /import`).
     pub import_gate: Arc<tokio::sync::Semaphore>,
+    /// See [`HttpConfig::compiled_reads`].
+    pub compiled_reads: bool,
 }
 
 /// Settings of the HTTP server.
@@ -129,6 +131,9 @@ pub struct HttpConfig {
     pub rate_limit: RateLimitConfig,
     /// The most operations one batched POST may hold (see [`graphql_post`]).
     pub max_batch: usize,
+    /// Answer the queries a plan covers on the compiled read path ([`crate::compiled`]); off,
+    /// every query runs through async-graphql (the differential tests compare the two).
+    pub compiled_reads: bool,
 }
 
 /// The default of [`HttpConfig::max_batch`]: what an app's page sends at once (Apollo's
@@ -153,6 +158,7 @@ impl Default for HttpConfig {
             cors_origins: CorsOrigins::default(),
             rate_limit: RateLimitConfig::default(),
             max_batch: DEFAULT_MAX_BATCH,
+            compiled_reads: true,
         }
     }
 }
@@ -176,6 +182,7 @@ pub fn start(listener: TcpListener, service: Service, config: &HttpConfig) -> st
         limiter: Arc::new(RateLimiter::new(config.rate_limit)),
         max_batch: config.max_batch.max(1),
         import_gate: Arc::new(tokio::sync::Semaphore::new(1)),
+        compiled_reads: config.compiled_reads,
     };
     // Install the recorder before the first request so that every metric is captured.
     telemetry::metrics_handle();
@@ -935,7 +942,7 @@ struct Answered {
 /// A request's document, ready to be costed and run.
 struct Plan {
     query: String,
-    doc: Arc<async_graphql::parser::types::ExecutableDocument>,
+    doc: Arc<crate::cache::Parsed>,
     op_type: Option<OperationType>,
 }
 
@@ -1043,11 +1050,36 @@ async fn execute(
         reset_epoch: b.reset_epoch,
         read: Default::default(),
     });
+    if let (Some(view), Some(cost), true) = (&view, cost, state.compiled_reads) {
+        if plan.doc.plan().is_some() {
+            let answer = run_compiled(
+                plan.doc.clone(),
+                view.clone(),
+                params.operation_name.clone(),
+                params.variables.clone(),
+                cost,
+                executor,
+            )
+            .await;
+            if let Some(body) = answer {
+                if let Some(k) = key {
+                    state.answers.put(k, generation, body.clone(), cost);
+                }
+                return Answered { response: respond(body, true), budget };
+            }
+        }
+    }
     let read_flag = charged.as_ref().map(|c| c.read.clone());
     let time_limit =
         is_query.then(|| TimeLimit { deadline: crate::deadline::Deadline::at(deadline.into_std()), limit });
+    let parsed = plan.doc.clone();
     let request = request_of(plan, params, who.caller.clone(), view, charged);
-    let response = match run(state, request, time_limit, deadline, executor).await {
+    let outcome = run(state, request, time_limit, deadline, executor).await;
+    if let Ok(Some(Outcome::Answer(_) | Outcome::WithErrors(_))) = &outcome {
+        // async-graphql got past validation: from now on the document may take the compiled path.
+        parsed.validated();
+    }
+    let response = match outcome {
         Err(lost) => internal_error(rt, lost),
         Ok(None) => timed_out(rt, limit),
         Ok(Some(Outcome::Answer(body))) => {
@@ -1120,7 +1152,7 @@ fn plan(
         Some(doc) => doc,
         None => match async_graphql::parser::parse_query(&query) {
             Ok(doc) => {
-                let doc = Arc::new(doc);
+                let doc = crate::cache::Parsed::new(doc);
                 state.documents.put(&query, doc.clone());
                 doc
             }
@@ -1231,7 +1263,7 @@ fn request_of(
             }
         }
     }
-    request.set_parsed_query((*plan.doc).clone());
+    request.set_parsed_query(plan.doc.doc.clone());
     if let Some(c) = caller {
         request = request.data(c);
     }
@@ -1270,6 +1302,30 @@ async fn run(
         Some(executor) => executor.run(run).await,
         None => Ok(run.await),
     }
+}
+
+/// The compiled read path's stage: the plan run over the request's view, on the executor like
+/// an execution. `None`: this request is async-graphql's after all (see [`crate::compiled`]).
+async fn run_compiled(
+    parsed: Arc<crate::cache::Parsed>,
+    view: crate::service::GraphView,
+    operation: Option<String>,
+    variables: Option<Map<String, Value>>,
+    cost: u64,
+    executor: Option<&Executor>,
+) -> Option<web::Bytes> {
+    let work = async move {
+        let plan = parsed.plan()?;
+        let max = crate::api::limits::MAX_COST;
+        crate::compiled::run(plan, &view, operation.as_deref(), variables.as_ref(), cost, max)
+    };
+    let answer = match executor {
+        Some(executor) => executor.run(work).await.ok().flatten(),
+        None => work.await,
+    };
+    let outcome = if answer.is_some() { "answered" } else { "fell_back" };
+    metrics::counter!("compiled_reads_total", "outcome" => outcome).increment(1);
+    answer.map(web::Bytes::from)
 }
 
 /// What an execution comes to, shaped and serialized on the executor (a 10,000-error answer

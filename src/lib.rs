@@ -6,6 +6,7 @@ pub mod assets;
 pub mod auth;
 pub mod cache;
 pub mod cli;
+pub mod compiled;
 pub mod coverage;
 pub mod deadline;
 pub mod domain;

@@ -567,7 +567,7 @@ impl Connection {
             Some(doc) => doc,
             None => match async_graphql::parser::parse_query(&query) {
                 Ok(doc) => {
-                    let doc = Arc::new(doc);
+                    let doc = crate::cache::Parsed::new(doc);
                     self.state.documents.put(&query, doc.clone());
                     doc
                 }
@@ -617,7 +617,7 @@ impl Connection {
                 request.extensions.insert(k, v);
             }
         }
-        request.set_parsed_query((*doc).clone());
+        request.set_parsed_query(doc.doc.clone());
         if let Some(c) = &init.caller {
             request = request.data(c.clone());
         }

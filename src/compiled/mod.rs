@@ -1,0 +1,491 @@
+//! The compiled read path: the queries that carry the traffic, answered by walking the index and
+//! writing the JSON answer directly, without async-graphql's execution (a future per field, a
+//! `Value` map per object, then serialization: about two thirds of a new request's time).
+//!
+//! async-graphql stays the schema, the validator, the limits and the executor of everything else.
+//! A document is compiled into a [`Plan`] once, after async-graphql has run it once and got past
+//! validation (so a plan only ever exists for a valid document), and the plan is kept with the
+//! parsed document in the document cache. A plan covers a document only when every field it
+//! selects is one this module knows (see [`compile`]); otherwise there is no plan and every
+//! request of that document runs as before.
+//!
+//! **Invariant: a plan's answer is byte for byte async-graphql's.** To keep that true by
+//! construction rather than by care:
+//! - the data comes from the functions the resolvers use (`api::query::plain_entities`,
+//!   `api::relations::plain_page`, `api::types::type_name`, the enums' own GraphQL names), not
+//!   from copies of their logic;
+//! - a plan answers only what has no error: any argument or variable that async-graphql would
+//!   refuse or that this module does not read exactly as async-graphql does, an entity not
+//!   found, a cursor that does not decode, a cost over the limit, makes [`Plan::run`] give up
+//!   (`None`) and the request runs through async-graphql, which answers it with its errors;
+//! - the differential tests (`tests/compiled.rs`) run every query of the test suite, the README
+//!   and the GraphiQL examples, and generated selections, through both paths and compare bytes.
+//!
+//! Fields are collected as async-graphql collects them: in document order, fragments whose type
+//! condition holds for the object inlined where they stand, `@skip`/`@include` applied, and
+//! fields with the same response key merged into the first one's place, their selections
+//! concatenated (async-graphql resolves each and deep-merges the results; the resolvers here
+//! are pure over one view of the graph, so resolving once with the merged selection is the same).
+
+mod write;
+
+use std::collections::HashMap;
+
+use async_graphql::parser::types::{
+    BaseType, DocumentOperations, ExecutableDocument, Field, OperationType, Selection, SelectionSet, Type,
+};
+use async_graphql::{Name, Positioned};
+use async_graphql_value::{ConstValue, Value};
+
+use crate::domain::EntityKind;
+
+pub use write::run;
+
+/// How deeply fragment spreads may nest while a plan is compiled (a valid document has no
+/// cycles; this only bounds the work of one with very deep spreads).
+const MAX_SPREAD_DEPTH: usize = 32;
+
+/// A compiled read-only document: its variables and its root selection.
+#[derive(Debug)]
+pub struct Plan {
+    /// The operation's name, which a request may name (any other name is async-graphql's error).
+    name: Option<Name>,
+    variables: Vec<Variable>,
+    root: Vec<Item>,
+}
+
+/// A declared variable: its name, its type as this module reads it, and its default.
+#[derive(Debug)]
+struct Variable {
+    name: Name,
+    ty: Scalar,
+    nullable: bool,
+    default: Option<ConstValue>,
+}
+
+/// The input types a plan reads: each coerced exactly as async-graphql does, or not at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scalar {
+    String,
+    Id,
+    Int,
+    Boolean,
+    Direction,
+    EntityKind,
+}
+
+/// An argument as written: a constant, or a variable's value at run time.
+#[derive(Debug, Clone)]
+enum Arg {
+    Const(ConstValue),
+    Var(Name),
+}
+
+/// `@skip(if:)` and `@include(if:)` of a selection.
+#[derive(Debug, Clone, Default)]
+struct Conditions {
+    skip: Option<Arg>,
+    include: Option<Arg>,
+}
+
+/// One selection: a field under its response key, or a fragment's selections under its type
+/// condition (`None`: the enclosing type).
+#[derive(Debug)]
+enum Item {
+    Field { key: Name, when: Conditions, field: Box<FieldPlan> },
+    Fragment { on: Option<Name>, when: Conditions, items: Vec<Item> },
+}
+
+/// The fields a plan answers, by the type they are selected on.
+#[derive(Debug)]
+enum FieldPlan {
+    Typename,
+    // Query
+    Entity { slug: Arg, items: Vec<Item> },
+    Node { id: Arg, items: Vec<Item> },
+    Entities { kind: Option<Arg>, first: Option<Arg>, after: Option<Arg>, items: Vec<Item> },
+    // Entity (every kind) and Document's own
+    EntityId,
+    Slug,
+    Name,
+    Kind,
+    Subtype,
+    Aliases,
+    Summary,
+    Date,
+    EndDate,
+    Url,
+    Version,
+    Relations { direction: Option<Arg>, first: Option<Arg>, after: Option<Arg>, items: Vec<Item> },
+    DocumentTitle,
+    PublishedOn,
+    File,
+    // Relation
+    RelationId,
+    Key,
+    RelationKind,
+    From(Vec<Item>),
+    To(Vec<Item>),
+    Title,
+    Order,
+    ValidFrom,
+    ValidUntil,
+    Citations(Vec<Item>),
+    SourceCount,
+    RelationVersion,
+    // Citation
+    CitedDocument(Vec<Item>),
+    Quote,
+    // RelationConnection, EntityConnection
+    Edges(Vec<Item>),
+    PageInfo(Vec<Item>),
+    TotalCount,
+    // RelationEdge, EntityEdge
+    Cursor,
+    EdgeNode(Vec<Item>),
+    // PageInfo
+    HasNextPage,
+    HasPreviousPage,
+    StartCursor,
+    EndCursor,
+}
+
+/// The type a selection set is written against, as the document says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Static {
+    Query,
+    /// The `Entity` interface.
+    Entity,
+    /// The `Node` interface.
+    Node,
+    /// One entity type.
+    Kind(EntityKind),
+    Relation,
+    Citation,
+    RelationConnection,
+    RelationEdge,
+    EntityConnection,
+    EntityEdge,
+    PageInfo,
+}
+
+impl Static {
+    /// The type a fragment's condition names, seen from this one; `None`: a type this module
+    /// does not answer.
+    fn narrowed(self, name: &str) -> Option<Static> {
+        let named = match name {
+            "Entity" => Static::Entity,
+            "Node" => Static::Node,
+            "Relation" => Static::Relation,
+            "Citation" => Static::Citation,
+            "RelationConnection" => Static::RelationConnection,
+            "RelationEdge" => Static::RelationEdge,
+            "EntityConnection" => Static::EntityConnection,
+            "EntityEdge" => Static::EntityEdge,
+            "PageInfo" => Static::PageInfo,
+            "Query" => Static::Query,
+            other => Static::Kind(*EntityKind::ALL.iter().find(|k| crate::api::types::type_name(**k) == other)?),
+        };
+        // Within a concrete type, a fragment on one of its interfaces selects the concrete type's
+        // own fields; within an interface, a fragment on a concrete type narrows it.
+        Some(match (self, named) {
+            (Static::Kind(k), Static::Entity | Static::Node) => Static::Kind(k),
+            (Static::Relation, Static::Node) => Static::Relation,
+            (Static::Entity, Static::Node) => Static::Entity,
+            (_, n) => n,
+        })
+    }
+}
+
+/// Compiles a document that async-graphql has validated; `None` when any part of it is not
+/// covered (then the document always runs through async-graphql). Only documents with one
+/// operation, a query, are compiled.
+pub fn compile(doc: &ExecutableDocument) -> Option<Plan> {
+    // A named operation is parsed into a map of one.
+    let (name, op) = match &doc.operations {
+        DocumentOperations::Single(op) => (None, &op.node),
+        DocumentOperations::Multiple(ops) if ops.len() == 1 => {
+            let (name, op) = ops.iter().next()?;
+            (Some(name.clone()), &op.node)
+        }
+        DocumentOperations::Multiple(_) => return None,
+    };
+    if op.ty != OperationType::Query || !op.directives.is_empty() {
+        return None;
+    }
+    let mut variables = Vec::with_capacity(op.variable_definitions.len());
+    for v in &op.variable_definitions {
+        let v = &v.node;
+        if !v.directives.is_empty() {
+            return None;
+        }
+        let (ty, nullable) = scalar_of(&v.var_type.node)?;
+        variables.push(Variable {
+            name: v.name.node.clone(),
+            ty,
+            nullable,
+            default: v.default_value.as_ref().map(|d| d.node.clone()),
+        });
+    }
+    let compiler = Compiler { doc, variables: &variables };
+    let root = compiler.selection_set(&op.selection_set.node, Static::Query, 0)?;
+    Some(Plan { name, variables, root })
+}
+
+fn scalar_of(ty: &Type) -> Option<(Scalar, bool)> {
+    let BaseType::Named(name) = &ty.base else { return None };
+    let scalar = match name.as_str() {
+        "String" => Scalar::String,
+        "ID" => Scalar::Id,
+        "Int" => Scalar::Int,
+        "Boolean" => Scalar::Boolean,
+        "Direction" => Scalar::Direction,
+        "EntityKind" => Scalar::EntityKind,
+        _ => return None,
+    };
+    Some((scalar, ty.nullable))
+}
+
+struct Compiler<'d> {
+    doc: &'d ExecutableDocument,
+    variables: &'d [Variable],
+}
+
+impl Compiler<'_> {
+    fn selection_set(&self, set: &SelectionSet, on: Static, depth: usize) -> Option<Vec<Item>> {
+        if depth > MAX_SPREAD_DEPTH {
+            return None;
+        }
+        let mut items = Vec::with_capacity(set.items.len());
+        for selection in &set.items {
+            match &selection.node {
+                Selection::Field(f) => {
+                    let f = &f.node;
+                    let when = self.conditions(&f.directives)?;
+                    let key = f.alias.as_ref().map(|a| a.node.clone()).unwrap_or_else(|| f.name.node.clone());
+                    let field = self.field(f, on, depth)?;
+                    items.push(Item::Field { key, when, field: Box::new(field) });
+                }
+                Selection::InlineFragment(frag) => {
+                    let frag = &frag.node;
+                    let when = self.conditions(&frag.directives)?;
+                    let (cond, inner) = match &frag.type_condition {
+                        Some(tc) => {
+                            let name = tc.node.on.node.clone();
+                            let inner = on.narrowed(&name)?;
+                            (Some(name), inner)
+                        }
+                        None => (None, on),
+                    };
+                    let items_in = self.selection_set(&frag.selection_set.node, inner, depth + 1)?;
+                    items.push(Item::Fragment { on: cond, when, items: items_in });
+                }
+                Selection::FragmentSpread(spread) => {
+                    let spread = &spread.node;
+                    let when = self.conditions(&spread.directives)?;
+                    let def = &self.doc.fragments.get(&spread.fragment_name.node)?.node;
+                    if !def.directives.is_empty() {
+                        return None;
+                    }
+                    let name = def.type_condition.node.on.node.clone();
+                    let inner = on.narrowed(&name)?;
+                    let items_in = self.selection_set(&def.selection_set.node, inner, depth + 1)?;
+                    items.push(Item::Fragment { on: Some(name), when, items: items_in });
+                }
+            }
+        }
+        Some(items)
+    }
+
+    fn conditions(&self, directives: &[Positioned<async_graphql::parser::types::Directive>]) -> Option<Conditions> {
+        let mut when = Conditions::default();
+        for d in directives {
+            let d = &d.node;
+            let slot = match d.name.node.as_str() {
+                "skip" => &mut when.skip,
+                "include" => &mut when.include,
+                _ => return None,
+            };
+            let [(name, value)] = d.arguments.as_slice() else { return None };
+            if name.node != "if" || slot.is_some() {
+                return None;
+            }
+            *slot = Some(self.arg(&value.node)?);
+        }
+        Some(when)
+    }
+
+    fn arg(&self, value: &Value) -> Option<Arg> {
+        match value {
+            Value::Variable(name) => {
+                // A variable the operation does not declare is a validation error; never here.
+                self.variables.iter().any(|v| &v.name == name).then(|| Arg::Var(name.clone()))
+            }
+            other => Some(Arg::Const(other.clone().into_const()?)),
+        }
+    }
+
+    /// The field's arguments by name, each at most once, every one of them in `allowed`.
+    fn args(&self, f: &Field, allowed: &[&str]) -> Option<HashMap<String, Arg>> {
+        let mut out = HashMap::new();
+        for (name, value) in &f.arguments {
+            if !allowed.contains(&name.node.as_str()) {
+                return None;
+            }
+            if out.insert(name.node.to_string(), self.arg(&value.node)?).is_some() {
+                return None;
+            }
+        }
+        Some(out)
+    }
+
+    fn leaf(f: &Field, plan: FieldPlan) -> Option<FieldPlan> {
+        (f.arguments.is_empty() && f.selection_set.node.items.is_empty()).then_some(plan)
+    }
+
+    fn field(&self, f: &Field, on: Static, depth: usize) -> Option<FieldPlan> {
+        let name = f.name.node.as_str();
+        if name == "__typename" {
+            return Self::leaf(f, FieldPlan::Typename);
+        }
+        let sub = |ty: Static| self.selection_set(&f.selection_set.node, ty, depth);
+        let object = |ty: Static, plan: fn(Vec<Item>) -> FieldPlan| -> Option<FieldPlan> {
+            f.arguments.is_empty().then_some(())?;
+            Some(plan(sub(ty)?))
+        };
+        match on {
+            Static::Query => match name {
+                "entity" => {
+                    let mut a = self.args(f, &["slug"])?;
+                    Some(FieldPlan::Entity { slug: a.remove("slug")?, items: sub(Static::Entity)? })
+                }
+                "node" => {
+                    let mut a = self.args(f, &["id"])?;
+                    Some(FieldPlan::Node { id: a.remove("id")?, items: sub(Static::Node)? })
+                }
+                "entities" => {
+                    let mut a = self.args(f, &["kind", "first", "after"])?;
+                    Some(FieldPlan::Entities {
+                        kind: a.remove("kind"),
+                        first: a.remove("first"),
+                        after: a.remove("after"),
+                        items: sub(Static::EntityConnection)?,
+                    })
+                }
+                _ => None,
+            },
+            Static::Node => match name {
+                "id" => Self::leaf(f, FieldPlan::EntityId),
+                _ => None,
+            },
+            Static::Entity | Static::Kind(_) => match name {
+                "id" => Self::leaf(f, FieldPlan::EntityId),
+                "slug" => Self::leaf(f, FieldPlan::Slug),
+                "name" => Self::leaf(f, FieldPlan::Name),
+                "kind" => Self::leaf(f, FieldPlan::Kind),
+                "type" => Self::leaf(f, FieldPlan::Subtype),
+                "aliases" => Self::leaf(f, FieldPlan::Aliases),
+                "summary" => Self::leaf(f, FieldPlan::Summary),
+                "date" => Self::leaf(f, FieldPlan::Date),
+                "endDate" => Self::leaf(f, FieldPlan::EndDate),
+                "url" => Self::leaf(f, FieldPlan::Url),
+                "version" => Self::leaf(f, FieldPlan::Version),
+                "relations" => {
+                    let mut a = self.args(f, &["direction", "first", "after"])?;
+                    Some(FieldPlan::Relations {
+                        direction: a.remove("direction"),
+                        first: a.remove("first"),
+                        after: a.remove("after"),
+                        items: sub(Static::RelationConnection)?,
+                    })
+                }
+                "title" if on == Static::Kind(EntityKind::Document) => Self::leaf(f, FieldPlan::DocumentTitle),
+                "publishedOn" if on == Static::Kind(EntityKind::Document) => Self::leaf(f, FieldPlan::PublishedOn),
+                "file" if on == Static::Kind(EntityKind::Document) => Self::leaf(f, FieldPlan::File),
+                _ => None,
+            },
+            Static::Relation => match name {
+                "id" => Self::leaf(f, FieldPlan::RelationId),
+                "key" => Self::leaf(f, FieldPlan::Key),
+                "kind" => Self::leaf(f, FieldPlan::RelationKind),
+                "from" => object(Static::Entity, FieldPlan::From),
+                "to" => object(Static::Entity, FieldPlan::To),
+                "title" => Self::leaf(f, FieldPlan::Title),
+                "order" => Self::leaf(f, FieldPlan::Order),
+                "validFrom" => Self::leaf(f, FieldPlan::ValidFrom),
+                "validUntil" => Self::leaf(f, FieldPlan::ValidUntil),
+                "citations" => object(Static::Citation, FieldPlan::Citations),
+                "sourceCount" => Self::leaf(f, FieldPlan::SourceCount),
+                "version" => Self::leaf(f, FieldPlan::RelationVersion),
+                _ => None,
+            },
+            Static::Citation => match name {
+                "document" => object(Static::Kind(EntityKind::Document), FieldPlan::CitedDocument),
+                "quote" => Self::leaf(f, FieldPlan::Quote),
+                _ => None,
+            },
+            Static::RelationConnection | Static::EntityConnection => {
+                let edge = if on == Static::RelationConnection { Static::RelationEdge } else { Static::EntityEdge };
+                match name {
+                    "edges" => object(edge, FieldPlan::Edges),
+                    "pageInfo" => object(Static::PageInfo, FieldPlan::PageInfo),
+                    "totalCount" => Self::leaf(f, FieldPlan::TotalCount),
+                    _ => None,
+                }
+            }
+            Static::RelationEdge | Static::EntityEdge => {
+                let node = if on == Static::RelationEdge { Static::Relation } else { Static::Entity };
+                match name {
+                    "cursor" => Self::leaf(f, FieldPlan::Cursor),
+                    "node" => object(node, FieldPlan::EdgeNode),
+                    _ => None,
+                }
+            }
+            Static::PageInfo => match name {
+                "hasNextPage" => Self::leaf(f, FieldPlan::HasNextPage),
+                "hasPreviousPage" => Self::leaf(f, FieldPlan::HasPreviousPage),
+                "startCursor" => Self::leaf(f, FieldPlan::StartCursor),
+                "endCursor" => Self::leaf(f, FieldPlan::EndCursor),
+                _ => None,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(q: &str) -> Option<Plan> {
+        compile(&async_graphql::parser::parse_query(q).unwrap())
+    }
+
+    #[test]
+    fn the_fields_that_carry_the_traffic_compile() {
+        assert!(plan("query($s:String!){ entity(slug:$s){ id name relations(first:20){ edges{ node{ kind to{ id name } from{ id name } } } } } }").is_some());
+        assert!(plan(
+            "{ node(id: \"Relation:x\") { id ... on Relation { kind citations { quote document { title } } } } }"
+        )
+        .is_some());
+        assert!(plan("query Named($v: Boolean!) { entity(slug: \"iom\") { slug @include(if: $v) } }").is_some());
+        assert!(plan("query($a: String, $k: EntityKind) { entities(first: 5, after: $a, kind: $k) { edges { cursor node { __typename ...F } } pageInfo { hasNextPage endCursor } totalCount } } fragment F on Entity { slug ... on Document { file } }").is_some());
+    }
+
+    #[test]
+    fn anything_uncovered_leaves_the_document_to_async_graphql() {
+        for q in [
+            "mutation { deleteEntity(id: \"x\") { id } }",
+            "{ entity(slug: \"iom\") { degree } }",
+            "{ entity(slug: \"iom\") { relations(where: { kinds: [ASSISTS] }) { totalCount } } }",
+            "{ entity(slug: \"iom\") { relations(kinds: [ASSISTS]) { totalCount } } }",
+            "{ entity(slug: \"iom\") @cacheControl { id } }",
+            "query($ids: [ID!]!) { nodes(ids: $ids) { id } }",
+            "{ entity(slug: \"iom\") { ... on Person { title } } }",
+            "query A { graph { entities } } query B { graph { relations } }",
+            "query A { entity(slug: \"iom\") { id } } query B { entity(slug: \"iom\") { slug } }",
+            "{ entity(slug: \"iom\") { relations { edges { node { citations { offset } } } } } }",
+        ] {
+            assert!(plan(q).is_none(), "{q}");
+        }
+    }
+}
