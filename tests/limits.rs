@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{error_codes, mini_seed, next_json, repo_path, TestServer, Ws};
+use common::{error_codes, mini_seed, next_json, readme_queries, repo_path, TestServer, Ws};
 use futures_util::SinkExt;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -257,32 +257,6 @@ async fn the_same_cost_over_websocket() {
     assert_eq!(error_codes(&ws_errors(&msg)), ["QUERY_TOO_COMPLEX"], "{msg}");
     ws.close(None).await.unwrap();
     s.stop().await;
-}
-
-/// The GraphQL queries of the README (mutations need a token and change the graph: left out).
-fn readme_queries() -> Vec<String> {
-    let readme = std::fs::read_to_string(repo_path("README.md")).unwrap();
-    let mut out = Vec::new();
-    let mut block: Option<String> = None;
-    for line in readme.lines() {
-        match (&mut block, line.trim_start()) {
-            (None, l) if l.starts_with("```graphql") => block = Some(String::new()),
-            (Some(b), l) if l.starts_with("```") => {
-                let q = std::mem::take(b);
-                let head = q.trim_start();
-                if !head.starts_with("mutation") && !head.starts_with("subscription") {
-                    out.push(q);
-                }
-                block = None;
-            }
-            (Some(b), _) => {
-                b.push_str(line);
-                b.push('\n');
-            }
-            _ => {}
-        }
-    }
-    out
 }
 
 #[tokio::test]

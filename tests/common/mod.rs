@@ -255,3 +255,29 @@ pub fn graphiql_examples() -> Vec<(String, Value)> {
     }
     out
 }
+
+/// The GraphQL queries of the README (mutations need a token and change the graph: left out).
+pub fn readme_queries() -> Vec<String> {
+    let readme = std::fs::read_to_string(repo_path("README.md")).unwrap();
+    let mut out = Vec::new();
+    let mut block: Option<String> = None;
+    for line in readme.lines() {
+        match (&mut block, line.trim_start()) {
+            (None, l) if l.starts_with("```graphql") => block = Some(String::new()),
+            (Some(b), l) if l.starts_with("```") => {
+                let q = std::mem::take(b);
+                let head = q.trim_start();
+                if !head.starts_with("mutation") && !head.starts_with("subscription") {
+                    out.push(q);
+                }
+                block = None;
+            }
+            (Some(b), _) => {
+                b.push_str(line);
+                b.push('\n');
+            }
+            _ => {}
+        }
+    }
+    out
+}

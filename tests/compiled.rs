@@ -1,0 +1,731 @@
+//! The compiled read path against async-graphql, byte for byte (issue 19's differential tests).
+//!
+//! Two servers run as processes over copies of one store: one with the compiled read path (the
+//! default), one with `--compiled-reads false`, both without the answer cache (every request is
+//! answered again) and without the rate limit (the tests send thousands of requests). Every query
+//! is sent to the compiled server twice (the first run is async-graphql's, and validates the
+//! document; from the second on, a covered document takes the compiled path) and to the other
+//! once, and the three answers must be the same bytes with the same status. The compiled server's
+//! `/metrics` tells whether the second answer came from the compiled path, so that the tests
+//! also fail if the path stops being taken.
+//!
+//! The queries: every query of the test suite's sources, the README and the GraphiQL examples
+//! (with variables made up from their declared types), and generated selections over the
+//! covered part of the schema (random subsets of fields, aliases, named and inline fragments,
+//! variables, `@skip`/`@include`, missing entities, bad arguments), on the curated graph and on
+//! a synthetic one.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::{copy_dir, free_port, graphiql_examples, readme_queries, repo_path};
+use serde_json::{json, Value};
+use tokio::process::{Child, Command};
+
+const BIN: &str = env!("CARGO_BIN_EXE_policygraph");
+
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    async fn start(data: &Path, seed_dir: &Path, compiled: bool) -> Server {
+        let port = free_port();
+        let child = Command::new(BIN)
+            .args(["serve", "--bind", &format!("127.0.0.1:{port}"), "--workers", "1"])
+            .args(["--answer-cache-mb", "0", "--rate-limit-points", "0"])
+            .args(["--compiled-reads", if compiled { "true" } else { "false" }])
+            .arg("--data")
+            .arg(data)
+            .arg("--seed-dir")
+            .arg(seed_dir)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let server = Server { child, url: format!("http://127.0.0.1:{port}") };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(r) = reqwest::get(format!("{}/healthz", server.url)).await {
+                if r.status().is_success() {
+                    return server;
+                }
+            }
+            assert!(Instant::now() < deadline, "the server on {} did not become ready", server.url);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+    }
+}
+
+/// The two servers over copies of one store.
+struct Pair {
+    compiled: Server,
+    reference: Server,
+    client: reqwest::Client,
+    /// How many requests the compiled path answered, as the compiled server last said.
+    answered: u64,
+}
+
+/// What a server answered: the status, the content type and the body's bytes.
+type Answer = (u16, String, Vec<u8>);
+
+impl Pair {
+    /// `store` is a store directory made for the test; it is copied, so each server has its own.
+    async fn over(store: &Path, seed_dir: &Path, scratch: &Path) -> Pair {
+        let (a, b) = (scratch.join("a"), scratch.join("b"));
+        copy_dir(store, &a);
+        copy_dir(store, &b);
+        let compiled = Server::start(&a, seed_dir, true).await;
+        let reference = Server::start(&b, seed_dir, false).await;
+        Pair { compiled, reference, client: reqwest::Client::new(), answered: 0 }
+    }
+
+    async fn post(&self, url: &str, query: &str, variables: &Value, accept: &str) -> Answer {
+        let res = self
+            .client
+            .post(format!("{url}/graphql"))
+            .header("content-type", "application/json")
+            .header("accept", accept)
+            .timeout(Duration::from_secs(30))
+            .body(json!({ "query": query, "variables": variables }).to_string())
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        let ty = res.headers().get("content-type").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+        (status, ty, res.bytes().await.unwrap().to_vec())
+    }
+
+    async fn answered_now(&self) -> u64 {
+        let text = reqwest::get(format!("{}/metrics", self.compiled.url)).await.unwrap().text().await.unwrap();
+        text.lines()
+            .find(|l| l.starts_with("compiled_reads_total{outcome=\"answered\"}"))
+            .and_then(|l| l.rsplit(' ').next())
+            .map(|n| n.parse::<f64>().unwrap() as u64)
+            .unwrap_or(0)
+    }
+
+    /// Sends `first` to validate the document, then `query` with `variables` both ways; fails
+    /// the test on any difference. Whether the compiled path answered it.
+    async fn compare(&mut self, query: &str, first: &Value, variables: &Value) -> bool {
+        let accept = if query.len() % 2 == 0 { "application/json" } else { "application/graphql-response+json" };
+        let warm = self.post(&self.compiled.url, query, first, accept).await;
+        let compiled = self.post(&self.compiled.url, query, variables, accept).await;
+        let reference = self.post(&self.reference.url, query, variables, accept).await;
+        let now = self.answered_now().await;
+        let took = now > self.answered;
+        self.answered = now;
+        // What the compiled path answered must be async-graphql's bytes. Where both answers are
+        // async-graphql's, its validation errors come in no fixed order (it collects some in
+        // hash maps), so errors are compared as a set.
+        // An answer that ran into the request time limit depends on the machine's load, not
+        // on the path: nothing to compare (neither is the compiled path's, which has no limit
+        // to run into).
+        let timed_out = |a: &Answer| String::from_utf8_lossy(&a.2).contains("\"REQUEST_TIMEOUT\"");
+        if !took && (timed_out(&compiled) || timed_out(&reference) || timed_out(&warm)) {
+            return false;
+        }
+        let show = |a: &Answer| {
+            let body = if took { String::from_utf8_lossy(&a.2).into_owned() } else { errors_as_set(&a.2) };
+            format!("{} {} {body}", a.0, a.1)
+        };
+        assert_eq!(
+            show(&compiled),
+            show(&reference),
+            "the compiled server and async-graphql differ (compiled path: {took})\nquery: {query}\nvariables: {variables}"
+        );
+        if first == variables {
+            assert_eq!(show(&warm), show(&reference), "the first answer differs\nquery: {query}");
+        }
+        took
+    }
+}
+
+/// A body with its `errors` sorted (as text), for comparing answers whose errors come in no
+/// fixed order.
+fn errors_as_set(body: &[u8]) -> String {
+    let Ok(mut v) = serde_json::from_slice::<Value>(body) else { return String::from_utf8_lossy(body).into_owned() };
+    if let Some(errors) = v.get_mut("errors").and_then(Value::as_array_mut) {
+        errors.sort_by_key(|e| e.to_string());
+    }
+    v.to_string()
+}
+
+/// A store seeded from `seed/`, made with the command line.
+fn curated_store(dir: &Path) -> PathBuf {
+    let store = dir.join("curated");
+    let out = std::process::Command::new(BIN)
+        .args(["seed", "--data"])
+        .arg(&store)
+        .arg("--seed-dir")
+        .arg(repo_path("seed"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    store
+}
+
+/// A synthetic store (decorated entities with dates and summaries, documents with texts),
+/// generated and imported with the command line.
+fn synthetic_store(dir: &Path) -> PathBuf {
+    let (file, store) = (dir.join("synthetic.jsonl"), dir.join("synthetic"));
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(BIN).args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    run(&[
+        "gen-synthetic",
+        "--entities",
+        "1500",
+        "--relations",
+        "6000",
+        "--seed",
+        "7",
+        "--jsonl",
+        file.to_str().unwrap(),
+    ]);
+    run(&["import", "--data", store.to_str().unwrap(), file.to_str().unwrap()]);
+    store
+}
+
+/// Values for a document's declared variables, made up from their names and types, so that
+/// queries written with variables run with something plausible.
+fn made_up_variables(query: &str, slug: &str) -> Value {
+    let Ok(doc) = async_graphql::parser::parse_query(query) else { return json!({}) };
+    let mut vars = serde_json::Map::new();
+    for (_, op) in doc.operations.iter() {
+        for v in &op.node.variable_definitions {
+            let name = v.node.name.node.to_string();
+            let ty = v.node.var_type.node.to_string();
+            let value = match ty.trim_end_matches('!') {
+                "String" if name.contains("after") || name == "a" => continue,
+                "String" if name.contains("query") || name == "q" => json!("migration"),
+                "String" if name.contains("date") || name.contains("At") => json!("2021"),
+                "String" => json!(slug),
+                "ID" => json!(format!("Organization:{slug}")),
+                "Int" => json!(3),
+                "Boolean" => json!(true),
+                "EntityKind" => json!("ORGANIZATION"),
+                "Direction" => json!("OUTGOING"),
+                _ => continue,
+            };
+            vars.insert(name, value);
+        }
+    }
+    Value::Object(vars)
+}
+
+/// Every string literal of the test sources that parses as a GraphQL query (not a mutation or
+/// subscription, which change the graph or never end).
+fn test_suite_queries() -> Vec<String> {
+    let mut out = Vec::new();
+    let mut files: Vec<_> = std::fs::read_dir(repo_path("tests")).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    for path in files.into_iter().filter(|p| p.extension().is_some_and(|e| e == "rs")) {
+        let src = std::fs::read_to_string(&path).unwrap();
+        for literal in string_literals(&src) {
+            let head = literal.trim_start();
+            if !(head.starts_with('{') || head.starts_with("query") || head.starts_with("fragment")) {
+                continue;
+            }
+            let Ok(doc) = async_graphql::parser::parse_query(&literal) else { continue };
+            let only_queries =
+                doc.operations.iter().all(|(_, op)| op.node.ty == async_graphql::parser::types::OperationType::Query);
+            if only_queries && !out.contains(&literal) {
+                out.push(literal);
+            }
+        }
+    }
+    out
+}
+
+/// The string literals of Rust source: raw (`r"…"`, `r#"…"#`) and plain, unescaped.
+fn string_literals(src: &str) -> Vec<String> {
+    let b = src.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'/' && b.get(i + 1) == Some(&b'/') {
+            i = src[i..].find('\n').map_or(b.len(), |n| i + n);
+        } else if b[i] == b'\'' {
+            // A char literal such as '"' would open a string; a lifetime has no closing quote.
+            i += if b.get(i + 2) == Some(&b'\'') {
+                3
+            } else if b.get(i + 1) == Some(&b'\\') {
+                4
+            } else {
+                1
+            };
+        } else if b[i] == b'r' && (b.get(i + 1) == Some(&b'"') || b.get(i + 1) == Some(&b'#')) && !is_ident(b, i) {
+            let hashes = b[i + 1..].iter().take_while(|&&c| c == b'#').count();
+            let open = i + 1 + hashes;
+            if b.get(open) != Some(&b'"') {
+                i += 1;
+                continue;
+            }
+            let close = format!("\"{}", "#".repeat(hashes));
+            match src[open + 1..].find(&close) {
+                Some(n) => {
+                    out.push(src[open + 1..open + 1 + n].to_string());
+                    i = open + 1 + n + close.len();
+                }
+                None => break,
+            }
+        } else if b[i] == b'"' {
+            let mut s = String::new();
+            let mut j = i + 1;
+            while j < b.len() && b[j] != b'"' {
+                if b[j] == b'\\' && j + 1 < b.len() {
+                    match b[j + 1] {
+                        b'n' => s.push('\n'),
+                        b't' => s.push('\t'),
+                        b'\n' => {
+                            // A line continuation: the next line's leading blanks are dropped.
+                            j += 2;
+                            while j < b.len() && (b[j] == b' ' || b[j] == b'\n') {
+                                j += 1;
+                            }
+                            continue;
+                        }
+                        c => s.push(c as char),
+                    }
+                    j += 2;
+                } else {
+                    let ch = src[j..].chars().next().unwrap();
+                    s.push(ch);
+                    j += ch.len_utf8();
+                }
+            }
+            out.push(s);
+            i = j + 1;
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+fn is_ident(b: &[u8], i: usize) -> bool {
+    i > 0 && (b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_')
+}
+
+/// A small deterministic generator (xorshift), so that a failure names a reproducible query.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+    fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
+        &xs[self.below(xs.len())]
+    }
+}
+
+/// What generated queries refer to: real slugs, global IDs and cursors of the graph.
+struct Known {
+    slugs: Vec<String>,
+    ids: Vec<String>,
+    cursors: Vec<String>,
+}
+
+/// One generated query: the document, the variables of its first run and of its second.
+struct Generated {
+    query: String,
+    first: Value,
+    second: Value,
+}
+
+struct Gen<'k> {
+    rng: Rng,
+    known: &'k Known,
+    fragments: Vec<String>,
+    /// Declared variables and the values of the two runs.
+    decls: Vec<String>,
+    first: serde_json::Map<String, Value>,
+    second: serde_json::Map<String, Value>,
+    n: usize,
+}
+
+const ENTITY_SCALARS: &[&str] =
+    &["id", "slug", "name", "kind", "type", "aliases", "summary", "date", "endDate", "url", "version", "__typename"];
+const RELATION_SCALARS: &[&str] =
+    &["id", "key", "kind", "title", "order", "validFrom", "validUntil", "sourceCount", "version", "__typename"];
+/// Fields the compiled path does not cover: a query with one runs through async-graphql.
+const UNCOVERED_ENTITY: &[&str] = &["degree", "quantities { name value }", "facts { field value }"];
+
+impl Gen<'_> {
+    fn var(&mut self, ty: &str, first: Value, second: Value) -> String {
+        self.n += 1;
+        let name = format!("v{}", self.n);
+        self.decls.push(format!("${name}: {ty}"));
+        self.first.insert(name.clone(), first);
+        self.second.insert(name.clone(), second);
+        format!("${name}")
+    }
+
+    fn alias(&mut self, field: &str) -> String {
+        if self.rng.chance(15) {
+            format!("a{}: {field}", self.rng.below(3))
+        } else {
+            field.to_string()
+        }
+    }
+
+    fn directive(&mut self) -> String {
+        match self.rng.below(12) {
+            0 => " @skip(if: true)".into(),
+            1 => " @include(if: false)".into(),
+            2 => {
+                let b = self.rng.chance(50);
+                let v = self.var("Boolean!", json!(true), json!(b));
+                format!(" @include(if: {v})")
+            }
+            3 => {
+                let b = self.rng.chance(50);
+                let v = self.var("Boolean!", json!(false), json!(b));
+                format!(" @skip(if: {v})")
+            }
+            _ => String::new(),
+        }
+    }
+
+    fn scalars(&mut self, from: &[&str]) -> Vec<String> {
+        let mut out = Vec::new();
+        for f in from {
+            if self.rng.chance(35) {
+                let f = self.alias(f);
+                let d = self.directive();
+                out.push(format!("{f}{d}"));
+            }
+        }
+        out
+    }
+
+    fn entity(&mut self, depth: usize) -> String {
+        let mut parts = self.scalars(ENTITY_SCALARS);
+        if depth < 3 && self.rng.chance(45) {
+            let rel = self.relations(depth);
+            parts.push(rel);
+        }
+        match self.rng.below(8) {
+            0 => parts.push("... on Document { title publishedOn file }".into()),
+            1 => parts.push(format!("... on Organization {{ {} }}", self.scalars(ENTITY_SCALARS).join(" "))),
+            2 => {
+                self.fragments.push("fragment EF on Entity { id name kind }".into());
+                parts.push("...EF".into());
+            }
+            3 => {
+                let d = self.directive();
+                parts.push(format!("...{d} {{ slug }}"));
+            }
+            _ => {}
+        }
+        if self.rng.chance(4) {
+            parts.push(self.rng.pick(UNCOVERED_ENTITY).to_string());
+        }
+        if parts.is_empty() || self.rng.chance(20) {
+            // A field selected twice under one key, its selections merged.
+            parts.push("id".into());
+        }
+        parts.join(" ")
+    }
+
+    fn relations(&mut self, depth: usize) -> String {
+        let mut args = Vec::new();
+        match self.rng.below(10) {
+            0 => args.push("first: 0".to_string()),
+            1 => args.push("first: 1".into()),
+            2 => args.push("first: 101".into()),
+            3 => args.push("first: -1".into()),
+            4 => {
+                let n = self.rng.below(6);
+                let v = self.var("Int", json!(2), json!(n));
+                args.push(format!("first: {v}"));
+            }
+            5 => args.push("first: 3".into()),
+            _ => {}
+        }
+        match self.rng.below(8) {
+            0 => args.push("direction: OUTGOING".into()),
+            1 => args.push("direction: INCOMING".into()),
+            2 => {
+                let d = ["OUTGOING", "INCOMING", "BOTH"][self.rng.below(3)];
+                let v = self.var("Direction", json!("BOTH"), json!(d));
+                args.push(format!("direction: {v}"));
+            }
+            _ => {}
+        }
+        match self.rng.below(8) {
+            0 => args.push(format!("after: {}", json!(self.rng.pick(&self.known.cursors)))),
+            1 => args.push("after: \"bm90IGEgY3Vyc29y\"".into()),
+            2 => {
+                let c = self.rng.pick(&self.known.cursors).clone();
+                let v = self.var("String", Value::Null, json!(c));
+                args.push(format!("after: {v}"));
+            }
+            _ => {}
+        }
+        let args = if args.is_empty() { String::new() } else { format!("({})", args.join(", ")) };
+        let mut conn = Vec::new();
+        if self.rng.chance(80) {
+            let node = self.relation(depth + 1);
+            conn.push(format!("edges {{ {} node {{ {node} }} }}", if self.rng.chance(50) { "cursor" } else { "" }));
+        }
+        if self.rng.chance(40) {
+            conn.push("pageInfo { hasNextPage hasPreviousPage startCursor endCursor }".into());
+        }
+        if conn.is_empty() || self.rng.chance(40) {
+            conn.push("totalCount".into());
+        }
+        let f = self.alias("relations");
+        format!("{f}{args} {{ {} }}", conn.join(" "))
+    }
+
+    fn relation(&mut self, depth: usize) -> String {
+        let mut parts = self.scalars(RELATION_SCALARS);
+        for end in ["from", "to"] {
+            if self.rng.chance(40) {
+                let e = self.entity(depth + 1);
+                let f = self.alias(end);
+                parts.push(format!("{f} {{ {e} }}"));
+            }
+        }
+        if self.rng.chance(40) {
+            let doc = if self.rng.chance(50) {
+                "document { id title file }"
+            } else {
+                "document { slug ... on Document { publishedOn } }"
+            };
+            parts.push(format!("citations {{ quote {doc} }}"));
+        }
+        if self.rng.chance(3) {
+            parts.push("quantities { name }".into());
+        }
+        if self.rng.chance(10) {
+            self.fragments.push("fragment RF on Relation { id kind }".into());
+            parts.push("...RF".into());
+        }
+        if parts.is_empty() {
+            parts.push("key".into());
+        }
+        parts.join(" ")
+    }
+
+    fn root(&mut self) -> String {
+        match self.rng.below(6) {
+            0 | 1 => {
+                let slug = if self.rng.chance(8) {
+                    "no-such-entity".to_string()
+                } else {
+                    self.rng.pick(&self.known.slugs).clone()
+                };
+                let arg = if self.rng.chance(60) {
+                    let other = self.rng.pick(&self.known.slugs).clone();
+                    self.var("String!", json!(other), json!(slug))
+                } else {
+                    json!(slug).to_string()
+                };
+                let e = self.entity(0);
+                format!("entity(slug: {arg}) {{ {e} }}")
+            }
+            2 | 3 => {
+                let id = match self.rng.below(10) {
+                    0 => "Relation:no-such-relation".to_string(),
+                    1 => "Person:iom".to_string(),
+                    _ => self.rng.pick(&self.known.ids).clone(),
+                };
+                let arg = if self.rng.chance(50) {
+                    let other = self.rng.pick(&self.known.ids).clone();
+                    self.var("ID!", json!(other), json!(id))
+                } else {
+                    json!(id).to_string()
+                };
+                let e = self.entity(1);
+                let r = self.relation(1);
+                format!("node(id: {arg}) {{ id __typename ... on Entity {{ {e} }} ... on Relation {{ {r} }} }}")
+            }
+            _ => {
+                let mut args = vec![format!("first: {}", [1, 3, 5][self.rng.below(3)])];
+                if self.rng.chance(40) {
+                    let k = ["ORGANIZATION", "PERSON", "DOCUMENT", "PLACE"][self.rng.below(4)];
+                    let v = self.var("EntityKind", Value::Null, json!(k));
+                    args.push(format!("kind: {v}"));
+                }
+                if self.rng.chance(30) {
+                    let s = self.rng.pick(&self.known.slugs).clone();
+                    let cursor = base64_url(&s);
+                    args.push(format!("after: {}", json!(cursor)));
+                }
+                let e = self.entity(1);
+                format!(
+                    "entities({}) {{ edges {{ cursor node {{ {e} }} }} pageInfo {{ hasNextPage hasPreviousPage endCursor }} totalCount }}",
+                    args.join(", ")
+                )
+            }
+        }
+    }
+
+    fn query(mut self) -> Generated {
+        let mut roots = vec![self.root()];
+        if self.rng.chance(25) {
+            let r = self.root();
+            roots.push(format!("second: {r}"));
+        }
+        if self.rng.chance(10) {
+            roots.push("__typename".into());
+        }
+        let decls = if self.decls.is_empty() { String::new() } else { format!("({})", self.decls.join(", ")) };
+        self.fragments.sort();
+        self.fragments.dedup();
+        let query = format!("query Q{decls} {{ {} }}\n{}", roots.join(" "), self.fragments.join("\n"));
+        Generated { query, first: Value::Object(self.first), second: Value::Object(self.second) }
+    }
+}
+
+/// The URL-safe, unpadded base64 of a slug: an `entities` cursor, as the API writes it.
+fn base64_url(s: &str) -> String {
+    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let b = s.as_bytes();
+    let mut out = String::new();
+    for chunk in b.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, &c)| n | (c as u32) << (16 - 8 * i));
+        for i in 0..=chunk.len() {
+            out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+async fn known(pair: &Pair) -> Known {
+    let q =
+        "{ entities(first: 60) { edges { node { slug id relations(first: 4) { edges { cursor node { id } } } } } } }";
+    let (_, _, body) = pair.post(&pair.reference.url, q, &json!({}), "application/json").await;
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    let mut k = Known { slugs: Vec::new(), ids: Vec::new(), cursors: Vec::new() };
+    for e in body["data"]["entities"]["edges"].as_array().unwrap() {
+        k.slugs.push(e["node"]["slug"].as_str().unwrap().into());
+        k.ids.push(e["node"]["id"].as_str().unwrap().into());
+        for r in e["node"]["relations"]["edges"].as_array().unwrap() {
+            k.cursors.push(r["cursor"].as_str().unwrap().into());
+            k.ids.push(r["node"]["id"].as_str().unwrap().into());
+        }
+    }
+    assert!(k.slugs.len() >= 50 && k.cursors.len() >= 20, "too small a graph to generate queries over");
+    k
+}
+
+/// Generated selections: `n` queries from `seed`; fails on any difference and when fewer than
+/// `min_compiled` of them took the compiled path.
+async fn generated(pair: &mut Pair, seed: u64, n: usize, min_compiled: usize) {
+    let known = known(pair).await;
+    let mut rng = Rng(seed);
+    for _ in 0..16 {
+        rng.next();
+    }
+    let mut compiled = 0;
+    for _ in 0..n {
+        let g = Gen {
+            rng: {
+                let mut r = Rng(rng.next() | 1);
+                (0..16).for_each(|_| {
+                    r.next();
+                });
+                r
+            },
+            known: &known,
+            fragments: Vec::new(),
+            decls: Vec::new(),
+            first: Default::default(),
+            second: Default::default(),
+            n: 0,
+        }
+        .query();
+        if pair.compare(&g.query, &g.first, &g.second).await {
+            compiled += 1;
+        } else if std::env::var_os("SHOW_UNCOMPILED").is_some() {
+            let (_, _, body) = pair.post(&pair.reference.url, &g.query, &g.second, "application/json").await;
+            eprintln!("not compiled: {}\n{}\n{}\n", g.query, g.second, String::from_utf8_lossy(&body));
+        }
+    }
+    eprintln!("{compiled} of {n} generated queries took the compiled path");
+    assert!(compiled >= min_compiled, "only {compiled} of {n} generated queries took the compiled path");
+}
+
+/// The benchmark's query (`bench/http.sh`), which the compiled path exists for.
+const BENCH_QUERY: &str =
+    "query($s:String!){ entity(slug:$s){ id name relations(first:20){ edges{ node{ kind to{ id name } from{ id name } } } } } }";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_the_curated_graph_both_paths_answer_the_same_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = curated_store(dir.path());
+    let mut pair = Pair::over(&store, &repo_path("seed"), dir.path()).await;
+
+    // The benchmark's query, an entity after another: the compiled path answers each, but a
+    // missing entity (an error) and a hub (IOM's page is made off the worker; see the module).
+    let known = known(&pair).await;
+    for slug in known.slugs.iter().take(20) {
+        assert!(pair.compare(BENCH_QUERY, &json!({ "s": "iom" }), &json!({ "s": slug, "n": 1 })).await, "{slug}");
+    }
+    for slug in ["iom", "no-such-entity"] {
+        assert!(!pair.compare(BENCH_QUERY, &json!({ "s": "iom" }), &json!({ "s": slug })).await, "{slug}");
+    }
+
+    let mut queries: Vec<(String, Value)> = Vec::new();
+    for q in test_suite_queries() {
+        let v = made_up_variables(&q, "iom");
+        queries.push((q, v));
+    }
+    let from_tests = queries.len();
+    assert!(from_tests > 100, "only {from_tests} queries found in the test sources");
+    for q in readme_queries() {
+        let v = made_up_variables(&q, "iom");
+        queries.push((q, v));
+    }
+    queries.extend(graphiql_examples());
+    let mut compiled = 0;
+    for (q, v) in &queries {
+        if pair.compare(q, v, v).await {
+            compiled += 1;
+        }
+    }
+    eprintln!("{compiled} of {} queries of the tests, the README and GraphiQL took the compiled path", queries.len());
+    assert!(compiled >= 20, "only {compiled} of the suite's queries took the compiled path");
+
+    generated(&mut pair, 0x5eed_0001, 400, 100).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_synthetic_graph_both_paths_answer_the_same_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = synthetic_store(dir.path());
+    let empty_seed = dir.path().join("no-seed");
+    std::fs::create_dir_all(&empty_seed).unwrap();
+    let mut pair = Pair::over(&store, &empty_seed, dir.path()).await;
+    let known = known(&pair).await;
+    for slug in known.slugs.iter().take(20) {
+        assert!(pair.compare(BENCH_QUERY, &json!({ "s": known.slugs[0] }), &json!({ "s": slug })).await, "{slug}");
+    }
+    generated(&mut pair, 0x5eed_0002, 400, 150).await;
+}
