@@ -7,9 +7,12 @@
 #   SKIP_CRITERION=1 bash bench/http.sh     # HTTP, cold start and memory only
 #   CRITERION_SIZES="10000" …               # in-process sizes, when they should differ from SIZES
 #   HTTP_SIZE=100000 …                      # the store the HTTP figures use (default: the largest)
+#   SKIP_POSTGRAPHILE=1 …                   # without PostGraphile over Postgres beside it
 #
 # The server is pinned to core 0 and the load generator (wrk, installed from Debian if missing)
-# to core 1. Results go to bench/results/<date>-<commit>.md.
+# to core 1. PostGraphile 4 (npm, the versions of bench/postgraphile/package-lock.json) runs over
+# a throwaway Postgres cluster (Debian's, installed if missing) loaded with the same graph, both
+# pinned to core 0 too. Results go to bench/results/<date>-<commit>.md.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 SIZES=${SIZES:-"10000 100000"}
@@ -22,14 +25,24 @@ mkdir -p "$work" bench/results
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 out=bench/results/$(date -u +%Y-%m-%d)-$commit.md
 
-if ! command -v wrk >/dev/null; then
-  SUDO=(); [[ $(id -u) -ne 0 ]] && SUDO=(sudo -n)
-  "${SUDO[@]}" apt-get update -q && "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk
+SUDO=(); [[ $(id -u) -ne 0 ]] && SUDO=(sudo -n)
+apt_install() { "${SUDO[@]}" apt-get update -q && "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@"; }
+command -v wrk >/dev/null || apt_install wrk
+if [[ -z ${SKIP_POSTGRAPHILE:-} ]]; then
+  # Debian keeps Postgres's server programs out of PATH, under its major version.
+  compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || apt_install postgresql
+  command -v npm >/dev/null || apt_install nodejs npm
+  pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+  # Reinstalled only when the lock file changed since the last `npm ci`.
+  if ! cmp -s bench/postgraphile/package-lock.json bench/postgraphile/node_modules/.ci-lock.json; then
+    (cd bench/postgraphile && npm ci --no-audit --no-fund --loglevel=error && cp package-lock.json node_modules/.ci-lock.json)
+  fi
 fi
 cargo build --release --locked --bin policygraph --example bare_json --example stock_graphql
-bin=target/release/policygraph
-bare=target/release/examples/bare_json
-stock=target/release/examples/stock_graphql
+target=${CARGO_TARGET_DIR:-target}
+bin=$target/release/policygraph
+bare=$target/release/examples/bare_json
+stock=$target/release/examples/stock_graphql
 
 {
   echo "# Benchmark run $(date -u +%Y-%m-%dT%H:%MZ), commit $commit"
@@ -230,7 +243,9 @@ echo "| bare actix-web, same bytes (baseline) | $base | $p50 | $p99 | 100 % |" >
 row() { echo "| $1 | $2 | $3 | $4 | $(echo "scale=4; 100 * $2 / $base" | bc | xargs printf '%.1f') % |" >>"$out"; } # rounded (records up to dce8b26 truncated)
 start_server
 read -r r a b <<<"$(run_wrk hit "$work/fixed.lua" http://127.0.0.1:18991/graphql)"; row "entity + 20 relations, repeated (answer cache hit)" "$r" "$a" "$b"
+hit=$r
 read -r r a b <<<"$(run_wrk miss "$work/entity_vary.lua" http://127.0.0.1:18991/graphql)"; row "entity + 20 relations, slug varies (cache miss)" "$r" "$a" "$b"
+miss=$r
 read -r r a b <<<"$(run_wrk search "$work/search.lua" http://127.0.0.1:18991/graphql)"; row "search, first 10 (word varies)" "$r" "$a" "$b"
 read -r r a b <<<"$(run_wrk path "$work/path.lua" http://127.0.0.1:18991/graphql)"; row "shortest path (pair varies)" "$r" "$a" "$b"
 read -r r a b <<<"$(run_wrk neighborhood "$work/neighborhood.lua" http://127.0.0.1:18991/graphql)"; row "2-hop neighbourhood, limit 100 (centre varies)" "$r" "$a" "$b"
@@ -262,9 +277,97 @@ taskset -c 0 "$stock" 127.0.0.1:18993 "$work/http-store" >/dev/null 2>&1 &
 stock_pid=$!
 until curl -sf -o /dev/null -X POST -H 'content-type: application/json' -d '{"query":"{ __typename }"}' http://127.0.0.1:18993/graphql; do sleep 0.05; done
 read -r r a b <<<"$(run_wrk stock "$work/entity_vary.lua" http://127.0.0.1:18993/graphql)"; row "stock async-graphql, entity + 20 relations, slug varies" "$r" "$a" "$b"
+stock_rps=$r
 kill $stock_pid; wait $stock_pid 2>/dev/null || true
 rm -rf "$work/http-store"
+
+# PostGraphile 4 over Postgres on the same graph: exported from the generated store (untouched
+# by the mutations above), loaded into a throwaway cluster, and served by one Node process.
+# Node and every Postgres process share core 0, the one core our server has.
+if [[ -z ${SKIP_POSTGRAPHILE:-} ]]; then
+  pg=$work/pg
+  rm -rf "$pg" # left by an interrupted run
+  mkdir -p "$pg"
+  # initdb and postgres refuse to run as root.
+  pg_as=()
+  if [[ $(id -u) -eq 0 ]]; then pg_as=(runuser -u postgres --); chown postgres: "$pg"; fi
+  stop_pg() {
+    if [[ -n ${pgl_pid:-} ]]; then kill "$pgl_pid" 2>/dev/null || true; wait "$pgl_pid" 2>/dev/null || true; fi
+    pgl_pid=
+    "${pg_as[@]}" "$pg_bin/pg_ctl" -D "$pg/data" -m fast stop >/dev/null 2>&1 || true
+    rm -rf "$pg" "$work/graph.jsonl"
+  }
+  trap stop_pg EXIT
+  "${pg_as[@]}" "$pg_bin/initdb" -D "$pg/data" -U postgres --auth=trust -E UTF8 --no-locale >"$pg/initdb.log"
+  # Only a unix socket in the work dir: nothing to collide with on the machine's ports. The
+  # cluster is thrown away at the end, so the load need not be durable (reads are unaffected);
+  # JIT off, as is usual for short queries (it would compile for the planner's estimate of a
+  # hub's relations).
+  taskset -c 0 "${pg_as[@]}" "$pg_bin/pg_ctl" -D "$pg/data" -l "$pg/postgres.log" -w -o \
+    "-c listen_addresses='' -c unix_socket_directories='$pg' -c shared_buffers=1GB -c jit=off -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+    start >/dev/null
+  export PGHOST=$pg PGUSER=postgres PGDATABASE=bench
+  psql -X -q -d postgres -c 'create database bench'
+  "$bin" export --data "$dir" --seed-dir /nonexistent --format jsonl --out "$work/graph.jsonl" >/dev/null
+  t0=$(date +%s.%N)
+  loaded=$(python3 bench/postgraphile/load.py "$work/graph.jsonl")
+  load_s=$(echo "$(date +%s.%N) - $t0" | bc | xargs printf '%.1f')
+  rm -f "$work/graph.jsonl"
+  NODE_ENV=production taskset -c 0 node bench/postgraphile/node_modules/.bin/postgraphile \
+    --connection "postgres://postgres@localhost/bench?host=$pg" --schema public \
+    --host 127.0.0.1 --port 18994 --disable-graphiql --disable-query-log --simple-collections only \
+    >"$pg/postgraphile.log" 2>&1 &
+  pgl_pid=$!
+  # It reads the database's catalogue before it listens; it keeps retrying a connection it cannot make.
+  for i in $(seq 600); do
+    curl -sf -o /dev/null -X POST -H 'content-type: application/json' -d '{"query":"{ __typename }"}' http://127.0.0.1:18994/graphql && break
+    if [[ $i -eq 600 ]] || ! kill -0 $pgl_pid 2>/dev/null; then
+      echo "bench: PostGraphile did not start:" >&2; cat "$pg/postgraphile.log" >&2; exit 1
+    fi
+    sleep 0.1
+  done
+  # Our entity query's fields (both ends' id and name of the first 20 relations, both ways:
+  # the computed field of schema.sql), and those of issue 19's PostGraphile reference query
+  # (each relation's id, date and first cited document), in the primary key's order.
+  PG_Q='query($s:String!){ entityBySlug(slug:$s){ id name relationsList(first:20, orderBy:[PRIMARY_KEY_ASC]){ id kind validFrom citations(first:1, orderBy:[PRIMARY_KEY_ASC]){ document{ id } } from{ id name } to{ id name } } } }'
+  curl -s http://127.0.0.1:18994/graphql -H 'content-type: application/json' \
+    -d "$(python3 -c 'import json,sys; print(json.dumps({"query":sys.argv[1],"variables":{"s":sys.argv[2]}}))' "$PG_Q" "$hub")" >"$pg/answer.json"
+  pg_bytes=$(wc -c <"$pg/answer.json")
+  # Answers without errors are not enough: an empty list is one too.
+  python3 - "$pg/answer.json" "$hub" <<'PY' || exit 1
+import json, sys
+answer = json.load(open(sys.argv[1]))
+e = (answer.get("data") or {}).get("entityBySlug")
+if "errors" in answer or not e or e["id"] != sys.argv[2] or len(e["relationsList"]) != 20 \
+        or not all(r["citations"] and r["to"] and r["from"] for r in e["relationsList"]):
+    sys.exit(f"bench: PostGraphile's answer for {sys.argv[2]} is not the entity with 20 relations: {json.dumps(answer)[:600]}")
+PY
+  lua pg_fixed "'{\"query\":' .. $(q "$(q "$PG_Q")") .. ',\"variables\":{\"s\":\"$hub\"}}'"
+  lua pg_vary "'{\"query\":' .. $(q "$(q "$PG_Q")") .. ',\"variables\":{\"s\":\"' .. slugs[i] .. '\"}}'"
+  pgl_v=$(node -p 'require("./bench/postgraphile/node_modules/postgraphile/package.json").version')
+  pg_v=$("$pg_bin/postgres" --version | awk '{print $3}')
+  pg_label="PostGraphile ${pgl_v%%.*} over Postgres ${pg_v%%.*}"
+  read -r r a b <<<"$(run_wrk pg_miss "$work/pg_vary.lua" http://127.0.0.1:18994/graphql)"; row "$pg_label, slug varies" "$r" "$a" "$b"
+  pg_new=$r
+  read -r r a b <<<"$(run_wrk pg_hit "$work/pg_fixed.lua" http://127.0.0.1:18994/graphql)"; row "$pg_label, repeated" "$r" "$a" "$b"
+  stop_pg
+  trap - EXIT
+  echo >>"$out"
+  echo "PostGraphile $pgl_v (Node $(node --version)) over Postgres $pg_v: the same graph, exported with \`policygraph export --format jsonl\` and loaded by \`bench/postgraphile/load.py\` ($loaded, ${load_s} s); one Node process and Postgres (shared_buffers 1 GB, JIT off) both pinned to core 0, wrk on core 1. Its query: \`entityBySlug\` with its first 20 relations both ways in primary-key order, each with id, kind, validFrom, its first citation's document id and both ends' id and name ($pg_bytes bytes for the same entity); no answer cache, so repeated is the same work as slug varies." >>"$out"
+fi
 echo >>"$out"
+
+# Issue 19's targets, from this run's own figures.
+ratio() { echo "scale=4; $1 / $2" | bc | xargs printf '%.2f'; }
+{
+  echo "Ratios (requests/s of this run; issue 19's targets in brackets):"
+  echo
+  echo "- new request (slug varies) / stock async-graphql: $(ratio "$miss" "$stock_rps")× (≥ 2×)"
+  [[ -n ${pg_new:-} ]] && echo "- new request / PostGraphile, slug varies: $(ratio "$miss" "$pg_new")× (≥ 20×)"
+  echo "- repeated (answer cache hit) / bare route: $(echo "scale=4; 100 * $hit / $base" | bc | xargs printf '%.1f') % (≥ 75 %)"
+  [[ -n ${pg_new:-} ]] && echo "- repeated / PostGraphile, slug varies: $(ratio "$hit" "$pg_new")× (≥ 100×)"
+  echo
+} >>"$out"
 
 # ---- in-process ------------------------------------------------------------------------------
 if [[ -z ${SKIP_CRITERION:-} ]]; then
