@@ -104,6 +104,7 @@ enum FieldPlan {
     Entity { slug: Arg, items: Vec<Item> },
     Node { id: Arg, items: Vec<Item> },
     Entities { kind: Option<Arg>, first: Option<Arg>, after: Option<Arg>, items: Vec<Item> },
+    Search { query: Arg, first: Option<Arg>, items: Vec<Item> },
     // Entity (every kind) and Document's own
     EntityId,
     Slug,
@@ -362,6 +363,14 @@ impl Compiler<'_> {
                 "node" => {
                     let mut a = self.args(f, &["id"])?;
                     Some(FieldPlan::Node { id: a.remove("id")?, items: sub(Static::Node)? })
+                }
+                "search" => {
+                    let mut a = self.args(f, &["query", "first"])?;
+                    Some(FieldPlan::Search {
+                        query: a.remove("query")?,
+                        first: a.remove("first"),
+                        items: sub(Static::Entity)?,
+                    })
                 }
                 "entities" => {
                     let mut a = self.args(f, &["kind", "first", "after"])?;
