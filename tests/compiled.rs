@@ -479,6 +479,16 @@ impl Gen<'_> {
             5 => args.push("first: 3".into()),
             _ => {}
         }
+        const KINDS: &[&str] = &["CONCERNS", "LOCATED_IN", "ASSISTS", "MENTIONS", "FUNDS", "HAS_PILLAR"];
+        match self.rng.below(8) {
+            0 => args.push(format!("kinds: [{}]", self.rng.pick(KINDS))),
+            1 => {
+                let ks = vec![*self.rng.pick(KINDS), *self.rng.pick(KINDS)];
+                let v = self.var("[RelationKind!]", Value::Null, json!(ks));
+                args.push(format!("kinds: {v}"));
+            }
+            _ => {}
+        }
         match self.rng.below(8) {
             0 => args.push("direction: OUTGOING".into()),
             1 => args.push("direction: INCOMING".into()),
@@ -546,7 +556,21 @@ impl Gen<'_> {
     }
 
     fn root(&mut self) -> String {
-        match self.rng.below(7) {
+        match self.rng.below(8) {
+            7 => {
+                let n = self.rng.below(4);
+                let mut ids: Vec<String> = (0..n).map(|_| self.rng.pick(&self.known.ids).clone()).collect();
+                if self.rng.chance(10) {
+                    ids.push("Relation:no-such-relation".into());
+                }
+                let arg = if self.rng.chance(50) {
+                    self.var("[ID!]!", json!([]), json!(ids))
+                } else {
+                    json!(ids).to_string()
+                };
+                let e = self.entity(1);
+                format!("nodes(ids: {arg}) {{ id ... on Entity {{ {e} }} }}")
+            }
             6 => {
                 let word = self.rng.pick(&self.known.words).clone();
                 let arg = if self.rng.chance(50) {

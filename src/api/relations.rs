@@ -186,22 +186,23 @@ pub async fn relations_field(
     Ok(RelationConnection { edges, page_info, total_count })
 }
 
-/// One page of an entity's relations with no filter but a direction, in the default order: what
-/// the compiled read path ([`crate::compiled`]) answers `relations(direction:, first:, after:)`
-/// with, through the same page and cursor code as [`relations_field`], so the two cannot differ.
+/// One page of an entity's relations with no filter but a direction and kinds, in the default
+/// order: what the compiled read path ([`crate::compiled`]) answers
+/// `relations(direction:, kinds:, first:, after:)` with, through the same page and cursor code as [`relations_field`], so the two cannot differ.
 /// An error is what the field would answer; the compiled path then leaves the query to
 /// async-graphql, which answers it.
 pub(crate) fn plain_page(
     g: &GraphIndex,
     entity_id: &str,
     direction: graph::Direction,
+    kinds: Option<Vec<domain::RelationKind>>,
     first: Option<i32>,
     after: Option<&str>,
 ) -> Result<PageOut> {
     let plan = Plan {
         entity_id: entity_id.to_string(),
         direction: Some(direction),
-        filter: graph::RelationFilter::default(),
+        filter: graph::RelationFilter { kinds, ..Default::default() },
         field: RelationOrderField::Default,
         descending: false,
         after: after.map(|c| decode_after(c, RelationOrderField::Default, false)).transpose()?,

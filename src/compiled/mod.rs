@@ -59,6 +59,8 @@ pub struct Plan {
 struct Variable {
     name: Name,
     ty: Scalar,
+    /// A list of non-null `ty` (`[ID!]`), not a `ty`.
+    list: bool,
     nullable: bool,
     default: Option<ConstValue>,
 }
@@ -72,6 +74,7 @@ enum Scalar {
     Boolean,
     Direction,
     EntityKind,
+    RelationKind,
 }
 
 /// An argument as written: a constant, or a variable's value at run time.
@@ -103,6 +106,7 @@ enum FieldPlan {
     // Query
     Entity { slug: Arg, items: Vec<Item> },
     Node { id: Arg, items: Vec<Item> },
+    Nodes { ids: Arg, items: Vec<Item> },
     Entities { kind: Option<Arg>, first: Option<Arg>, after: Option<Arg>, items: Vec<Item> },
     Search { query: Arg, first: Option<Arg>, items: Vec<Item> },
     // Entity (every kind) and Document's own
@@ -117,7 +121,7 @@ enum FieldPlan {
     EndDate,
     Url,
     Version,
-    Relations { direction: Option<Arg>, first: Option<Arg>, after: Option<Arg>, items: Vec<Item> },
+    Relations { direction: Option<Arg>, kinds: Option<Arg>, first: Option<Arg>, after: Option<Arg>, items: Vec<Item> },
     DocumentTitle,
     PublishedOn,
     File,
@@ -220,10 +224,11 @@ pub fn compile(doc: &ExecutableDocument) -> Option<Plan> {
         if !v.directives.is_empty() {
             return None;
         }
-        let (ty, nullable) = scalar_of(&v.var_type.node)?;
+        let (ty, list, nullable) = scalar_of(&v.var_type.node)?;
         variables.push(Variable {
             name: v.name.node.clone(),
             ty,
+            list,
             nullable,
             default: v.default_value.as_ref().map(|d| d.node.clone()),
         });
@@ -233,8 +238,16 @@ pub fn compile(doc: &ExecutableDocument) -> Option<Plan> {
     Some(Plan { name, variables, root })
 }
 
-fn scalar_of(ty: &Type) -> Option<(Scalar, bool)> {
-    let BaseType::Named(name) = &ty.base else { return None };
+/// The variable's scalar, whether it is a list of them, and whether it may be null. A list's
+/// items must be non-null.
+fn scalar_of(ty: &Type) -> Option<(Scalar, bool, bool)> {
+    let (name, list) = match &ty.base {
+        BaseType::Named(name) => (name, false),
+        BaseType::List(item) => match &item.base {
+            BaseType::Named(name) if !item.nullable => (name, true),
+            _ => return None,
+        },
+    };
     let scalar = match name.as_str() {
         "String" => Scalar::String,
         "ID" => Scalar::Id,
@@ -242,9 +255,10 @@ fn scalar_of(ty: &Type) -> Option<(Scalar, bool)> {
         "Boolean" => Scalar::Boolean,
         "Direction" => Scalar::Direction,
         "EntityKind" => Scalar::EntityKind,
+        "RelationKind" => Scalar::RelationKind,
         _ => return None,
     };
-    Some((scalar, ty.nullable))
+    Some((scalar, list, ty.nullable))
 }
 
 struct Compiler<'d> {
@@ -360,6 +374,10 @@ impl Compiler<'_> {
                     let mut a = self.args(f, &["slug"])?;
                     Some(FieldPlan::Entity { slug: a.remove("slug")?, items: sub(Static::Entity)? })
                 }
+                "nodes" => {
+                    let mut a = self.args(f, &["ids"])?;
+                    Some(FieldPlan::Nodes { ids: a.remove("ids")?, items: sub(Static::Node)? })
+                }
                 "node" => {
                     let mut a = self.args(f, &["id"])?;
                     Some(FieldPlan::Node { id: a.remove("id")?, items: sub(Static::Node)? })
@@ -400,9 +418,10 @@ impl Compiler<'_> {
                 "url" => Self::leaf(f, FieldPlan::Url),
                 "version" => Self::leaf(f, FieldPlan::Version),
                 "relations" => {
-                    let mut a = self.args(f, &["direction", "first", "after"])?;
+                    let mut a = self.args(f, &["direction", "kinds", "first", "after"])?;
                     Some(FieldPlan::Relations {
                         direction: a.remove("direction"),
+                        kinds: a.remove("kinds"),
                         first: a.remove("first"),
                         after: a.remove("after"),
                         items: sub(Static::RelationConnection)?,
@@ -476,6 +495,7 @@ mod tests {
             "{ node(id: \"Relation:x\") { id ... on Relation { kind citations { quote document { title } } } } }"
         )
         .is_some());
+        assert!(plan("query($ids: [ID!]!, $k: [RelationKind!]) { nodes(ids: $ids) { id ... on Person { relations(kinds: $k) { totalCount } } } }").is_some());
         assert!(plan("query Named($v: Boolean!) { entity(slug: \"iom\") { slug @include(if: $v) } }").is_some());
         assert!(plan("query($a: String, $k: EntityKind) { entities(first: 5, after: $a, kind: $k) { edges { cursor node { __typename ...F } } pageInfo { hasNextPage endCursor } totalCount } } fragment F on Entity { slug ... on Document { file } }").is_some());
     }
@@ -486,9 +506,8 @@ mod tests {
             "mutation { deleteEntity(id: \"x\") { id } }",
             "{ entity(slug: \"iom\") { degree } }",
             "{ entity(slug: \"iom\") { relations(where: { kinds: [ASSISTS] }) { totalCount } } }",
-            "{ entity(slug: \"iom\") { relations(kinds: [ASSISTS]) { totalCount } } }",
             "{ entity(slug: \"iom\") @cacheControl { id } }",
-            "query($ids: [ID!]!) { nodes(ids: $ids) { id } }",
+            "query($ids: [ID]!) { nodes(ids: $ids) { id } }",
             "{ entity(slug: \"iom\") { ... on Person { title } } }",
             "query A { graph { entities } } query B { graph { relations } }",
             "query A { entity(slug: \"iom\") { id } } query B { entity(slug: \"iom\") { slug } }",

@@ -41,12 +41,21 @@ fn coerce(plan: &Plan, given: Option<&serde_json::Map<String, serde_json::Value>
     for v in &plan.variables {
         let value = match given.and_then(|g| g.get(v.name.as_str())) {
             None => match &v.default {
+                Some(ConstValue::List(items)) if v.list => {
+                    Some(ConstValue::List(items.iter().map(|i| check_const(v.ty, i)).collect::<Option<_>>()?))
+                }
+                Some(_) if v.list => return None,
                 Some(d) => Some(check_const(v.ty, d)?),
                 None if v.nullable => None,
                 None => return None,
             },
             Some(serde_json::Value::Null) if v.nullable && v.default.is_none() => Some(ConstValue::Null),
             Some(serde_json::Value::Null) => return None,
+            Some(serde_json::Value::Array(items)) if v.list => {
+                Some(ConstValue::List(items.iter().map(|i| from_json(v.ty, i)).collect::<Option<_>>()?))
+            }
+            // A single value for a list is a list of one to async-graphql; not read here.
+            Some(_) if v.list => return None,
             Some(json) => Some(from_json(v.ty, json)?),
         };
         out.push(value);
@@ -62,6 +71,7 @@ fn from_json(ty: Scalar, json: &serde_json::Value) -> Option<ConstValue> {
         (Scalar::Boolean, J::Bool(b)) => ConstValue::Boolean(*b),
         (Scalar::Direction, J::String(s)) if direction(s).is_some() => ConstValue::Enum(Name::new(s)),
         (Scalar::EntityKind, J::String(s)) if entity_kind(s).is_some() => ConstValue::Enum(Name::new(s)),
+        (Scalar::RelationKind, J::String(s)) if relation_kind(s).is_some() => ConstValue::Enum(Name::new(s)),
         _ => return None,
     })
 }
@@ -73,6 +83,7 @@ fn check_const(ty: Scalar, v: &ConstValue) -> Option<ConstValue> {
         (Scalar::Boolean, ConstValue::Boolean(_)) => true,
         (Scalar::Direction, ConstValue::Enum(e)) => direction(e).is_some(),
         (Scalar::EntityKind, ConstValue::Enum(e)) => entity_kind(e).is_some(),
+        (Scalar::RelationKind, ConstValue::Enum(e)) => relation_kind(e).is_some(),
         _ => false,
     };
     ok.then(|| v.clone())
@@ -80,6 +91,10 @@ fn check_const(ty: Scalar, v: &ConstValue) -> Option<ConstValue> {
 
 fn direction(name: &str) -> Option<graph::Direction> {
     gql::Direction::parse(Some(ConstValue::Enum(Name::new(name)))).ok().map(Into::into)
+}
+
+fn relation_kind(name: &str) -> Option<domain::RelationKind> {
+    gql::RelationKind::parse(Some(ConstValue::Enum(Name::new(name)))).ok().map(Into::into)
 }
 
 fn entity_kind(name: &str) -> Option<EntityKind> {
@@ -181,6 +196,21 @@ impl Object<'_> {
     }
 }
 
+/// What a global ID names: an entity of the index, or a relation rebuilt from it.
+enum Found<'g> {
+    Entity(&'g Arc<domain::Entity>),
+    Relation(Arc<domain::Relation>),
+}
+
+impl Found<'_> {
+    fn object(&self) -> Object<'_> {
+        match self {
+            Found::Entity(e) => Object::Entity(e),
+            Found::Relation(r) => Object::Relation(r),
+        }
+    }
+}
+
 struct RelationPage {
     edges: Vec<(String, Arc<domain::Relation>)>,
     total: usize,
@@ -209,7 +239,7 @@ struct Writer<'a> {
     waited: bool,
 }
 
-impl Writer<'_> {
+impl<'a> Writer<'a> {
     fn number(&mut self, n: impl itoa::Integer) {
         self.out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
     }
@@ -423,13 +453,8 @@ impl Writer<'_> {
             }
             FieldPlan::Node { id, .. } => {
                 let ConstValue::String(id) = self.vars.get(id)? else { return None };
-                let (ty, key) = id.split_once(':')?;
-                if ty == "Relation" {
-                    let r = self.g.relation(key)?;
-                    return self.object(sets, Object::Relation(&r));
-                }
-                let e = self.g.entity(key).filter(|e| gql::type_name(e.kind) == ty)?;
-                self.object(sets, Object::Entity(e))
+                let node = self.node(&id)?;
+                self.object(sets, node.object())
             }
             FieldPlan::Search { query, first, .. } => {
                 let ConstValue::String(query) = self.vars.get(query)? else { return None };
@@ -441,6 +466,19 @@ impl Writer<'_> {
                 self.waited = true;
                 let found = self.g.search(&query, None, first);
                 self.list(&found, |w, e| w.object(sets, Object::Entity(e)))
+            }
+            FieldPlan::Nodes { ids, .. } => {
+                let ConstValue::List(ids) = self.vars.get(ids)? else { return None };
+                if ids.len() > crate::api::types::MAX_PAGE {
+                    return None;
+                }
+                let mut found = Vec::with_capacity(ids.len());
+                for id in &ids {
+                    let ConstValue::String(id) = id else { return None };
+                    // A missing one is a null with an error, or the survivor of a merge: async-graphql's.
+                    found.push(self.node(id)?);
+                }
+                self.list(&found, |w, n| w.object(sets, n.object()))
             }
             FieldPlan::Entities { kind, first, after, .. } => {
                 let kind = match kind.as_ref().and_then(|k| self.vars.get(k)) {
@@ -455,6 +493,16 @@ impl Writer<'_> {
             }
             _ => None,
         }
+    }
+
+    /// What a global ID names, as `api::types::resolve_node` finds it; `None` for anything else
+    /// (a malformed ID, an unknown type, nothing there).
+    fn node(&self, id: &str) -> Option<Found<'a>> {
+        let (ty, key) = id.split_once(':')?;
+        if ty == "Relation" {
+            return self.g.relation(key).map(Found::Relation);
+        }
+        self.g.entity(key).filter(|e| gql::type_name(e.kind) == ty).map(Found::Entity)
     }
 
     /// An optional `Int` argument: `Some(None)` when not given or null.
@@ -494,7 +542,7 @@ impl Writer<'_> {
             FieldPlan::Url => self.opt_string(e.url.as_deref()),
             FieldPlan::File => self.opt_string(e.file.as_deref()),
             FieldPlan::Version => self.number(e.version),
-            FieldPlan::Relations { direction: dir, first, after, .. } => {
+            FieldPlan::Relations { direction: dir, kinds, first, after, .. } => {
                 // A hub's page is made on the blocking pool (see `object`).
                 if self.g.has_relations(&e.id, crate::api::relations::OFF_WORKER_RELATIONS) {
                     self.waited = true;
@@ -504,10 +552,22 @@ impl Writer<'_> {
                     Some(ConstValue::Enum(d)) => direction(&d)?,
                     Some(_) => return None,
                 };
+                let kinds = match kinds.as_ref().and_then(|k| self.vars.get(k)) {
+                    None | Some(ConstValue::Null) => None,
+                    Some(ConstValue::List(ks)) => Some(
+                        ks.iter()
+                            .map(|k| match k {
+                                ConstValue::Enum(k) => relation_kind(k),
+                                _ => None,
+                            })
+                            .collect::<Option<Vec<_>>>()?,
+                    ),
+                    Some(_) => return None,
+                };
                 let first = self.int(first.as_ref())?;
                 let after = self.opt_str(after.as_ref())?;
                 let (edges, total, start) =
-                    crate::api::relations::plain_page(self.g, &e.id, direction, first, after.as_deref()).ok()?;
+                    crate::api::relations::plain_page(self.g, &e.id, direction, kinds, first, after.as_deref()).ok()?;
                 let info = PageInfo {
                     has_next_page: start + edges.len() < total,
                     has_previous_page: start > 0,
@@ -549,6 +609,7 @@ impl Writer<'_> {
 fn items_of(f: &FieldPlan) -> Option<&[Item]> {
     match f {
         FieldPlan::Entity { items, .. }
+        | FieldPlan::Nodes { items, .. }
         | FieldPlan::Search { items, .. }
         | FieldPlan::Node { items, .. }
         | FieldPlan::Entities { items, .. }
