@@ -340,3 +340,108 @@ async fn a_store_with_a_dangling_relation_is_refused_at_start() {
         Ok(_) => panic!("a store with a dangling relation was loaded"),
     }
 }
+
+/// Writes a sled store from `tests/fixtures/store-v1/records.jsonl`: every key and value of a
+/// store written by a build from before the binary value format (format version 1, every value
+/// JSON), as that build left it after seeding the mini seed, importing a document with its text,
+/// creating a token (its secret is [`V1_TOKEN`]), and an update, an added alias and a merge made
+/// through the API. Kept as its keys and values rather than as sled's files, so that the fixture
+/// reads as text and does not depend on sled's on-disk layout.
+fn write_v1_store(dir: &Path) {
+    let db = sled::open(dir).unwrap();
+    let records = fs::read_to_string(common::repo_path("tests/fixtures/store-v1/records.jsonl")).unwrap();
+    let bytes = |line: &serde_json::Value, field: &str| match (line.get(field), line.get(format!("{field}_hex"))) {
+        (Some(text), None) => text.as_str().unwrap().as_bytes().to_vec(),
+        (None, Some(hex)) => hex::decode(hex.as_str().unwrap()).unwrap(),
+        _ => panic!("{field} of {line}"),
+    };
+    for line in records.lines() {
+        let line: serde_json::Value = serde_json::from_str(line).unwrap();
+        let tree = db.open_tree(line["tree"].as_str().unwrap()).unwrap();
+        tree.insert(bytes(&line, "key"), bytes(&line, "value")).unwrap();
+    }
+    db.flush().unwrap();
+}
+
+/// The secret of the token in the version-1 fixture.
+const V1_TOKEN: &str = "pg_a524277f10f2bfc38d68386982902bea22bfd60ec31299789d624885f7a4544f";
+
+/// A store written in format 1 (every value JSON) opens, serves everything it holds (records,
+/// a document's text, the change feed with a merge's survivor, a token) and takes a write; the
+/// write is in the binary form, the store's format is raised to 2 so that an older build
+/// refuses it, and after a restart old and new values read side by side.
+#[tokio::test]
+async fn a_store_written_in_json_opens_serves_and_takes_a_write() {
+    let dir = tempfile::tempdir().unwrap();
+    write_v1_store(dir.path());
+    let s = TestServer::start(dir.path(), None).await;
+    let read = r#"{
+        stats { entities relations }
+        bo: entity(slug: "bo-chen") { name aliases version }
+        exo: entity(slug: "exo") { name aliases date summary }
+        report: entity(slug: "annual-report") { ... on Document { text } }
+        funds: relation(key: "funds:exo:shelter-project") { quantities { name value unit quote } citations { quote } }
+        role: relation(key: "holds_role:ana-nunez-perez:exo") { title validFrom }
+        moved: node(id: "Person:ana-ferreira") { id }
+    }"#;
+    let before = s.data(read, json!({})).await;
+    assert_eq!(before["stats"], json!({ "entities": 12, "relations": 11 }));
+    assert_eq!(before["bo"], json!({ "name": "Bo Chen Jr", "aliases": ["B. Chen"], "version": 3 }));
+    assert_eq!(before["exo"]["date"], "1951");
+    assert_eq!(before["report"]["text"], "The agency is led by Ana Ferreira.\nIt \"helps\" people.");
+    assert_eq!(
+        before["funds"]["quantities"][0],
+        json!({ "name": "funding", "value": 850000.0, "unit": "USD", "quote": "US$ 850K" })
+    );
+    assert_eq!(before["role"], json!({ "title": "EXO Director General", "validFrom": "2021-03-03" }));
+    // The merged entity's old ID answers with the survivor, read from a version-1 audit entry.
+    assert_eq!(before["moved"]["id"], "Person:ana-nunez-perez");
+    let feed = s
+        .data("{ changes(since: 0, first: 100) { edges { node { seq action before after mergedInto } } } }", json!({}))
+        .await;
+    let changes = feed["changes"]["edges"].as_array().unwrap();
+    assert_eq!(changes.len(), 29);
+    let merged = changes.iter().find(|c| !c["node"]["mergedInto"].is_null()).expect("the merge's deletion");
+    assert_eq!(merged["node"]["mergedInto"], "Person:ana-nunez-perez");
+    assert_eq!(changes[24]["node"]["before"]["name"], "Bo Chen");
+    assert_eq!(changes[24]["node"]["after"]["name"], "Bo Chen Jr");
+
+    // The token stored as JSON authenticates a write.
+    let write = r#"mutation { updateEntity(input: { id: "exo", summary: "Rewritten in the new format." }) { entity { summary version } } }"#;
+    let answer = s.query_as(V1_TOKEN, write, json!({})).await;
+    assert!(answer.get("errors").is_none(), "{answer:#}");
+    assert_eq!(answer["data"]["updateEntity"]["entity"]["summary"], "Rewritten in the new format.");
+    s.stop().await;
+
+    // After a restart (from the store, not a snapshot) the new value and the old ones read together.
+    fs::remove_file(dir.path().join("index.snapshot")).unwrap();
+    let s = TestServer::start(dir.path(), None).await;
+    let after = s.data(read, json!({})).await;
+    assert_eq!(after["exo"]["summary"], "Rewritten in the new format.");
+    assert_eq!(after["exo"]["aliases"], before["exo"]["aliases"]);
+    for same in ["stats", "bo", "report", "funds", "role", "moved"] {
+        assert_eq!(after[same], before[same], "{same}");
+    }
+    let feed = s.data("{ changes(since: 29) { edges { node { action after } } } }", json!({})).await;
+    assert_eq!(feed["changes"]["edges"][0]["node"]["after"]["summary"], "Rewritten in the new format.");
+    s.stop().await;
+
+    // On disk: the written entity is binary (version 2), an untouched one still JSON, and the
+    // format raised to 2, which a build reading only version 1 refuses.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let db = loop {
+        match sled::open(dir.path()) {
+            Ok(db) => break db,
+            // The stopped service's flusher thread may hold the lock a moment longer.
+            Err(e) if std::time::Instant::now() < deadline => {
+                let _ = e;
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
+            Err(e) => panic!("the store does not open again: {e}"),
+        }
+    };
+    assert_eq!(db.open_tree("entities").unwrap().get("exo").unwrap().unwrap()[0], 2);
+    assert_eq!(db.open_tree("entities").unwrap().get("geneva").unwrap().unwrap()[0], 1);
+    let format = db.open_tree("meta").unwrap().get("format_version").unwrap().unwrap();
+    assert_eq!(format.as_ref(), &2u32.to_be_bytes());
+}

@@ -1,10 +1,12 @@
 //! The index snapshot: the whole index in one file, written at a clean shutdown and read at the
 //! next start instead of the store, when the store has not changed since.
 //!
-//! A start from the store scans sled and decodes every record's JSON, which is most of a start
-//! at a million entities. A snapshot holds the same records in the index's own terms: entities in
+//! A start from the store scans sled and decodes every record, which is most of a start at a
+//! million entities. A snapshot holds the same records in the index's own terms: entities in
 //! node order, relations in the layout a load gives them (by target), endpoints and cited
-//! documents as node numbers rather than IDs to look up. It is cut into blocks, each with its
+//! documents as node numbers rather than IDs to look up. Everything is postcard: entities and a
+//! relation's rarer fields in the store's own binary form (`store::wire`, whose layout rules
+//! keep it stable), the rest in the structs below. It is cut into blocks, each with its
 //! length and a CRC-32, which two threads read and decode while a third builds the index with
 //! the same loaders a start from the store uses.
 //!
@@ -21,7 +23,8 @@ use petgraph::visit::{EdgeRef, IntoEdgeReferences};
 use serde::{Deserialize, Serialize};
 
 use super::{EdgeData, EdgeRest, GraphIndex, PreparedRelation};
-use crate::domain::{Entity, RelationKind};
+use crate::domain::{Entity, PartialDate, RelationKind};
+use crate::store::wire::{quantities_of, to_quantities, CitationWire, EntityWire, QuantityWire};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
@@ -40,8 +43,9 @@ fn invalid(what: impl Into<String>) -> SnapshotError {
 }
 
 const MAGIC: &[u8; 16] = b"policygraph-idx\n";
-/// Bumped whenever the meaning of a block changes.
-const FORMAT: u32 = 1;
+/// Bumped whenever the meaning of a block changes. 2: entities and relations' rarer fields in
+/// binary (they were JSON in 1); a snapshot of format 1 is refused, and the start reads the store.
+const FORMAT: u32 = 2;
 /// Records per block: big enough that a block's overhead is nothing, small enough that two
 /// decoding threads and the builder stay busy together.
 const BLOCK: usize = 4096;
@@ -61,9 +65,8 @@ struct Header {
 
 #[derive(Serialize, Deserialize)]
 enum Block<'a> {
-    /// Each entity as the store writes it (JSON): the model's serde form is the one kept in step
-    /// with the model, and entities are a fifth of the records.
-    Entities(#[serde(borrow)] Vec<&'a str>),
+    /// Each entity in the store's binary form.
+    Entities(#[serde(borrow)] Vec<EntityWire<'a>>),
     Relations(#[serde(borrow)] Vec<SnapRelation<'a>>),
 }
 
@@ -78,8 +81,47 @@ struct SnapRelation<'a> {
     #[serde(borrow)]
     document: Option<Document<'a>>,
     quote: Option<&'a str>,
-    /// [`EdgeRest`] as JSON, for the few relations that have any of it.
-    rest: Option<&'a str>,
+    /// For the few relations that have any of it.
+    #[serde(borrow)]
+    rest: Option<RestWire<'a>>,
+}
+
+/// [`EdgeRest`], in the store's binary forms of quantities and citations (its own serde form is
+/// the model's, which postcard cannot read back: see `store::wire`).
+#[derive(Serialize, Deserialize)]
+struct RestWire<'a> {
+    title: Option<&'a str>,
+    order: Option<i32>,
+    valid_from: Option<PartialDate>,
+    valid_until: Option<PartialDate>,
+    #[serde(borrow)]
+    quantities: Vec<QuantityWire<'a>>,
+    #[serde(borrow)]
+    more_citations: Vec<CitationWire<'a>>,
+}
+
+impl<'a> RestWire<'a> {
+    fn of(r: &'a EdgeRest) -> RestWire<'a> {
+        RestWire {
+            title: r.title.as_deref(),
+            order: r.order,
+            valid_from: r.valid_from,
+            valid_until: r.valid_until,
+            quantities: quantities_of(&r.quantities),
+            more_citations: r.more_citations.iter().map(CitationWire::of).collect(),
+        }
+    }
+
+    fn to_rest(&self) -> EdgeRest {
+        EdgeRest {
+            title: self.title.map(str::to_owned),
+            order: self.order,
+            valid_from: self.valid_from,
+            valid_until: self.valid_until,
+            quantities: to_quantities(&self.quantities),
+            more_citations: self.more_citations.iter().map(CitationWire::to_citation).collect(),
+        }
+    }
 }
 
 /// The first citation's document: an entity's node number, or an ID no entity has.
@@ -156,12 +198,10 @@ impl GraphIndex {
             number[n.index()] = i as u32;
         }
         for chunk in nodes.chunks(BLOCK) {
-            let json: Vec<String> = chunk
-                .iter()
-                .map(|&n| serde_json::to_string(&*self.graph[n].entity))
-                .collect::<Result<_, _>>()
-                .map_err(|e| invalid(format!("encoding an entity: {e}")))?;
-            write_block(&mut w, &Block::Entities(json.iter().map(String::as_str).collect()))?;
+            write_block(
+                &mut w,
+                &Block::Entities(chunk.iter().map(|&n| EntityWire::of(&self.graph[n].entity)).collect()),
+            )?;
         }
         let mut edges: Vec<(u32, u32, &str, petgraph::stable_graph::EdgeIndex)> = (&self.graph)
             .edge_references()
@@ -171,15 +211,9 @@ impl GraphIndex {
         let kind_number =
             |k: RelationKind| RelationKind::ALL.iter().position(|&x| x == k).expect("every kind is listed") as u8;
         for chunk in edges.chunks(BLOCK) {
-            let rests: Vec<Option<String>> = chunk
-                .iter()
-                .map(|&(.., e)| self.data(e).rest.as_deref().map(serde_json::to_string).transpose())
-                .collect::<Result<_, _>>()
-                .map_err(|e| invalid(format!("encoding a relation: {e}")))?;
             let records = chunk
                 .iter()
-                .zip(&rests)
-                .map(|(&(to, from, id, e), rest)| {
+                .map(|&(to, from, id, e)| {
                     let d = self.data(e);
                     SnapRelation {
                         from,
@@ -192,7 +226,7 @@ impl GraphIndex {
                             None => Document::Other(doc),
                         }),
                         quote: d.quote.as_deref(),
-                        rest: rest.as_deref(),
+                        rest: d.rest.as_deref().map(RestWire::of),
                     }
                 })
                 .collect();
@@ -272,12 +306,13 @@ impl GraphIndex {
     }
 }
 
-/// Decodes one block, on a reader thread: entities' JSON and relations' strings.
+/// Decodes one block, on a reader thread: entities and relations' strings.
 fn decode(bytes: &[u8], kinds: &[RelationKind]) -> Result<Chunk, SnapshotError> {
     match postcard::from_bytes::<Block<'_>>(bytes).map_err(|e| invalid(format!("a block: {e}")))? {
-        Block::Entities(json) => Ok(Chunk::Entities(
-            json.into_iter()
-                .map(|j| serde_json::from_str(j).map_err(|e| invalid(format!("an entity: {e}"))))
+        Block::Entities(entities) => Ok(Chunk::Entities(
+            entities
+                .iter()
+                .map(|e| e.to_entity().map_err(|e| invalid(format!("an entity: {e}"))))
                 .collect::<Result<_, _>>()?,
         )),
         Block::Relations(records) => Ok(Chunk::Relations(
@@ -287,12 +322,7 @@ fn decode(bytes: &[u8], kinds: &[RelationKind]) -> Result<Chunk, SnapshotError> 
                     let kind = *kinds
                         .get(r.kind as usize)
                         .ok_or_else(|| invalid(format!("relation kind number {}", r.kind)))?;
-                    let rest = match r.rest {
-                        Some(json) => serde_json::from_str::<EdgeRest>(json)
-                            .map_err(|e| invalid(format!("relation `{}`: {e}", r.id)))?
-                            .boxed(),
-                        None => None,
-                    };
+                    let rest = r.rest.and_then(|rest| rest.to_rest().boxed());
                     Ok(Decoded {
                         from: r.from,
                         to: r.to,
@@ -380,11 +410,12 @@ fn build(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{Citation, PartialDate, Quantity, Relation};
+    use crate::domain::{Citation, EntityKind, FactSources, PartialDate, Quantity, Relation, Slug};
     use std::path::Path;
 
     /// The curated graph, then edited so that petgraph's numbering has holes and reused slots,
-    /// with a relation that has every rare field and one citing a document no entity has.
+    /// with an entity that has every optional field, a relation that has every rare field and
+    /// one citing a document no entity has.
     fn edited_index() -> GraphIndex {
         let seed = crate::seed::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("seed")).expect("the seed loads");
         let mut g = GraphIndex::build(seed.entities.clone(), seed.relations.clone(), 7).unwrap();
@@ -396,6 +427,36 @@ mod tests {
         let mut renamed = seed.entities[10].clone();
         renamed.aliases.push("Ünïcode Alias".into());
         g.upsert_entity(renamed);
+        let cite =
+            |quote: Option<&str>| Citation { document: seed.entities[0].id.clone(), quote: quote.map(Into::into) };
+        g.upsert_entity(Entity {
+            id: "entity-everything".into(),
+            slug: Slug::parse("entity-everything").unwrap(),
+            kind: EntityKind::Event,
+            subtype: Some("summit".into()),
+            name: "Everything \"quoted\"".into(),
+            aliases: vec!["Every".into(), "Thing".into()],
+            summary: Some("A summary\non two lines.".into()),
+            date: Some(PartialDate::parse("2020").unwrap()),
+            end_date: Some(PartialDate::parse("2020-11-30").unwrap()),
+            url: Some("https://example.org/everything".into()),
+            file: Some("everything.md".into()),
+            quantities: vec![Quantity {
+                name: "people".into(),
+                value: 3e6,
+                unit: "persons".into(),
+                quote: Some("three million".into()),
+                document: Some(seed.entities[0].id.clone()),
+            }],
+            sources: FactSources {
+                date: vec![cite(Some("in 2020"))],
+                end_date: vec![cite(None)],
+                url: vec![cite(Some("at example.org"))],
+                summary: vec![cite(Some("a summary"))],
+                aliases: [("Every".to_string(), vec![cite(Some("every"))])].into(),
+            },
+            version: 12,
+        });
         let (a, b) = (&seed.entities[0].id, &seed.entities[1].id);
         g.upsert_relation(Relation {
             id: "rel-everything".into(),
@@ -449,6 +510,54 @@ mod tests {
         assert_eq!(r.title.as_deref(), Some("a title"));
         assert_eq!(r.citations[0].document, "not-an-entity");
         assert_eq!(r.citations.len(), 2);
+        assert_eq!(r, g.relation("rel-everything").unwrap());
+        assert_eq!(back.entity("entity-everything"), g.entity("entity-everything"));
+    }
+
+    /// A snapshot of format 1 (entities as JSON) is refused by name, not misread: the start
+    /// then reads the store, as for any snapshot error.
+    #[test]
+    fn a_snapshot_of_the_json_format_is_refused() {
+        let mut bytes = snapshot_of(&edited_index());
+        // The header block: its length and CRC, then the header, whose first field (the format,
+        // a one-byte varint) is what an older build wrote as 1.
+        let len = u32::from_le_bytes(bytes[16..20].try_into().unwrap()) as usize;
+        assert_eq!(bytes[24], FORMAT as u8);
+        bytes[24] = 1;
+        let crc = crc32fast::hash(&bytes[24..24 + len]);
+        bytes[20..24].copy_from_slice(&crc.to_le_bytes());
+        let err = GraphIndex::read_snapshot(&bytes[..], 7).err().expect("format 1 is refused");
+        assert!(err.to_string().contains("format 1 (this build reads 2)"), "{err}");
+    }
+
+    /// Whatever a block holds (a bug in a writer, damage that its checksum missed), decoding it
+    /// is an error or records, never a panic.
+    #[test]
+    fn damaged_blocks_that_pass_their_checksum_decode_without_panic() {
+        let bytes = snapshot_of(&edited_index());
+        let mut r = &bytes[16..];
+        let mut blocks = Vec::new();
+        let mut buf = Vec::new();
+        while read_block(&mut r, &mut buf).unwrap().is_some() {
+            blocks.push(buf.clone());
+        }
+        let kinds = RelationKind::ALL.to_vec();
+        // The header, then an entities block and the relations block.
+        assert!(blocks.len() >= 3 && matches!(decode(&blocks[1], &kinds), Ok(Chunk::Entities(_))));
+        assert!(matches!(decode(blocks.last().unwrap(), &kinds), Ok(Chunk::Relations(_))));
+        for block in [&blocks[1], blocks.last().unwrap()] {
+            for cut in (0..block.len()).step_by(block.len() / 50 + 1) {
+                assert!(decode(&block[..cut], &kinds).is_err(), "cut at {cut}");
+            }
+            for at in (0..block.len()).step_by(block.len() / 300 + 1) {
+                for flip in [0x01u8, 0x80] {
+                    let mut damaged = block.clone();
+                    damaged[at] ^= flip;
+                    // Some flips still decode (a letter of a name changed); none may panic.
+                    let _ = decode(&damaged, &kinds);
+                }
+            }
+        }
     }
 
     #[test]

@@ -17,7 +17,10 @@
 //! - `m/seq`: the last audit sequence number (u64 BE); `m/format`: the format version (u32 BE);
 //!   `m/size_hint`: two u64 BE.
 //!
-//! Values are one version byte followed by JSON, the same encoding as the sled backend's.
+//! Values are one version byte followed by the record, the same encoding as the sled backend's:
+//! binary (version 2) when written by this build, JSON (version 1) when written before it and
+//! not since; both are read. `m/format` is 2, raised from 1 when this build connects to an
+//! older store (`value` says why, and what that asks of a rolling upgrade).
 //!
 //! **Generations** are etcd revisions: a data commit is one transaction, and every key it writes
 //! gets the transaction's revision as its `mod_revision`. They are not consecutive (token writes,
@@ -84,14 +87,12 @@ use etcd_client::{
 };
 use futures_util::StreamExt;
 
-use super::value::{decode, decode_u64, encode};
+use super::value::{decode, decode_text, decode_u64, encode, encode_text, opens_format, FORMAT_VERSION};
 use super::{
     AuditEntry, ChangeStream, Committed, CommittedBatch, DocumentTextRecord, Generation, KeyRange, Snapshot, Store,
     StoreError, TokenRecord, WriteBatch,
 };
 use crate::domain::{Entity, Relation, RelationView};
-
-pub const FORMAT_VERSION: u32 = 1;
 
 /// The key prefix when the location names none.
 pub const DEFAULT_PREFIX: &str = "pg/";
@@ -495,39 +496,54 @@ impl EtcdStore {
         task.await.map_err(|e| StoreError::Backend(format!("etcd client task stopped: {e}")))?
     }
 
-    /// Writes the format version under an empty prefix, and refuses data in another format.
+    /// Writes the format version under an empty prefix, raises an older format this build
+    /// reads to its own (see `value`), and refuses data in another format.
     async fn check_format(&self) -> Result<(), StoreError> {
         let target = self.describe();
         self.run(move |inner| async move {
             let key = inner.key("m", b"format");
-            let first = tokio::time::timeout(Duration::from_secs(5), inner.get(key.clone(), 0))
-                .await
-                .map_err(|_| StoreError::Backend("timed out".into()))??;
-            match first {
-                Some(kv) => {
-                    let found = u32::from_be_bytes(
-                        kv.value().try_into().map_err(|_| StoreError::Corrupt("m/format is not 4 bytes".into()))?,
-                    );
-                    if found != FORMAT_VERSION {
-                        return Err(StoreError::FormatVersion { target, found, expected: FORMAT_VERSION });
+            // Another process may raise or write the format between our read and our write: each
+            // write is guarded by what was read, and a failed guard reads again. Two rounds
+            // settle it (after a raise there is nothing left to change); the third is margin.
+            for _ in 0..3 {
+                let first = tokio::time::timeout(Duration::from_secs(5), inner.get(key.clone(), 0))
+                    .await
+                    .map_err(|_| StoreError::Backend("timed out".into()))??;
+                let txn = match first {
+                    Some(kv) => {
+                        let found = u32::from_be_bytes(
+                            kv.value().try_into().map_err(|_| StoreError::Corrupt("m/format is not 4 bytes".into()))?,
+                        );
+                        if !opens_format(found) {
+                            return Err(StoreError::FormatVersion { target, found, expected: FORMAT_VERSION });
+                        }
+                        if found == FORMAT_VERSION {
+                            return Ok(());
+                        }
+                        // Raised before this process can write a value in the new format.
+                        Txn::new()
+                            .when([Compare::value(key.clone(), CompareOp::Equal, kv.value().to_vec())])
+                            .and_then([TxnOp::put(key.clone(), FORMAT_VERSION.to_be_bytes(), None)])
                     }
-                    Ok(())
-                }
-                None => {
-                    // No version: a new prefix, or keys we did not write, which we must not reinterpret.
-                    let prefix = inner.prefix.clone();
-                    let any = inner.range(prefix.clone(), prefix_end(&prefix), 1, 0).await?;
-                    if !any.is_empty() {
-                        return Err(StoreError::FormatVersion { target, found: 0, expected: FORMAT_VERSION });
+                    None => {
+                        // No version: a new prefix, or keys we did not write, which we must not
+                        // reinterpret.
+                        let prefix = inner.prefix.clone();
+                        let any = inner.range(prefix.clone(), prefix_end(&prefix), 1, 0).await?;
+                        if !any.is_empty() {
+                            return Err(StoreError::FormatVersion { target, found: 0, expected: FORMAT_VERSION });
+                        }
+                        // Two processes starting on one new prefix both try; one write is enough.
+                        Txn::new()
+                            .when([Compare::create_revision(key.clone(), CompareOp::Equal, 0)])
+                            .and_then([TxnOp::put(key.clone(), FORMAT_VERSION.to_be_bytes(), None)])
                     }
-                    let txn = Txn::new()
-                        .when([Compare::create_revision(key.clone(), CompareOp::Equal, 0)])
-                        .and_then([TxnOp::put(key.clone(), FORMAT_VERSION.to_be_bytes(), None)]);
-                    // Two processes starting on one new prefix both try; one write is enough.
-                    retry("write the format version", || inner.txn_req(&txn)).await?;
-                    Ok(())
+                };
+                if retry("write the format version", || inner.txn_req(&txn)).await?.succeeded() {
+                    return Ok(());
                 }
             }
+            Err(StoreError::Backend("the format version kept changing while it was checked".into()))
         })
         .await
     }
@@ -616,7 +632,7 @@ impl Inner {
         // First: should the batch be split, a text arrives no later than its document (see the
         // module documentation).
         for t in &batch.put_texts {
-            w.push(self.key("x", t.file.as_bytes()), Op::Put(encode(&t.text)), None);
+            w.push(self.key("x", t.file.as_bytes()), Op::Put(encode_text(&t.text)), None);
         }
         for id in &batch.delete_relations {
             w.push(self.key("r", id.as_bytes()), Op::Delete, None);
@@ -1265,7 +1281,7 @@ impl Store for EtcdStore {
 fn text_record(file: &[u8], value: &[u8]) -> Result<DocumentTextRecord, StoreError> {
     let file = String::from_utf8(file.to_vec())
         .map_err(|_| StoreError::Corrupt("a document text's file name is not UTF-8".into()))?;
-    Ok(DocumentTextRecord { file, text: decode(value)? })
+    Ok(DocumentTextRecord { file, text: decode_text(value)? })
 }
 
 fn audit_entry(kv: &KeyValue) -> Result<AuditEntry, StoreError> {

@@ -36,6 +36,7 @@
 pub mod etcd;
 pub mod sled;
 mod value;
+pub(crate) mod wire;
 
 use std::ops::Bound;
 use std::path::PathBuf;
@@ -206,7 +207,7 @@ impl DocumentTextRecord {
                 self.file.len()
             ));
         }
-        let stored = value::encoded_len(&self.text);
+        let stored = value::encoded_text_len(&self.text);
         if stored > MAX_DOCUMENT_TEXT_BYTES {
             return refuse(format!(
                 "the text takes {stored} bytes as stored (as a JSON string, where a line break or a quotation \

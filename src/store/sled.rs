@@ -11,7 +11,8 @@
 //! which is what makes it a read at one generation. Views are for a start and a rebuild, never
 //! held across a commit by the same task.
 //!
-//! Layout (format version 1):
+//! Layout (format version 2; see `value` for what the format version says and how a store of
+//! format 1 is opened):
 //! - `meta`: `format_version` → u32 BE; `generation` → u64 BE (advanced by every commit);
 //!   `audit_seq` → u64 BE; `size_hint` → two u64 BE.
 //! - `entities`: entity ID → encoded [`Entity`].
@@ -27,7 +28,8 @@
 //!   written before has no `texts` tree, which reads as no texts, and nothing else changed
 //!   meaning. A new build opening an old store creates the tree empty.
 //!
-//! Values are one version byte followed by JSON, so a later format can be read side by side.
+//! Values are one version byte followed by the record: binary (version 2) when written by this
+//! build, JSON (version 1) when written before it and not since; both are read (`value`).
 
 use std::collections::VecDeque;
 use std::ops::Bound::{Excluded, Included, Unbounded};
@@ -38,14 +40,12 @@ use std::sync::Arc;
 use ::sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 use tokio::sync::broadcast;
 
-use super::value::{decode, decode_u64, encode};
+use super::value::{decode, decode_text, decode_u64, encode, encode_text, opens_format, FORMAT_VERSION};
 use super::{
     AuditEntry, ChangeStream, Committed, CommittedBatch, DocumentTextRecord, Generation, KeyRange, Snapshot, Store,
     StoreError, TokenRecord, WriteBatch,
 };
 use crate::domain::{Entity, Relation, RelationView};
-
-pub const FORMAT_VERSION: u32 = 1;
 
 /// sled's page cache, in megabytes, unless asked otherwise. sled's own default is 1 GiB; the
 /// graph index holds the hot data, so the cache serves writes and history. Measured at 1M
@@ -130,8 +130,14 @@ impl SledStore {
                 let found = u32::from_be_bytes(
                     v.as_ref().try_into().map_err(|_| StoreError::Corrupt("format_version is not 4 bytes".into()))?,
                 );
-                if found != FORMAT_VERSION {
+                if !opens_format(found) {
                     return Err(StoreError::FormatVersion { target: path, found, expected: FORMAT_VERSION });
+                }
+                if found < FORMAT_VERSION {
+                    // Raised, durably, before anything can be written in the new format: from
+                    // here on an older build refuses the store instead of misreading it.
+                    meta.insert("format_version", &FORMAT_VERSION.to_be_bytes())?;
+                    db.flush()?;
                 }
             }
             None => {
@@ -218,7 +224,7 @@ impl SledStore {
         let encoded_relations: Vec<(&Relation, Vec<u8>)> = batch.put_relations.iter().map(|r| (r, encode(r))).collect();
         // Encoded once, outside the closure sled may run again on a conflict (a text is up to 1 MiB).
         let encoded_texts: Vec<(&str, Vec<u8>)> =
-            batch.put_texts.iter().map(|t| (t.file.as_str(), encode(&t.text))).collect();
+            batch.put_texts.iter().map(|t| (t.file.as_str(), encode_text(&t.text))).collect();
         let t = &self.t;
         let trees = (&t.meta, &t.entities, &t.relations, &t.slugs, &t.audit, &t.audit_by_target, &t.seeded, &t.texts);
         let result = trees.transaction(|(meta, entities, relations, slugs, audit, audit_by_target, seeded, texts)| {
@@ -311,7 +317,7 @@ impl Snapshot for SledSnapshot {
             let (file, value) = r?;
             let file = String::from_utf8(file.to_vec())
                 .map_err(|_| StoreError::Corrupt("a document text's file name is not UTF-8".into()))?;
-            out.push(DocumentTextRecord { file, text: decode(&value)? });
+            out.push(DocumentTextRecord { file, text: decode_text(&value)? });
         }
         Ok(out)
     }
@@ -609,9 +615,9 @@ mod tests {
         {
             let db = ::sled::Config::new().path(dir.path()).open().unwrap();
             let meta = db.open_tree("meta").unwrap();
-            meta.insert("format_version", &FORMAT_VERSION.to_be_bytes()).unwrap();
+            meta.insert("format_version", &1u32.to_be_bytes()).unwrap();
             meta.insert("generation", &7u64.to_be_bytes()).unwrap();
-            db.open_tree("entities").unwrap().insert("x", encode(&"not read here")).unwrap();
+            db.open_tree("entities").unwrap().insert("x", b"\x01\"not read here\"".as_slice()).unwrap();
             db.flush().unwrap();
             assert!(!db.tree_names().iter().any(|n| n.as_ref() == b"texts"));
         }
@@ -635,6 +641,9 @@ mod tests {
             let committed = store.commit_durable(&batch).await.unwrap();
             assert_eq!(committed.generation, 8);
             assert_eq!(store.read().await.unwrap().document_texts().unwrap(), vec![text]);
+            // Opening it raised its format: a build that reads only version-1 values refuses it.
+            let format = store.t.meta.get("format_version").unwrap().unwrap();
+            assert_eq!(format.as_ref(), &FORMAT_VERSION.to_be_bytes());
         });
     }
 
