@@ -45,6 +45,12 @@ pub use write::run;
 /// cycles; this only bounds the work of one with very deep spreads).
 const MAX_SPREAD_DEPTH: usize = 32;
 
+/// The most selections a plan may hold once its fragments are spread where they stand: a
+/// fragment spread twice in a fragment spread twice… grows exponentially. The cost limit already
+/// refuses such a document before it runs (every selection costs), so this only bounds the
+/// compiler's own work should that ever change.
+const MAX_ITEMS: usize = 20_000;
+
 /// A compiled read-only document: its variables and its root selection.
 #[derive(Debug)]
 pub struct Plan {
@@ -233,7 +239,7 @@ pub fn compile(doc: &ExecutableDocument) -> Option<Plan> {
             default: v.default_value.as_ref().map(|d| d.node.clone()),
         });
     }
-    let compiler = Compiler { doc, variables: &variables };
+    let compiler = Compiler { doc, variables: &variables, items: std::cell::Cell::new(0) };
     let root = compiler.selection_set(&op.selection_set.node, Static::Query, 0)?;
     Some(Plan { name, variables, root })
 }
@@ -264,11 +270,13 @@ fn scalar_of(ty: &Type) -> Option<(Scalar, bool, bool)> {
 struct Compiler<'d> {
     doc: &'d ExecutableDocument,
     variables: &'d [Variable],
+    items: std::cell::Cell<usize>,
 }
 
 impl Compiler<'_> {
     fn selection_set(&self, set: &SelectionSet, on: Static, depth: usize) -> Option<Vec<Item>> {
-        if depth > MAX_SPREAD_DEPTH {
+        self.items.set(self.items.get() + set.items.len());
+        if depth > MAX_SPREAD_DEPTH || self.items.get() > MAX_ITEMS {
             return None;
         }
         let mut items = Vec::with_capacity(set.items.len());
@@ -498,6 +506,16 @@ mod tests {
         assert!(plan("query($ids: [ID!]!, $k: [RelationKind!]) { nodes(ids: $ids) { id ... on Person { relations(kinds: $k) { totalCount } } } }").is_some());
         assert!(plan("query Named($v: Boolean!) { entity(slug: \"iom\") { slug @include(if: $v) } }").is_some());
         assert!(plan("query($a: String, $k: EntityKind) { entities(first: 5, after: $a, kind: $k) { edges { cursor node { __typename ...F } } pageInfo { hasNextPage endCursor } totalCount } } fragment F on Entity { slug ... on Document { file } }").is_some());
+    }
+
+    #[test]
+    fn fragments_fanning_out_stop_the_compiler() {
+        let mut q = String::from("{ entity(slug: \"iom\") { ...F0 } }\n");
+        for i in 0..20 {
+            q.push_str(&format!("fragment F{i} on Entity {{ ...F{} ...F{} }}\n", i + 1, i + 1));
+        }
+        q.push_str("fragment F20 on Entity { id }\n");
+        assert!(plan(&q).is_none());
     }
 
     #[test]
