@@ -1304,8 +1304,14 @@ async fn run(
     }
 }
 
-/// The compiled read path's stage: the plan run over the request's view, on the executor like
-/// an execution. `None`: this request is async-graphql's after all (see [`crate::compiled`]).
+/// The most a query may cost for its compiled plan to run on the HTTP worker itself: below it a
+/// plan's work is a few dozen look-ups, less than the hop to the executor and back (two context
+/// switches on a one-core server); above it, or where the plan reaches a hub's page or a search,
+/// it runs on the executor like an execution.
+const INLINE_COST: u64 = 1_000;
+
+/// The compiled read path's stage: the plan run over the request's view. `None`: this request is
+/// async-graphql's after all (see [`crate::compiled`]).
 async fn run_compiled(
     parsed: Arc<crate::cache::Parsed>,
     view: crate::service::GraphView,
@@ -1314,18 +1320,37 @@ async fn run_compiled(
     cost: u64,
     executor: Option<&Executor>,
 ) -> Option<web::Bytes> {
-    let work = async move {
-        let plan = parsed.plan()?;
-        let max = crate::api::limits::MAX_COST;
-        crate::compiled::run(plan, &view, operation.as_deref(), variables.as_ref(), cost, max)
+    use crate::compiled::{Ran, Request};
+    let max = crate::api::limits::MAX_COST;
+    let plan = parsed.plan()?;
+    let request = Request { operation: operation.as_deref(), variables: variables.as_ref() };
+    // On the worker (an executor to hop to) only when light; already on the executor, whole.
+    let first = if executor.is_none() || cost <= INLINE_COST {
+        crate::compiled::run(plan, &view, request, cost, max, executor.is_some())
+    } else {
+        Ran::Heavy
     };
-    let answer = match executor {
-        Some(executor) => executor.run(work).await.ok().flatten(),
-        None => work.await,
+    let ran = match (first, executor) {
+        (Ran::Heavy, Some(executor)) => {
+            let work = async move {
+                let plan = parsed.plan()?;
+                let request = Request { operation: operation.as_deref(), variables: variables.as_ref() };
+                match crate::compiled::run(plan, &view, request, cost, max, false) {
+                    Ran::Answer(body) => Some(body),
+                    _ => None,
+                }
+            };
+            executor.run(work).await.ok().flatten().map(Ran::Answer).unwrap_or(Ran::Declined)
+        }
+        (ran, _) => ran,
+    };
+    let answer = match ran {
+        Ran::Answer(body) => Some(web::Bytes::from(body)),
+        Ran::Heavy | Ran::Declined => None,
     };
     let outcome = if answer.is_some() { "answered" } else { "fell_back" };
     metrics::counter!("compiled_reads_total", "outcome" => outcome).increment(1);
-    answer.map(web::Bytes::from)
+    answer
 }
 
 /// What an execution comes to, shaped and serialized on the executor (a 10,000-error answer

@@ -191,14 +191,14 @@ pub async fn relations_field(
 /// `relations(direction:, kinds:, first:, after:)` with, through the same page and cursor code as [`relations_field`], so the two cannot differ.
 /// An error is what the field would answer; the compiled path then leaves the query to
 /// async-graphql, which answers it.
-pub(crate) fn plain_page(
-    g: &GraphIndex,
+pub(crate) fn plain_page<'g>(
+    g: &'g GraphIndex,
     entity_id: &str,
     direction: graph::Direction,
     kinds: Option<Vec<domain::RelationKind>>,
     first: Option<i32>,
     after: Option<&str>,
-) -> Result<PageOut> {
+) -> Result<RefPage<'g>> {
     let plan = Plan {
         entity_id: entity_id.to_string(),
         direction: Some(direction),
@@ -208,14 +208,23 @@ pub(crate) fn plain_page(
         after: after.map(|c| decode_after(c, RelationOrderField::Default, false)).transpose()?,
         first: page_size(first)?,
     };
-    Ok(page(g, &plan))
+    Ok(page_refs(g, &plan))
 }
+
+/// A page's relations read in place, with their cursors, how many match in all, and how many
+/// precede the page.
+pub(crate) type RefPage<'g> = (Vec<(String, graph::RelationRef<'g>)>, usize, usize);
 
 /// The page's relations with their cursors, how many match in all, and how many precede the
 /// page.
 pub(crate) type PageOut = (Vec<(String, std::sync::Arc<domain::Relation>)>, usize, usize);
 
 fn page(g: &GraphIndex, plan: &Plan) -> PageOut {
+    let (edges, total, start) = page_refs(g, plan);
+    (edges.into_iter().map(|(cursor, r)| (cursor, r.get())).collect(), total, start)
+}
+
+fn page_refs<'g>(g: &'g GraphIndex, plan: &Plan) -> RefPage<'g> {
     let Some(direction) = plan.direction else { return (Vec::new(), 0, 0) };
     let all = g.relations_where(&plan.entity_id, direction, &plan.filter);
     let total = all.len();
@@ -223,7 +232,7 @@ fn page(g: &GraphIndex, plan: &Plan) -> PageOut {
     let order = (plan.field.sort(), plan.descending);
     let (rows, remaining) = g.relation_page(&plan.entity_id, all, order, after, plan.first);
     let edges =
-        rows.into_iter().map(|(key, r)| (cursor(plan.field, plan.descending, key.as_ref(), r.id()), r.get())).collect();
+        rows.into_iter().map(|(key, r)| (cursor(plan.field, plan.descending, key.as_ref(), r.id()), r)).collect();
     (edges, total, total - remaining)
 }
 

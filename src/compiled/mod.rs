@@ -39,7 +39,7 @@ use async_graphql_value::{ConstValue, Value};
 
 use crate::domain::EntityKind;
 
-pub use write::run;
+pub use write::{run, Ran, Request};
 
 /// How deeply fragment spreads may nest while a plan is compiled (a valid document has no
 /// cycles; this only bounds the work of one with very deep spreads).

@@ -128,32 +128,52 @@ fn relation_kind_name(k: domain::RelationKind) -> &'static str {
     enum_name::<_, gql::RelationKind>(domain::RelationKind::ALL, &NAMES, k)
 }
 
-/// Runs a plan over one view of the graph: the whole answer's bytes, or `None` when this
-/// request is not one the plan answers exactly as async-graphql would (see the module's
-/// invariant). `cost` is the operation's cost as [`crate::api::limits`] prices it; over
-/// `max_cost` the request is async-graphql's to refuse.
-pub fn run(
-    plan: &Plan,
-    g: &GraphIndex,
-    operation: Option<&str>,
-    variables: Option<&serde_json::Map<String, serde_json::Value>>,
-    cost: u64,
-    max_cost: u64,
-) -> Option<Vec<u8>> {
-    if cost > max_cost || operation.is_some_and(|o| plan.name.as_deref() != Some(o)) {
-        return None;
-    }
-    let values = coerce(plan, variables)?;
-    let vars = Vars { plan, values };
-    let mut w = Writer { out: Vec::with_capacity(1024), vars: &vars, g, waited: false };
-    w.out.extend_from_slice(b"{\"data\":");
-    w.object(&[&plan.root], Object::Query)?;
-    w.out.extend_from_slice(b",\"extensions\":{\"cost\":{\"requested\":");
-    w.number(cost);
-    w.out.extend_from_slice(b",\"limit\":");
-    w.number(max_cost);
-    w.out.extend_from_slice(b"}}}");
-    Some(w.out)
+/// What running a plan came to.
+pub enum Ran {
+    /// The whole answer's bytes.
+    Answer(Vec<u8>),
+    /// Not run to the end because it reached work that belongs off the HTTP worker (a hub's
+    /// relations page, a search) and `light` asked for none: run it again on the executor.
+    Heavy,
+    /// Not a request the plan answers exactly as async-graphql would (see the module's
+    /// invariant): async-graphql's.
+    Declined,
+}
+
+/// Runs a plan over one view of the graph. `cost` is the operation's cost as
+/// [`crate::api::limits`] prices it; over `max_cost` the request is async-graphql's to refuse.
+/// `light`: stop at work whose size grows with the graph (see [`Ran::Heavy`]), so that a run on
+/// an HTTP worker stays as short as its cost says.
+pub fn run(plan: &Plan, g: &GraphIndex, request: Request<'_>, cost: u64, max_cost: u64, light: bool) -> Ran {
+    let answer = (|| {
+        if cost > max_cost || request.operation.is_some_and(|o| plan.name.as_deref() != Some(o)) {
+            return None;
+        }
+        let values = coerce(plan, request.variables)?;
+        let vars = Vars { plan, values };
+        let mut w =
+            Writer { out: Vec::with_capacity(1024), vars: &vars, g, waited: false, scratch: String::new(), light };
+        w.out.extend_from_slice(b"{\"data\":");
+        let written = w.object(&[&plan.root], Object::Query);
+        if written.is_none() && w.light && w.waited {
+            return Some(Ran::Heavy);
+        }
+        written?;
+        w.out.extend_from_slice(b",\"extensions\":{\"cost\":{\"requested\":");
+        w.number(cost);
+        w.out.extend_from_slice(b",\"limit\":");
+        w.number(max_cost);
+        w.out.extend_from_slice(b"}}}");
+        Some(Ran::Answer(w.out))
+    })();
+    answer.unwrap_or(Ran::Declined)
+}
+
+/// What a request brings to a plan: the operation it names and its variables.
+#[derive(Clone, Copy)]
+pub struct Request<'r> {
+    pub operation: Option<&'r str>,
+    pub variables: Option<&'r serde_json::Map<String, serde_json::Value>>,
 }
 
 /// An object being written, with what its fields are read from.
@@ -161,10 +181,10 @@ pub fn run(
 enum Object<'a> {
     Query,
     Entity(&'a Arc<domain::Entity>),
-    Relation(&'a Arc<domain::Relation>),
+    Relation(graph::RelationRef<'a>),
     Citation(&'a domain::Citation),
-    RelationConnection(&'a RelationPage),
-    RelationEdge(&'a (String, Arc<domain::Relation>)),
+    RelationConnection(&'a RelationPage<'a>),
+    RelationEdge(&'a (String, graph::RelationRef<'a>)),
     EntityConnection(&'a crate::api::query::PlainEntities),
     EntityEdge(&'a (String, Arc<domain::Entity>)),
     PageInfo(&'a PageInfo),
@@ -199,20 +219,20 @@ impl Object<'_> {
 /// What a global ID names: an entity of the index, or a relation rebuilt from it.
 enum Found<'g> {
     Entity(&'g Arc<domain::Entity>),
-    Relation(Arc<domain::Relation>),
+    Relation(graph::RelationRef<'g>),
 }
 
 impl Found<'_> {
     fn object(&self) -> Object<'_> {
         match self {
             Found::Entity(e) => Object::Entity(e),
-            Found::Relation(r) => Object::Relation(r),
+            Found::Relation(r) => Object::Relation(*r),
         }
     }
 }
 
-struct RelationPage {
-    edges: Vec<(String, Arc<domain::Relation>)>,
+struct RelationPage<'g> {
+    edges: Vec<(String, graph::RelationRef<'g>)>,
     total: usize,
     info: PageInfo,
 }
@@ -237,6 +257,10 @@ struct Writer<'a> {
     /// Whether what is being written has a part async-graphql resolves on the blocking pool (a
     /// hub's relations page, a search): see [`Writer::object`].
     waited: bool,
+    /// Where a global ID is put together before it is written (no allocation per ID).
+    scratch: String,
+    /// Give up at the first heavy part (see [`Ran::Heavy`]).
+    light: bool,
 }
 
 impl<'a> Writer<'a> {
@@ -247,6 +271,17 @@ impl<'a> Writer<'a> {
     fn string(&mut self, s: &str) {
         // serde_json's escaping is async-graphql's (it serializes its values with serde_json).
         let _ = serde_json::to_writer(&mut self.out, s);
+    }
+
+    /// A global ID, `<Type>:<key>`.
+    fn global_id(&mut self, ty: &str, key: &str) {
+        let mut id = std::mem::take(&mut self.scratch);
+        id.clear();
+        id.push_str(ty);
+        id.push(':');
+        id.push_str(key);
+        self.string(&id);
+        self.scratch = id;
     }
 
     fn opt_string(&mut self, s: Option<&str>) {
@@ -419,7 +454,7 @@ impl<'a> Writer<'a> {
                     self.string(cursor);
                     Some(())
                 }
-                FieldPlan::EdgeNode(_) => self.object(&subs(items_of), Object::Relation(r)),
+                FieldPlan::EdgeNode(_) => self.object(&subs(items_of), Object::Relation(*r)),
                 _ => None,
             },
             Object::EntityEdge((cursor, e)) => match first {
@@ -464,6 +499,9 @@ impl<'a> Writer<'a> {
                 }
                 // The resolver searches on the blocking pool (see `object`).
                 self.waited = true;
+                if self.light {
+                    return None;
+                }
                 let found = self.g.search(&query, None, first);
                 self.list(&found, |w, e| w.object(sets, Object::Entity(e)))
             }
@@ -500,7 +538,7 @@ impl<'a> Writer<'a> {
     fn node(&self, id: &str) -> Option<Found<'a>> {
         let (ty, key) = id.split_once(':')?;
         if ty == "Relation" {
-            return self.g.relation(key).map(Found::Relation);
+            return self.g.relation_ref(key).map(Found::Relation);
         }
         self.g.entity(key).filter(|e| gql::type_name(e.kind) == ty).map(Found::Entity)
     }
@@ -525,9 +563,7 @@ impl<'a> Writer<'a> {
 
     fn entity_field(&mut self, field: &FieldPlan, e: &Arc<domain::Entity>, sets: &[&[Item]]) -> Option<()> {
         match field {
-            FieldPlan::EntityId => {
-                self.string(&format!("{}:{}", gql::type_name(e.kind), e.id));
-            }
+            FieldPlan::EntityId => self.global_id(gql::type_name(e.kind), &e.id),
             FieldPlan::Slug => self.string(e.slug.as_str()),
             FieldPlan::Name | FieldPlan::DocumentTitle => self.string(&e.name),
             FieldPlan::Kind => self.string(entity_kind_name(e.kind)),
@@ -546,6 +582,9 @@ impl<'a> Writer<'a> {
                 // A hub's page is made on the blocking pool (see `object`).
                 if self.g.has_relations(&e.id, crate::api::relations::OFF_WORKER_RELATIONS) {
                     self.waited = true;
+                    if self.light {
+                        return None;
+                    }
                 }
                 let direction = match dir.as_ref().and_then(|d| self.vars.get(d)) {
                     None => graph::Direction::Both,
@@ -582,23 +621,28 @@ impl<'a> Writer<'a> {
         Some(())
     }
 
-    fn relation_field(&mut self, field: &FieldPlan, r: &Arc<domain::Relation>, sets: &[&[Item]]) -> Option<()> {
+    fn relation_field(&mut self, field: &FieldPlan, r: graph::RelationRef<'_>, sets: &[&[Item]]) -> Option<()> {
         match field {
-            FieldPlan::RelationId | FieldPlan::EntityId => self.string(&format!("Relation:{}", r.id)),
-            FieldPlan::Key => self.string(&r.id),
-            FieldPlan::RelationKind => self.string(relation_kind_name(r.kind)),
-            FieldPlan::From(_) => return self.object(sets, Object::Entity(self.g.entity(&r.from)?)),
-            FieldPlan::To(_) => return self.object(sets, Object::Entity(self.g.entity(&r.to)?)),
-            FieldPlan::Title => self.opt_string(r.title.as_deref()),
-            FieldPlan::Order => match r.order {
+            FieldPlan::RelationId | FieldPlan::EntityId => self.global_id("Relation", r.id()),
+            FieldPlan::Key => self.string(r.id()),
+            FieldPlan::RelationKind => self.string(relation_kind_name(r.kind())),
+            FieldPlan::From(_) => return self.object(sets, Object::Entity(r.ends().0)),
+            FieldPlan::To(_) => return self.object(sets, Object::Entity(r.ends().1)),
+            FieldPlan::Title => self.opt_string(r.title()),
+            FieldPlan::Order => match r.order() {
                 Some(o) => self.number(o),
                 None => self.out.extend_from_slice(b"null"),
             },
-            FieldPlan::ValidFrom => self.date(r.valid_from),
-            FieldPlan::ValidUntil => self.date(r.valid_until),
-            FieldPlan::Citations(_) => return self.list(&r.citations, |w, c| w.object(sets, Object::Citation(c))),
+            FieldPlan::ValidFrom => self.date(r.period().0),
+            FieldPlan::ValidUntil => self.date(r.period().1),
+            FieldPlan::Citations(_) => {
+                // Citations after the first are kept whole only in the relation's rarer part:
+                // read it out as the resolver does.
+                let full = r.get();
+                return self.list(&full.citations, |w, c| w.object(sets, Object::Citation(c)));
+            }
             FieldPlan::SourceCount => self.number(r.source_count()),
-            FieldPlan::RelationVersion => self.number(r.version),
+            FieldPlan::RelationVersion => self.number(r.version()),
             _ => return None,
         }
         Some(())

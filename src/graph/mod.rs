@@ -349,6 +349,25 @@ impl<'g> RelationRef<'g> {
         docs.len()
     }
 
+    pub fn title(&self) -> Option<&'g str> {
+        self.g.data(self.edge).title()
+    }
+
+    /// `validFrom` and `validUntil`.
+    pub fn period(&self) -> (Option<PartialDate>, Option<PartialDate>) {
+        self.g.data(self.edge).period()
+    }
+
+    pub fn version(&self) -> u64 {
+        self.g.data(self.edge).version
+    }
+
+    /// The relation's source and target entities, read from the graph's nodes (no look-up by ID).
+    pub fn ends(&self) -> (&'g Arc<Entity>, &'g Arc<Entity>) {
+        let (a, b) = self.g.graph.edge_endpoints(self.edge).expect("a live edge has endpoints");
+        (&self.g.graph[a].entity, &self.g.graph[b].entity)
+    }
+
     /// The IDs of the relation's source and target entities.
     pub fn endpoints(&self) -> (&'g str, &'g str) {
         let (a, b) = self.g.graph.edge_endpoints(self.edge).expect("a live edge has endpoints");
@@ -791,6 +810,11 @@ impl GraphIndex {
 
     pub fn relation(&self, id: &str) -> Option<Arc<Relation>> {
         self.find_relation(id).map(|e| self.relation_at(e))
+    }
+
+    /// A relation by its ID, read in place.
+    pub fn relation_ref(&self, id: &str) -> Option<RelationRef<'_>> {
+        self.find_relation(id).map(|edge| RelationRef { g: self, edge })
     }
 
     /// Entities in slug order, optionally of one kind, starting after `after` (a slug).
