@@ -1053,6 +1053,7 @@ async fn execute(
     if let (Some(view), Some(cost), true) = (&view, cost, state.compiled_reads) {
         if plan.doc.plan().is_some() {
             let answer = run_compiled(
+                &state.service,
                 plan.doc.clone(),
                 view.clone(),
                 params.operation_name.clone(),
@@ -1313,6 +1314,7 @@ const INLINE_COST: u64 = 1_000;
 /// The compiled read path's stage: the plan run over the request's view. `None`: this request is
 /// async-graphql's after all (see [`crate::compiled`]).
 async fn run_compiled(
+    state_texts: &crate::service::Service,
     parsed: Arc<crate::cache::Parsed>,
     view: crate::service::GraphView,
     operation: Option<String>,
@@ -1323,7 +1325,8 @@ async fn run_compiled(
     use crate::compiled::{Ran, Request};
     let max = crate::api::limits::MAX_COST;
     let plan = parsed.plan()?;
-    let request = Request { operation: operation.as_deref(), variables: variables.as_ref() };
+    let texts = plan.needs_texts().then(|| state_texts.document_texts());
+    let request = Request { operation: operation.as_deref(), variables: variables.as_ref(), texts: texts.as_ref() };
     // On the worker (an executor to hop to) only when light; already on the executor, whole.
     let first = if executor.is_none() || cost <= INLINE_COST {
         crate::compiled::run(plan, &view, request, cost, max, executor.is_some())
@@ -1334,7 +1337,8 @@ async fn run_compiled(
         (Ran::Heavy, Some(executor)) => {
             let work = async move {
                 let plan = parsed.plan()?;
-                let request = Request { operation: operation.as_deref(), variables: variables.as_ref() };
+                let request =
+                    Request { operation: operation.as_deref(), variables: variables.as_ref(), texts: texts.as_ref() };
                 match crate::compiled::run(plan, &view, request, cost, max, false) {
                     Ran::Answer(body) => Some(body),
                     _ => None,

@@ -540,7 +540,8 @@ impl Gen<'_> {
             } else {
                 "document { slug ... on Document { publishedOn } }"
             };
-            parts.push(format!("citations {{ quote {doc} }}"));
+            let at = if self.rng.chance(50) { "offset length" } else { "" };
+            parts.push(format!("citations {{ quote {at} {doc} }}"));
         }
         if self.rng.chance(3) {
             parts.push("quantities { name }".into());
@@ -748,6 +749,9 @@ async fn on_the_curated_graph_both_paths_answer_the_same_bytes() {
     assert!(pair.compare(q, &json!({ "s": "iom" }), &json!({ "s": "iom" })).await);
     let q = "query($q: String!) { search(query: $q, first: 5) { id name } }";
     assert!(pair.compare(q, &json!({ "q": "migration" }), &json!({ "q": "office" })).await);
+    // Where each quote is in its document: the journalist's question, from the texts.
+    let q = "query($s: String!) { entity(slug: $s) { relations(first: 5) { edges { node { citations { quote offset length document { slug } } } } } } }";
+    assert!(pair.compare(q, &json!({ "s": "joe-biden" }), &json!({ "s": "joe-biden" })).await);
 
     let mut queries: Vec<(String, Value)> = Vec::new();
     for q in test_suite_queries() {

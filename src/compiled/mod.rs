@@ -58,6 +58,15 @@ pub struct Plan {
     name: Option<Name>,
     variables: Vec<Variable>,
     root: Vec<Item>,
+    /// Whether it reads the documents' texts (a citation's `offset` or `length`).
+    needs_texts: bool,
+}
+
+impl Plan {
+    /// Whether a run needs the documents' texts ([`Request::texts`]).
+    pub fn needs_texts(&self) -> bool {
+        self.needs_texts
+    }
 }
 
 /// A declared variable: its name, its type as this module reads it, and its default.
@@ -110,11 +119,29 @@ enum Item {
 enum FieldPlan {
     Typename,
     // Query
-    Entity { slug: Arg, items: Vec<Item> },
-    Node { id: Arg, items: Vec<Item> },
-    Nodes { ids: Arg, items: Vec<Item> },
-    Entities { kind: Option<Arg>, first: Option<Arg>, after: Option<Arg>, items: Vec<Item> },
-    Search { query: Arg, first: Option<Arg>, items: Vec<Item> },
+    Entity {
+        slug: Arg,
+        items: Vec<Item>,
+    },
+    Node {
+        id: Arg,
+        items: Vec<Item>,
+    },
+    Nodes {
+        ids: Arg,
+        items: Vec<Item>,
+    },
+    Entities {
+        kind: Option<Arg>,
+        first: Option<Arg>,
+        after: Option<Arg>,
+        items: Vec<Item>,
+    },
+    Search {
+        query: Arg,
+        first: Option<Arg>,
+        items: Vec<Item>,
+    },
     // Entity (every kind) and Document's own
     EntityId,
     Slug,
@@ -127,7 +154,13 @@ enum FieldPlan {
     EndDate,
     Url,
     Version,
-    Relations { direction: Option<Arg>, kinds: Option<Arg>, first: Option<Arg>, after: Option<Arg>, items: Vec<Item> },
+    Relations {
+        direction: Option<Arg>,
+        kinds: Option<Arg>,
+        first: Option<Arg>,
+        after: Option<Arg>,
+        items: Vec<Item>,
+    },
     DocumentTitle,
     PublishedOn,
     File,
@@ -147,6 +180,9 @@ enum FieldPlan {
     // Citation
     CitedDocument(Vec<Item>),
     Quote,
+    /// Where the quote is in the document's text (characters), and its length.
+    Offset,
+    Length,
     // RelationConnection, EntityConnection
     Edges(Vec<Item>),
     PageInfo(Vec<Item>),
@@ -239,9 +275,15 @@ pub fn compile(doc: &ExecutableDocument) -> Option<Plan> {
             default: v.default_value.as_ref().map(|d| d.node.clone()),
         });
     }
-    let compiler = Compiler { doc, variables: &variables, items: std::cell::Cell::new(0) };
+    let compiler = Compiler {
+        doc,
+        variables: &variables,
+        items: std::cell::Cell::new(0),
+        needs_texts: std::cell::Cell::new(false),
+    };
     let root = compiler.selection_set(&op.selection_set.node, Static::Query, 0)?;
-    Some(Plan { name, variables, root })
+    let needs_texts = compiler.needs_texts.get();
+    Some(Plan { name, variables, root, needs_texts })
 }
 
 /// The variable's scalar, whether it is a list of them, and whether it may be null. A list's
@@ -271,6 +313,7 @@ struct Compiler<'d> {
     doc: &'d ExecutableDocument,
     variables: &'d [Variable],
     items: std::cell::Cell<usize>,
+    needs_texts: std::cell::Cell<bool>,
 }
 
 impl Compiler<'_> {
@@ -458,6 +501,14 @@ impl Compiler<'_> {
             Static::Citation => match name {
                 "document" => object(Static::Kind(EntityKind::Document), FieldPlan::CitedDocument),
                 "quote" => Self::leaf(f, FieldPlan::Quote),
+                "offset" => {
+                    self.needs_texts.set(true);
+                    Self::leaf(f, FieldPlan::Offset)
+                }
+                "length" => {
+                    self.needs_texts.set(true);
+                    Self::leaf(f, FieldPlan::Length)
+                }
                 _ => None,
             },
             Static::RelationConnection | Static::EntityConnection => {
@@ -529,7 +580,7 @@ mod tests {
             "{ entity(slug: \"iom\") { ... on Person { title } } }",
             "query A { graph { entities } } query B { graph { relations } }",
             "query A { entity(slug: \"iom\") { id } } query B { entity(slug: \"iom\") { slug } }",
-            "{ entity(slug: \"iom\") { relations { edges { node { citations { offset } } } } } }",
+            "{ entity(slug: \"iom\") { relations { edges { node { citations { context(chars: 5) { before } } } } } } }",
         ] {
             assert!(plan(q).is_none(), "{q}");
         }

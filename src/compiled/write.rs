@@ -151,8 +151,18 @@ pub fn run(plan: &Plan, g: &GraphIndex, request: Request<'_>, cost: u64, max_cos
         }
         let values = coerce(plan, request.variables)?;
         let vars = Vars { plan, values };
-        let mut w =
-            Writer { out: Vec::with_capacity(1024), vars: &vars, g, waited: false, scratch: String::new(), light };
+        if plan.needs_texts && request.texts.is_none() {
+            return None;
+        }
+        let mut w = Writer {
+            out: Vec::with_capacity(1024),
+            vars: &vars,
+            g,
+            waited: false,
+            scratch: String::new(),
+            light,
+            texts: request.texts,
+        };
         w.out.extend_from_slice(b"{\"data\":");
         let written = w.object(&[&plan.root], Object::Query);
         if written.is_none() && w.light && w.waited {
@@ -174,6 +184,8 @@ pub fn run(plan: &Plan, g: &GraphIndex, request: Request<'_>, cost: u64, max_cos
 pub struct Request<'r> {
     pub operation: Option<&'r str>,
     pub variables: Option<&'r serde_json::Map<String, serde_json::Value>>,
+    /// The texts the server holds, when the plan reads them ([`Plan::needs_texts`]).
+    pub texts: Option<&'r domain::DocumentTexts>,
 }
 
 /// An object being written, with what its fields are read from.
@@ -261,6 +273,7 @@ struct Writer<'a> {
     scratch: String,
     /// Give up at the first heavy part (see [`Ran::Heavy`]).
     light: bool,
+    texts: Option<&'a domain::DocumentTexts>,
 }
 
 impl<'a> Writer<'a> {
@@ -405,6 +418,19 @@ impl<'a> Writer<'a> {
             Object::Citation(c) => match first {
                 FieldPlan::Quote => {
                     self.opt_string(c.quote.as_deref());
+                    Some(())
+                }
+                FieldPlan::Offset | FieldPlan::Length => {
+                    // As the resolver finds it: the cited document's file, its text, the quote in it.
+                    let span = c.quote.as_deref().and_then(|q| {
+                        let file = self.g.entity(&c.document)?.file.as_deref()?;
+                        self.texts?.get(file)?.located(q)
+                    });
+                    match (span, first) {
+                        (Some(s), FieldPlan::Offset) => self.number(s.offset as i32),
+                        (Some(s), _) => self.number(s.length as i32),
+                        (None, _) => self.out.extend_from_slice(b"null"),
+                    }
                     Some(())
                 }
                 FieldPlan::CitedDocument(_) => {
