@@ -199,7 +199,7 @@ enum Object<'a> {
     RelationEdge(&'a (String, graph::RelationRef<'a>)),
     EntityConnection(&'a crate::api::query::PlainEntities),
     EntityEdge(&'a (String, Arc<domain::Entity>)),
-    PageInfo(&'a PageInfo),
+    PageInfo(&'a PageInfo<'a>),
 }
 
 impl Object<'_> {
@@ -246,14 +246,27 @@ impl Found<'_> {
 struct RelationPage<'g> {
     edges: Vec<(String, graph::RelationRef<'g>)>,
     total: usize,
-    info: PageInfo,
+    /// How many relations precede the page.
+    start: usize,
 }
 
-struct PageInfo {
+/// A connection's `pageInfo`, its cursors borrowed from the page's edges.
+struct PageInfo<'a> {
     has_next_page: bool,
     has_previous_page: bool,
-    start_cursor: Option<String>,
-    end_cursor: Option<String>,
+    start_cursor: Option<&'a str>,
+    end_cursor: Option<&'a str>,
+}
+
+impl<'a> PageInfo<'a> {
+    fn of<T>(edges: &'a [(String, T)], has_next_page: bool, has_previous_page: bool) -> PageInfo<'a> {
+        PageInfo {
+            has_next_page,
+            has_previous_page,
+            start_cursor: edges.first().map(|e| e.0.as_str()),
+            end_cursor: edges.last().map(|e| e.0.as_str()),
+        }
+    }
 }
 
 /// The fields of one response key: the first one's place and arguments, every one's selections.
@@ -448,7 +461,10 @@ impl<'a> Writer<'a> {
                     let sets = subs(items_of);
                     self.list(&p.edges, |w, e| w.object(&sets, Object::RelationEdge(e)))
                 }
-                FieldPlan::PageInfo(_) => self.object(&subs(items_of), Object::PageInfo(&p.info)),
+                FieldPlan::PageInfo(_) => {
+                    let info = PageInfo::of(&p.edges, p.start + p.edges.len() < p.total, p.start > 0);
+                    self.object(&subs(items_of), Object::PageInfo(&info))
+                }
                 FieldPlan::TotalCount => {
                     self.number(p.total);
                     Some(())
@@ -461,12 +477,7 @@ impl<'a> Writer<'a> {
                     self.list(&p.edges, |w, e| w.object(&sets, Object::EntityEdge(e)))
                 }
                 FieldPlan::PageInfo(_) => {
-                    let info = PageInfo {
-                        has_next_page: p.has_next_page,
-                        has_previous_page: p.has_previous_page,
-                        start_cursor: p.edges.first().map(|e| e.0.clone()),
-                        end_cursor: p.edges.last().map(|e| e.0.clone()),
-                    };
+                    let info = PageInfo::of(&p.edges, p.has_next_page, p.has_previous_page);
                     self.object(&subs(items_of), Object::PageInfo(&info))
                 }
                 FieldPlan::TotalCount => {
@@ -495,8 +506,8 @@ impl<'a> Writer<'a> {
                 match first {
                     FieldPlan::HasNextPage => self.boolean(p.has_next_page),
                     FieldPlan::HasPreviousPage => self.boolean(p.has_previous_page),
-                    FieldPlan::StartCursor => self.opt_string(p.start_cursor.as_deref()),
-                    FieldPlan::EndCursor => self.opt_string(p.end_cursor.as_deref()),
+                    FieldPlan::StartCursor => self.opt_string(p.start_cursor),
+                    FieldPlan::EndCursor => self.opt_string(p.end_cursor),
                     _ => return None,
                 }
                 Some(())
@@ -633,13 +644,7 @@ impl<'a> Writer<'a> {
                 let after = self.opt_str(after.as_ref())?;
                 let (edges, total, start) =
                     crate::api::relations::plain_page(self.g, &e.id, direction, kinds, first, after.as_deref()).ok()?;
-                let info = PageInfo {
-                    has_next_page: start + edges.len() < total,
-                    has_previous_page: start > 0,
-                    start_cursor: edges.first().map(|e| e.0.clone()),
-                    end_cursor: edges.last().map(|e| e.0.clone()),
-                };
-                let page = RelationPage { edges, total, info };
+                let page = RelationPage { edges, total, start };
                 self.object(sets, Object::RelationConnection(&page))?;
             }
             _ => return None,
