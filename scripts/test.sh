@@ -10,6 +10,10 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 bash scripts/install-test-deps.sh
 
+# A one-off build gains nothing from incremental state but its disk (gigabytes over ~40 test
+# binaries); a developer who reruns this often can set CARGO_INCREMENTAL=1.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+
 if cargo nextest --version >/dev/null 2>&1; then
   echo "test: cargo nextest run $*"
   exec cargo nextest run --locked --no-fail-fast "$@"
