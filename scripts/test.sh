@@ -3,7 +3,7 @@
 # then runs every test. Works from any directory, on a fresh clone of a fresh machine.
 #   1. scripts/install-test-deps.sh: Debian's chromium and the npm packages of tests/browser
 #   2. the tests, with cargo-nextest when it is installed (each test in its own process, the
-#      hostile-load test alone: .config/nextest.toml), else with `cargo test`
+#      hostile-load and replica tests alone: .config/nextest.toml), else with `cargo test`
 # Every failing test is reported (no stop at the first). Extra arguments go to the runner.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -17,9 +17,15 @@ export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 if cargo nextest --version >/dev/null 2>&1; then
   echo "test: cargo nextest run $*"
   exec cargo nextest run --locked --no-fail-fast "$@"
-else
-  # Without nextest, test binaries run one after another; the hostile-load test has a binary
-  # of its own, so it runs alone here too.
+elif [[ $# -gt 0 ]]; then
   echo "test: cargo-nextest is not installed; cargo test $*"
   exec cargo test --locked --no-fail-fast "$@"
+else
+  # Without nextest the integration tests share one process: the hostile-load and replica tests
+  # run after the rest, one at a time, as nextest's overrides have them.
+  echo "test: cargo-nextest is not installed; cargo test"
+  status=0
+  cargo test --locked --no-fail-fast -- --skip hostile:: --skip replicas:: || status=$?
+  cargo test --locked --no-fail-fast --test integration -- --test-threads=1 hostile:: replicas:: || status=$?
+  exit "$status"
 fi

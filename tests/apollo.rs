@@ -4,9 +4,7 @@
 //! by one, and to having charged each of them to the client's rate limit. Among them, filtered
 //! and sorted lists (entities, an entity's relations, search in summaries), paged on by cursor.
 
-mod common;
-
-use common::{mini_seed, repo_path, TestServer};
+use crate::common::{mini_seed, repo_path, TestServer};
 use serde_json::{json, Value};
 
 /// The `/graphql` requests the server has counted (in its `/metrics`).

@@ -3,11 +3,9 @@
 //! errors kept in its own answer; a batch past the maximum, or an empty one, is refused. Apollo
 //! Client itself is in `tests/apollo.rs`.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{error_codes, mini_seed, TestServer};
+use crate::common::{error_codes, mini_seed, TestServer};
 use policygraph::http::{HttpConfig, RateLimitConfig};
 use serde_json::{json, Value};
 

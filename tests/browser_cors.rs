@@ -4,13 +4,11 @@
 //! cached; the browser blocks the unlisted one's token and credentials. The checks are in
 //! `tests/browser/cors.mjs`; `tests/cors.rs` checks the headers themselves.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::time::Duration;
 
-use common::{mini_seed, repo_path, TestServer};
+use crate::common::{mini_seed, repo_path, TestServer};
 use policygraph::http::HttpConfig;
 
 /// The app: a page whose script calls the API as an app on another origin would, with `fetch`.

@@ -8,9 +8,7 @@
 //! `target/screenshots/`: `explore.png` (the end), `explore-evidence.png` (an edge's evidence)
 //! and `explore-path.png` (a path and its evidence).
 
-mod common;
-
-use common::{repo_path, TestServer};
+use crate::common::{repo_path, TestServer};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn explore_draws_a_neighbourhood_and_a_path() {

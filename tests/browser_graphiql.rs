@@ -3,9 +3,7 @@
 //! clicking in the Explorer) and shows its result. Saves screenshots under `target/screenshots/`.
 //! `scripts/install-test-deps.sh` installs chromium and the npm package.
 
-mod common;
-
-use common::{repo_path, TestServer};
+use crate::common::{repo_path, TestServer};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn graphiql_runs_a_query_offline() {

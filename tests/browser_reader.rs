@@ -4,9 +4,7 @@
 //! citation's sentence, a document without text says so, unknown slugs get the 404 page. Saves
 //! `target/screenshots/reader.png`.
 
-mod common;
-
-use common::{repo_path, TestServer};
+use crate::common::{repo_path, TestServer};
 use policygraph::auth::Role;
 use serde_json::json;
 

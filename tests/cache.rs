@@ -2,12 +2,10 @@
 //! after the mutation (many rounds, concurrent readers and a writer), roles never share an
 //! answer, answers with errors are re-executed, automatic persisted queries, ETag and 304.
 
-mod common;
-
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use common::{error_codes, mini_seed, TestServer};
+use crate::common::{error_codes, mini_seed, TestServer};
 use policygraph::auth::Role;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};

@@ -15,13 +15,11 @@
 //! variables, `@skip`/`@include`, missing entities, bad arguments), on the curated graph and on
 //! a synthetic one.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{copy_dir, free_port, graphiql_examples, readme_queries, repo_path};
+use crate::common::{copy_dir, free_port, graphiql_examples, readme_queries, repo_path};
 use serde_json::{json, Value};
 use tokio::process::{Child, Command};
 

@@ -5,10 +5,8 @@
 //! upgrade is left alone; the security headers stay. What a browser makes of these headers is
 //! `tests/browser_cors.rs`.
 
-mod common;
-
+use crate::common::{mini_seed, TestServer};
 use clap::Parser as _;
-use common::{mini_seed, TestServer};
 use policygraph::http::{CorsOrigins, HttpConfig, PREFLIGHT_MAX_AGE_SECS};
 use reqwest::header::HeaderMap;
 use reqwest::Method;

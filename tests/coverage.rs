@@ -1,13 +1,11 @@
 //! `policygraph check` reads every sentence of the curated seed: run on a copy of `seed/`, it
 //! fails when a statement loses its relation, and passes with an empty report on the seed itself.
 
-mod common;
-
 use std::fs;
 use std::path::Path;
 use std::process::Output;
 
-use common::{copy_dir, repo_path};
+use crate::common::{copy_dir, repo_path};
 
 /// A copy of the curated seed with `from` replaced by `to` in one file.
 fn seed_with(file: &str, from: &str, to: &str) -> tempfile::TempDir {

@@ -1,12 +1,10 @@
 //! The real server over a 3-member etcd cluster: seeded, edited over HTTP, read back, and seen by
 //! a second service over the same cluster.
 
-mod common;
-
 use std::time::Duration;
 
-use common::etcd::EtcdCluster;
-use common::{mini_seed, TestServer};
+use crate::common::etcd::EtcdCluster;
+use crate::common::{mini_seed, TestServer};
 use policygraph::auth::Role;
 use policygraph::store::{self, Location, OpenOptions};
 use serde_json::json;

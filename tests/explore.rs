@@ -1,9 +1,7 @@
 //! Exploring connections over HTTP on the curated graph: the journalist's "how are X and Y
 //! connected?" with every step cited, common ground, neighbourhoods, timelines, rankings.
 
-mod common;
-
-use common::{error_codes, repo_path, TestServer};
+use crate::common::{error_codes, repo_path, TestServer};
 use serde_json::json;
 
 async fn server() -> (TestServer, tempfile::TempDir) {

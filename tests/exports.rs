@@ -1,11 +1,9 @@
 //! Exports over HTTP and from the command line, each parsed by a real parser of its format
 //! (graphology's GraphML and GEXF parsers, headless cytoscape.js; `tests/browser/exports.mjs`).
 
-mod common;
-
 use std::path::Path;
 
-use common::{repo_path, TestServer};
+use crate::common::{repo_path, TestServer};
 
 async fn fetch(s: &TestServer, path: &str) -> (u16, String, String) {
     let res = s.client.get(format!("{}{path}", s.url)).send().await.unwrap();

@@ -1,9 +1,7 @@
 //! Facts a journalist can check, over HTTP against the real server: citations located in their
 //! document's text, sources on entity facts, corroboration and conflicts.
 
-mod common;
-
-use common::{error_codes, mini_seed, repo_path, TestServer};
+use crate::common::{error_codes, mini_seed, repo_path, TestServer};
 use policygraph::auth::Role;
 use serde_json::{json, Value};
 

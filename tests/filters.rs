@@ -2,9 +2,9 @@
 //! fixture: each filter, each order both ways paged through with cursors, cursors refused under
 //! another order or filter, wrong inputs named, and sorted lists that follow edits.
 
-mod common;
+use crate::common;
 
-use common::{error_codes, mini_seed, TestServer};
+use crate::common::{error_codes, mini_seed, TestServer};
 use policygraph::auth::Role;
 use serde_json::{json, Value};
 

@@ -4,13 +4,11 @@
 //! error log. (Costs: `tests/limits.rs`; input bounds: `tests/input_bounds.rs`; websockets:
 //! `tests/ws_protocol.rs`; the server under the worst of them at once: `tests/hostile.rs`.)
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::{error_codes, mini_seed, TestServer};
+use crate::common::{error_codes, mini_seed, TestServer};
 use policygraph::http::{HttpConfig, MAX_BODY_BYTES, MAX_ERRORS, MAX_MESSAGE_CHARS};
 use policygraph::store::sled::SledStore;
 use policygraph::store::Store;

@@ -1,9 +1,7 @@
 //! The read API over HTTP against the real server: look-ups, global IDs, pagination, search,
 //! errors with codes.
 
-mod common;
-
-use common::{error_codes, mini_seed, TestServer};
+use crate::common::{error_codes, mini_seed, TestServer};
 use serde_json::{json, Value};
 
 async fn server() -> (TestServer, tempfile::TempDir) {

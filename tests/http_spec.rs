@@ -1,9 +1,7 @@
 //! GraphQL over HTTP: content negotiation, status codes, methods, body limit, and the
 //! operational endpoints (`/healthz`, `/metrics`, request IDs).
 
-mod common;
-
-use common::{error_codes, mini_seed, TestServer};
+use crate::common::{error_codes, mini_seed, TestServer};
 use serde_json::{json, Value};
 
 const GQL: &str = "application/graphql-response+json";

@@ -3,13 +3,13 @@
 //! `POST /import` and `/export/graph.jsonl` on a running server (the round trip of the curated
 //! graph, admins only, the report of refused records).
 
-mod common;
+use crate::common;
 
 use std::io::Write as _;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::{repo_path, TestServer};
+use crate::common::{repo_path, TestServer};
 use policygraph::auth::Role;
 use policygraph::service::Service;
 use serde_json::{json, Value};

@@ -2,9 +2,7 @@
 //! formatting characters, and quotes that are not in their document are refused with
 //! `BAD_USER_INPUT` and the field named, before anything is written; valid values still pass.
 
-mod common;
-
-use common::{error_codes, mini_seed, TestServer};
+use crate::common::{error_codes, mini_seed, TestServer};
 use policygraph::auth::Role;
 use policygraph::domain::limits;
 use serde_json::{json, Value};

@@ -1,11 +1,9 @@
 //! Questions a journalist asks, answered through the GraphQL API over the real curated seed, and
 //! checked against the source documents (every quote must be in the document it cites).
 
-mod common;
-
 use std::collections::HashMap;
 
-use common::{repo_path, TestServer};
+use crate::common::{repo_path, TestServer};
 use serde_json::{json, Value};
 
 async fn server() -> (TestServer, tempfile::TempDir) {

@@ -4,14 +4,12 @@
 //! the index snapshot, so the next round starts from it, writes, and is killed: the start after
 //! that must not use a snapshot from before the kill.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{free_port, gql_at as gql, mini_seed};
+use crate::common::{free_port, gql_at as gql, mini_seed};
 use serde_json::json;
 use tokio::process::{Child, Command};
 

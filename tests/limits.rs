@@ -2,9 +2,9 @@
 //! look-ups by ID, introspection), on every way in, and that GraphiQL's introspection query and
 //! the README's examples pass them.
 
-mod common;
+use crate::common;
 
-use common::{error_codes, mini_seed, next_json, readme_queries, repo_path, TestServer, Ws};
+use crate::common::{error_codes, mini_seed, next_json, readme_queries, repo_path, TestServer, Ws};
 use futures_util::SinkExt;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};

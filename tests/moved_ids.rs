@@ -3,9 +3,7 @@
 //! answers its entity, a deleted record answers null with `DELETED`, an ID never given out
 //! stays a plain null.
 
-mod common;
-
-use common::{error_codes, mini_seed, TestServer};
+use crate::common::{error_codes, mini_seed, TestServer};
 use policygraph::auth::Role;
 use serde_json::{json, Value};
 

@@ -3,11 +3,9 @@
 //! cite it; and the `/documents` pages' answers (the reader itself is driven in chromium by
 //! `browser_reader`).
 
-mod common;
-
 use std::collections::{BTreeMap, HashMap};
 
-use common::{error_codes, repo_path, TestServer};
+use crate::common::{error_codes, repo_path, TestServer};
 use policygraph::auth::Role;
 use serde_json::{json, Value};
 

@@ -2,11 +2,9 @@
 //! with `Retry-After` past the budget, a fresh budget after the window, tokens and addresses
 //! counted apart, `Query.rateLimit`, and websocket operations spending the same budget.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{error_codes, mini_seed, next_json, TestServer};
+use crate::common::{error_codes, mini_seed, next_json, TestServer};
 use futures_util::SinkExt;
 use policygraph::http::{HttpConfig, RateLimitConfig};
 use serde_json::{json, Value};

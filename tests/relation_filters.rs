@@ -5,13 +5,11 @@
 //! `validUntil`), beside the sources' own dated relations (IOM's assistance at the border since
 //! 2019).
 
-mod common;
-
 use std::cmp::Ordering;
 
+use crate::common::{error_codes, repo_path, TestServer};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use common::{error_codes, repo_path, TestServer};
 use serde_json::{json, Value};
 
 async fn server() -> (TestServer, tempfile::TempDir) {

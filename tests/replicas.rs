@@ -3,15 +3,13 @@
 //! the other; an etcd member or a replica SIGKILLed in the middle of concurrent writes loses no
 //! acknowledged write; a replica whose place in etcd's history was compacted away rebuilds.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::etcd::EtcdCluster;
-use common::{free_port, gql_at as gql, mini_seed, next_json};
+use crate::common::etcd::EtcdCluster;
+use crate::common::{free_port, gql_at as gql, mini_seed, next_json};
 use futures_util::SinkExt;
 use serde_json::{json, Value};
 use tokio::process::{Child, Command};

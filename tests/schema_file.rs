@@ -1,6 +1,6 @@
 //! `schema/schema.graphql` must be exactly what the server serves.
 
-mod common;
+use crate::common;
 
 #[test]
 fn checked_in_schema_matches_the_served_schema() {

@@ -2,9 +2,7 @@
 //! reads it instead of the store, the first write removes it, and a stale or damaged one is
 //! never used (the start reads the store and the answers are the store's).
 
-mod common;
-
-use common::{mini_seed, TestServer};
+use crate::common::{mini_seed, TestServer};
 use policygraph::auth::Role;
 use serde_json::json;
 

@@ -1,12 +1,12 @@
 //! The store is the truth: restarts keep everything, the index equals the store, seeding is
 //! idempotent, bad seed data is refused whole, and a store of another format is refused.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::Path;
 
-use common::{copy_dir, mini_seed, TestServer};
+use crate::common::{copy_dir, mini_seed, TestServer};
 use policygraph::seed::{self, SeedError};
 use policygraph::service::Service;
 use policygraph::store::sled::SledStore;

@@ -3,7 +3,7 @@
 //! for one backend's factory. A new backend passes this suite before anything above the trait
 //! may use it.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,11 +1,9 @@
 //! Subscriptions over websocket with a real client, in both protocols: subscribe, mutate over
 //! HTTP, receive the event.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{mini_seed, next_json, TestServer, Ws};
+use crate::common::{mini_seed, next_json, TestServer, Ws};
 use futures_util::{SinkExt, StreamExt};
 use policygraph::auth::Role;
 use serde_json::{json, Value};

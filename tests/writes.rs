@@ -1,9 +1,7 @@
 //! Mutations through the real server: auth, validation, optimistic concurrency, merge, audit
 //! trail and change feed, persistence across a restart.
 
-mod common;
-
-use common::{error_codes, mini_seed, TestServer};
+use crate::common::{error_codes, mini_seed, TestServer};
 use policygraph::auth::Role;
 use serde_json::{json, Value};
 

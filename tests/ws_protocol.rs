@@ -3,11 +3,9 @@
 //! limits on operations per socket and per client, message size, dead sockets; and the legacy
 //! graphql-ws protocol.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{mini_seed, next_json, TestServer, Ws};
+use crate::common::{mini_seed, next_json, TestServer, Ws};
 use futures_util::{SinkExt, StreamExt};
 use policygraph::auth::Role;
 use policygraph::http::HttpConfig;
