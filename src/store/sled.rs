@@ -122,6 +122,7 @@ impl SledStore {
         let db = ::sled::Config::new()
             .path(dir)
             .cache_capacity(cache_mb * 1024 * 1024)
+            .mode(::sled::Mode::HighThroughput)
             .open()
             .map_err(|e| StoreError::Open { target: path.clone(), reason: e.to_string() })?;
         let meta = db.open_tree("meta")?;
