@@ -21,7 +21,7 @@ use crate::domain::{
     self, limits, Citation, DocumentTexts, Entity, EntityKind, FieldError, PartialDate, Relation, RelationKind, Slug,
 };
 use crate::graph::{Direction, GraphIndex};
-use crate::store::{AuditEntry, TargetKind, WriteBatch};
+use crate::store::{AuditEntry, RecordJson, TargetKind, WriteBatch};
 use crate::validate::{
     self, DocumentRef, DraftAliasCitation, DraftCitation, DraftEntity, DraftQuantity, DraftRelation, DraftSources,
     QuoteCheck, Rules,
@@ -292,13 +292,7 @@ struct Planner<'a> {
 }
 
 impl Planner<'_> {
-    fn record(
-        &mut self,
-        target: TargetKind,
-        id: &str,
-        before: Option<serde_json::Value>,
-        after: Option<serde_json::Value>,
-    ) {
+    fn record(&mut self, target: TargetKind, id: &str, before: Option<RecordJson>, after: Option<RecordJson>) {
         let entry = AuditEntry::pending(self.actor, self.action, target, id, before, after);
         self.batch.audit.push(entry);
     }
@@ -306,25 +300,25 @@ impl Planner<'_> {
     fn put_entity(&mut self, before: Option<&Entity>, after: Entity) {
         // The slug the entity had is freed as much as the new one is taken.
         before.into_iter().chain([&after]).for_each(|e| self.footprint.write_entity(e));
-        self.record(TargetKind::Entity, &after.id, before.map(json), Some(json(&after)));
+        self.record(TargetKind::Entity, &after.id, before.map(RecordJson::of), Some(RecordJson::of(&after)));
         self.batch.put_entities.push(after);
     }
 
     fn put_relation(&mut self, before: Option<&Relation>, after: Relation) {
         before.into_iter().chain([&after]).for_each(|r| self.footprint.write_relation(r));
-        self.record(TargetKind::Relation, &after.id, before.map(json), Some(json(&after)));
+        self.record(TargetKind::Relation, &after.id, before.map(RecordJson::of), Some(RecordJson::of(&after)));
         self.batch.put_relations.push(after);
     }
 
     fn delete_relation(&mut self, r: &Relation) {
         self.footprint.write_relation(r);
-        self.record(TargetKind::Relation, &r.id, Some(json(r)), None);
+        self.record(TargetKind::Relation, &r.id, Some(RecordJson::of(r)), None);
         self.batch.delete_relations.push(r.id.clone());
     }
 
     fn delete_entity(&mut self, e: &Entity) {
         self.footprint.write_entity(e);
-        self.record(TargetKind::Entity, &e.id, Some(json(e)), None);
+        self.record(TargetKind::Entity, &e.id, Some(RecordJson::of(e)), None);
         self.batch.delete_entities.push(e.id.clone());
     }
 
@@ -935,10 +929,6 @@ fn merge_entities(p: &mut Planner, keep: String, remove: String) -> Result<Prima
         gone.merged_into = Some(keep.clone());
     }
     Ok((TargetKind::Entity, keep))
-}
-
-fn json<T: serde::Serialize>(v: &T) -> serde_json::Value {
-    serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
 }
 
 fn check_version(what: &'static str, id: &str, expected: Option<u64>, actual: u64) -> Result<(), EditError> {

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::domain::{self, DocumentTexts, Entity, EntityKind, FieldError, Relation, Slug};
-use crate::store::{AuditEntry, Committed, Store, StoreError, TargetKind, WriteBatch};
+use crate::store::{AuditEntry, Committed, RecordJson, Store, StoreError, TargetKind, WriteBatch};
 use crate::validate::{self, DocumentRef, DraftEntity, DraftRelation, QuoteCheck, Rules};
 
 /// One thing wrong with the seed data, located as precisely as possible.
@@ -387,7 +387,7 @@ pub async fn apply(store: &dyn Store, data: &SeedData) -> Result<(SeedReport, Op
         match (snapshot.entity(&e.id)?, snapshot.seeded_digest(&e.id)?) {
             (None, None) => {
                 report.entities_added += 1;
-                batch.audit.push(audit(TargetKind::Entity, &e.id, "create", None, to_json(e)));
+                batch.audit.push(audit(TargetKind::Entity, &e.id, "create", None, RecordJson::of(e)));
                 batch.put_entities.push(e.clone());
                 batch.seeded.push((e.id.clone(), new_digest));
             }
@@ -402,7 +402,13 @@ pub async fn apply(store: &dyn Store, data: &SeedData) -> Result<(SeedReport, Op
                 } else if last_seeded.as_deref() == Some(&current[..]) {
                     report.entities_updated += 1;
                     let new = Entity { version: old.version + 1, ..e.clone() };
-                    batch.audit.push(audit(TargetKind::Entity, &e.id, "update", Some(to_json(&old)), to_json(&new)));
+                    batch.audit.push(audit(
+                        TargetKind::Entity,
+                        &e.id,
+                        "update",
+                        Some(RecordJson::of(&old)),
+                        RecordJson::of(&new),
+                    ));
                     batch.put_entities.push(new);
                     batch.seeded.push((e.id.clone(), new_digest));
                 } else {
@@ -416,7 +422,7 @@ pub async fn apply(store: &dyn Store, data: &SeedData) -> Result<(SeedReport, Op
         match (snapshot.relation(&r.id)?, snapshot.seeded_digest(&r.id)?) {
             (None, None) => {
                 report.relations_added += 1;
-                batch.audit.push(audit(TargetKind::Relation, &r.id, "create", None, to_json(r)));
+                batch.audit.push(audit(TargetKind::Relation, &r.id, "create", None, RecordJson::of(r)));
                 batch.put_relations.push(r.clone());
                 batch.seeded.push((r.id.clone(), new_digest));
             }
@@ -431,7 +437,13 @@ pub async fn apply(store: &dyn Store, data: &SeedData) -> Result<(SeedReport, Op
                 } else if last_seeded.as_deref() == Some(&current[..]) {
                     report.relations_updated += 1;
                     let new = Relation { version: old.version + 1, ..r.clone() };
-                    batch.audit.push(audit(TargetKind::Relation, &r.id, "update", Some(to_json(&old)), to_json(&new)));
+                    batch.audit.push(audit(
+                        TargetKind::Relation,
+                        &r.id,
+                        "update",
+                        Some(RecordJson::of(&old)),
+                        RecordJson::of(&new),
+                    ));
                     batch.put_relations.push(new);
                     batch.seeded.push((r.id.clone(), new_digest));
                 } else {
@@ -461,10 +473,6 @@ pub async fn apply(store: &dyn Store, data: &SeedData) -> Result<(SeedReport, Op
     drop(snapshot);
     let committed = if batch.is_empty() { None } else { Some(store.commit_durable(&batch).await?) };
     Ok((report, committed))
-}
-
-fn to_json<T: serde::Serialize>(v: &T) -> serde_json::Value {
-    serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
 }
 
 /// SHA-256 of a record's JSON: what "the same content" means for provenance.

@@ -30,7 +30,7 @@ fn audit(target: TargetKind, id: &str, action: &str) -> AuditEntry {
         target,
         target_id: id.into(),
         before: None,
-        after: Some(serde_json::json!({ "id": id })),
+        after: Some(serde_json::json!({ "id": id }).into()),
         merged_into: None,
     }
 }

@@ -11,7 +11,7 @@ use super::error::ApiError;
 use super::types::{change_kind, view, Change, Entity, EntityKind, Relation, RelationKind};
 use crate::domain;
 use crate::service::{self, Service};
-use crate::store::TargetKind;
+use crate::store::{RecordJson, TargetKind};
 
 pub struct SubscriptionRoot;
 
@@ -88,8 +88,8 @@ impl SubscriptionRoot {
                     }
                 }
                 if let Some(s) = &slug {
-                    let has = |v: &Option<serde_json::Value>| {
-                        v.as_ref().and_then(|v| v.get("slug")).and_then(|x| x.as_str()) == Some(s.as_str())
+                    let has = |v: &Option<RecordJson>| {
+                        v.as_ref().and_then(|v| v.str_field("slug")).as_deref() == Some(s.as_str())
                     };
                     if !has(&e.before) && !has(&e.after) {
                         return None;
@@ -144,10 +144,9 @@ impl SubscriptionRoot {
                     }
                 }
                 if let Some(id) = &entity_id {
-                    let touches = |v: &Option<serde_json::Value>| {
+                    let touches = |v: &Option<RecordJson>| {
                         v.as_ref().is_some_and(|v| {
-                            v.get("from").and_then(|x| x.as_str()) == Some(id)
-                                || v.get("to").and_then(|x| x.as_str()) == Some(id)
+                            v.str_field("from").as_deref() == Some(id) || v.str_field("to").as_deref() == Some(id)
                         })
                     };
                     if !touches(&e.before) && !touches(&e.after) {

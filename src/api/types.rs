@@ -217,11 +217,11 @@ impl Change {
     }
     /// The record before the change (null when created), as stored.
     async fn before(&self) -> Option<async_graphql::Json<serde_json::Value>> {
-        self.0.before.clone().map(async_graphql::Json)
+        self.0.before.as_ref().map(|r| async_graphql::Json(r.value()))
     }
     /// The record after the change (null when deleted), as stored.
     async fn after(&self) -> Option<async_graphql::Json<serde_json::Value>> {
-        self.0.after.clone().map(async_graphql::Json)
+        self.0.after.as_ref().map(|r| async_graphql::Json(r.value()))
     }
     /// On an entity deleted by `mergeEntities`: the global ID of the entity it was merged into,
     /// which `node`, `nodes` and `entity` now answer for the old ID. Null otherwise.
@@ -231,8 +231,8 @@ impl Change {
 }
 
 /// The kind string (`person`, `holds_role`) of the record an audit entry is about.
-pub fn change_kind(e: &crate::store::AuditEntry) -> Option<&str> {
-    e.after.as_ref().or(e.before.as_ref()).and_then(|v| v.get("kind")).and_then(|k| k.as_str())
+pub fn change_kind(e: &crate::store::AuditEntry) -> Option<String> {
+    e.after.as_ref().or(e.before.as_ref()).and_then(|v| v.str_field("kind"))
 }
 
 pub fn change_global_id(e: &crate::store::AuditEntry) -> String {

@@ -36,7 +36,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::domain::{DocumentTexts, Entity, EntityKind, FieldError, Relation};
-use crate::store::{AuditEntry, DocumentTextRecord, Generation, Snapshot, StoreError, TargetKind, WriteBatch};
+use crate::store::{
+    AuditEntry, DocumentTextRecord, Generation, RecordJson, Snapshot, StoreError, TargetKind, WriteBatch,
+};
 use crate::validate::{self, DocumentRef, DraftEntity, QuoteCheck, Refs, Rules};
 pub use read::{Format, Item, Read, Record, Source, Want};
 
@@ -640,13 +642,20 @@ fn plan_chunk(chunk: &Chunk, snapshot: &dyn Snapshot, files: &[String]) -> Resul
             Some(old) if Entity { version: old.version, ..e.clone() } == old => counts.unchanged += 1,
             Some(old) => {
                 let new = Entity { version: old.version + 1, ..e.clone() };
-                batch.audit.push(audit(*file, TargetKind::Entity, &e.id, "update", Some(json(&old)), json(&new)));
+                batch.audit.push(audit(
+                    *file,
+                    TargetKind::Entity,
+                    &e.id,
+                    "update",
+                    Some(RecordJson::of(&old)),
+                    RecordJson::of(&new),
+                ));
                 batch.put_entities.push(new);
                 batch.put_texts.extend(text.clone());
                 counts.entities_updated += 1;
             }
             None => {
-                batch.audit.push(audit(*file, TargetKind::Entity, &e.id, "create", None, json(e)));
+                batch.audit.push(audit(*file, TargetKind::Entity, &e.id, "create", None, RecordJson::of(e)));
                 batch.put_entities.push(e.clone());
                 batch.put_texts.extend(text.clone());
                 counts.entities_added += 1;
@@ -658,22 +667,25 @@ fn plan_chunk(chunk: &Chunk, snapshot: &dyn Snapshot, files: &[String]) -> Resul
             Some(old) if Relation { version: old.version, ..r.clone() } == old => counts.unchanged += 1,
             Some(old) => {
                 let new = Relation { version: old.version + 1, ..r.clone() };
-                batch.audit.push(audit(*file, TargetKind::Relation, &r.id, "update", Some(json(&old)), json(&new)));
+                batch.audit.push(audit(
+                    *file,
+                    TargetKind::Relation,
+                    &r.id,
+                    "update",
+                    Some(RecordJson::of(&old)),
+                    RecordJson::of(&new),
+                ));
                 batch.put_relations.push(new);
                 counts.relations_updated += 1;
             }
             None => {
-                batch.audit.push(audit(*file, TargetKind::Relation, &r.id, "create", None, json(r)));
+                batch.audit.push(audit(*file, TargetKind::Relation, &r.id, "create", None, RecordJson::of(r)));
                 batch.put_relations.push(r.clone());
                 counts.relations_added += 1;
             }
         }
     }
     Ok((batch, counts))
-}
-
-fn json<T: serde::Serialize>(v: &T) -> serde_json::Value {
-    serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
 }
 
 /// A document's text from a file: UTF-8, at most 64 MiB.

@@ -33,7 +33,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::wire::{AuditWire, EntityWire, RelationWire, TokenWire};
-use super::{AuditEntry, StoreError, TokenRecord};
+use super::{AuditEntry, RecordJson, StoreError, TokenRecord};
 use crate::domain::{Entity, Relation, RelationView};
 
 /// The record as its model type's JSON.
@@ -117,8 +117,6 @@ impl<'a> Record<'a> for RelationView<'a> {
 
 impl<'a> Record<'a> for AuditEntry {
     fn write_binary(&self, out: Vec<u8>) -> Vec<u8> {
-        let text = |v: &Option<serde_json::Value>| v.as_ref().map(serde_json::Value::to_string);
-        let (before, after) = (text(&self.before), text(&self.after));
         let wire = AuditWire {
             seq: self.seq,
             generation: self.generation,
@@ -127,8 +125,8 @@ impl<'a> Record<'a> for AuditEntry {
             action: &self.action,
             target: self.target,
             target_id: &self.target_id,
-            before: before.as_deref(),
-            after: after.as_deref(),
+            before: self.before.as_ref().map(RecordJson::as_str),
+            after: self.after.as_ref().map(RecordJson::as_str),
             merged_into: self.merged_into.as_deref(),
         };
         postcard_after(&wire, out)
@@ -325,8 +323,8 @@ mod tests {
             action: "mergeEntities".into(),
             target: TargetKind::Relation,
             target_id: "x".into(),
-            before: Some(serde_json::json!({"a": [1, 2.5, null, "s"], "b": {"c": true}})),
-            after: Some(serde_json::json!("plain")),
+            before: Some(serde_json::json!({"a": [1, 2.5, null, "s"], "b": {"c": true}}).into()),
+            after: Some(serde_json::json!("plain").into()),
             merged_into: Some("survivor".into()),
         }
     }

@@ -27,7 +27,7 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
-use super::{AuditEntry, TargetKind, TokenRecord};
+use super::{AuditEntry, RecordJson, TargetKind, TokenRecord};
 use crate::domain::{
     Citation, CitationView, Entity, EntityKind, FactSources, PartialDate, Quantity, Relation, RelationKind,
     RelationView, Slug,
@@ -276,7 +276,7 @@ pub(super) struct AuditWire<'a> {
 impl AuditWire<'_> {
     pub fn to_entry(&self) -> Result<AuditEntry, String> {
         let json = |text: Option<&str>, what: &str| {
-            text.map(serde_json::from_str)
+            text.map(RecordJson::parse)
                 .transpose()
                 .map_err(|e| format!("audit entry {}: `{what}` is not JSON: {e}", self.seq))
         };
