@@ -531,11 +531,52 @@ impl Run<'_> {
     }
 
     /// Passes 4 and 5: one sort of record written, in chunks.
+    /// Reads and checks the pass's records into chunks, while a thread of its own plans and
+    /// commits the chunk before (a commit is mostly the store's work, which the reading now
+    /// overlaps on a second core). Chunks are committed in order, one at a time, each
+    /// planned against the store as it is once the one before is committed; a stop or an error
+    /// ends the reading, and the chunk being committed is finished (whole chunks stay written).
     fn write(&mut self, pass: Pass) -> Result<(), ImportError> {
+        let (sink, rt, files) = (self.sink, self.rt.clone(), self.report.files.clone());
+        std::thread::scope(|scope| {
+            // One chunk waits while one is committed: memory stays at two chunks.
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(1);
+            let committer = scope.spawn(move || {
+                let mut counts = Counts::default();
+                for chunk in rx {
+                    commit_chunk(sink, &rt, &files, &chunk, &mut counts)?;
+                }
+                Ok::<Counts, ImportError>(counts)
+            });
+            let read = self.read_chunks(pass, tx);
+            let committed = committer.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            // A failed commit ends the reading too (its chunks have nowhere to go): its error
+            // is the one to report.
+            let counts = committed?;
+            read?;
+            let r = &mut self.report;
+            r.entities_added += counts.entities_added;
+            r.entities_updated += counts.entities_updated;
+            r.relations_added += counts.relations_added;
+            r.relations_updated += counts.relations_updated;
+            r.unchanged += counts.unchanged;
+            r.chunks += counts.chunks;
+            Ok(())
+        })
+    }
+
+    /// The reading half of [`Run::write`]: every valid record of the pass, sent in chunks.
+    fn read_chunks(&mut self, pass: Pass, tx: std::sync::mpsc::SyncSender<Chunk>) -> Result<(), ImportError> {
         let view = StoreView::new(self.sink, self.rt.clone());
         let mut chunk = Chunk::default();
         let mut failed = None;
         let phase = if pass == Pass::Entities { "writing entities" } else { "writing relations" };
+        // A read view of sled holds off commits: none is held while waiting for the committer,
+        // or the two would wait for each other.
+        let send = |view: &StoreView, chunk: Chunk| {
+            view.release();
+            tx.send(chunk).is_ok()
+        };
         self.each(phase, Some(pass.want()), |run, loc, read| {
             if run.bad.contains(&loc) || failed.is_some() {
                 return;
@@ -562,49 +603,52 @@ impl Run<'_> {
                 failed = Some(ImportError::Store(e));
                 return;
             }
-            if chunk.len() >= run.options.chunk {
-                if let Err(e) = run.commit(std::mem::take(&mut chunk)) {
-                    failed = Some(e);
-                }
+            // A send fails only when the committer has stopped on an error, which it reports.
+            if chunk.len() >= run.options.chunk && !send(&view, std::mem::take(&mut chunk)) {
+                failed = Some(ImportError::Stopped);
             }
         })?;
         if let Some(e) = failed {
             return Err(e);
         }
-        drop(view);
-        self.commit(chunk)
+        if chunk.len() > 0 {
+            send(&view, chunk);
+        }
+        Ok(())
     }
+}
 
-    /// Compares a chunk with the store and commits what differs, again if the store moved.
-    fn commit(&mut self, chunk: Chunk) -> Result<(), ImportError> {
-        if chunk.len() == 0 {
+/// Compares a chunk with the store and commits what differs, again if the store moved.
+fn commit_chunk(
+    sink: &dyn Sink,
+    rt: &tokio::runtime::Handle,
+    files: &[String],
+    chunk: &Chunk,
+    total: &mut Counts,
+) -> Result<(), ImportError> {
+    for _ in 0..MAX_TRIES {
+        let snapshot = rt.block_on(sink.read())?;
+        let (batch, counts) = plan_chunk(chunk, snapshot.as_ref(), files)?;
+        drop(snapshot); // a sled view holds off commits while it lives
+        if batch.put_entities.is_empty() && batch.put_relations.is_empty() {
+            total.unchanged += counts.unchanged;
             return Ok(());
         }
-        for _ in 0..MAX_TRIES {
-            let snapshot = self.rt.block_on(self.sink.read())?;
-            let (batch, counts) = plan_chunk(&chunk, snapshot.as_ref(), &self.report.files)?;
-            drop(snapshot); // a sled view holds off commits while it lives
-            if batch.put_entities.is_empty() && batch.put_relations.is_empty() {
-                self.report.unchanged += counts.unchanged;
+        match rt.block_on(sink.commit(batch)) {
+            Ok(_) => {
+                total.entities_added += counts.entities_added;
+                total.entities_updated += counts.entities_updated;
+                total.relations_added += counts.relations_added;
+                total.relations_updated += counts.relations_updated;
+                total.unchanged += counts.unchanged;
+                total.chunks += 1;
                 return Ok(());
             }
-            match self.rt.block_on(self.sink.commit(batch)) {
-                Ok(_) => {
-                    let r = &mut self.report;
-                    r.entities_added += counts.entities_added;
-                    r.entities_updated += counts.entities_updated;
-                    r.relations_added += counts.relations_added;
-                    r.relations_updated += counts.relations_updated;
-                    r.unchanged += counts.unchanged;
-                    r.chunks += 1;
-                    return Ok(());
-                }
-                Err(StoreError::Conflict { .. }) => continue,
-                Err(e) => return Err(e.into()),
-            }
+            Err(StoreError::Conflict { .. }) => continue,
+            Err(e) => return Err(e.into()),
         }
-        Err(ImportError::Contended(MAX_TRIES))
     }
+    Err(ImportError::Contended(MAX_TRIES))
 }
 
 /// Records waiting to be committed together, each with the index of its file (for the actor).
@@ -627,6 +671,7 @@ struct Counts {
     relations_added: u64,
     relations_updated: u64,
     unchanged: u64,
+    chunks: u64,
 }
 
 /// The batch that makes the store hold `chunk`: new records created, changed ones updated (the
@@ -721,6 +766,12 @@ impl<'a> StoreView<'a> {
             documents_by_file: RefCell::new(None),
             error: RefCell::new(None),
         }
+    }
+
+    /// Lets go of the read view (the next look-up takes a new one).
+    fn release(&self) {
+        self.uses.set(0);
+        self.snapshot.borrow_mut().take();
     }
 
     fn tick(&self) {
