@@ -241,13 +241,6 @@ struct Run<'a> {
     new_texts: HashMap<String, String>,
     /// The files whose texts this import brings, to be written with their documents.
     new_files: FastSet<String>,
-    /// The store's generation after this import's last commit, for as long as nothing but this
-    /// import has written to a store that was empty when it began. While the store is still at
-    /// that generation, a chunk is not compared with it: the import's IDs are all distinct (the
-    /// scan refuses a second one), so none of the chunk's records can be stored yet. Any other
-    /// writer ends it for the rest of the import (its commit moves the store elsewhere, or fails
-    /// ours as a conflict). At 1M the comparisons were a sixth of the entities' pass.
-    sole_writer_at: Option<Generation>,
 }
 
 /// Runs an import of `sources`. Blocking: call it from a blocking thread; `rt` runs the sink's
@@ -279,7 +272,6 @@ pub fn run(
         texts: options.texts.clone(),
         new_texts: HashMap::new(),
         new_files: FastSet::default(),
-        sole_writer_at: None,
     };
     run.scan()?;
     // Moved, not copied: at 1M entities the texts are a few hundred megabytes.
@@ -290,9 +282,6 @@ pub fn run(
     run.check(Pass::Relations)?;
     let refused = run.report.invalid > 0;
     if !options.dry_run && (!refused || options.skip_invalid) {
-        // A store that has never been written to (generation 0) holds none of the records.
-        let generation = run.rt.block_on(run.sink.read())?.generation();
-        run.sole_writer_at = (generation == 0).then_some(0);
         run.write(Pass::Entities)?;
         run.write(Pass::Relations)?;
         run.report.written = run.report.chunks > 0;
@@ -541,31 +530,29 @@ impl Run<'_> {
         }
     }
 
-    /// Passes 4 and 5: one sort of record written, in chunks.
-    /// Reads and checks the pass's records into chunks, while a thread of its own plans and
-    /// commits the chunk before (a commit is mostly the store's work, which the reading now
-    /// overlaps on a second core). Chunks are committed in order, one at a time, each
-    /// planned against the store as it is once the one before is committed; a stop or an error
-    /// ends the reading, and the chunk being committed is finished (whole chunks stay written).
+    /// Passes 4 and 5: one sort of record written, in chunks. The records are read and checked
+    /// here while a thread of its own plans and commits the chunk before (a commit is mostly the
+    /// store's work, which the reading overlaps on a second core). Chunks are committed in
+    /// order, one at a time, each planned against the store as it is once the one before is
+    /// committed; a stop or an error ends the reading, and the chunk being committed is
+    /// finished (whole chunks stay written).
     fn write(&mut self, pass: Pass) -> Result<(), ImportError> {
-        let (sink, rt, files, sole) = (self.sink, self.rt.clone(), self.report.files.clone(), self.sole_writer_at);
+        let (sink, rt, files) = (self.sink, self.rt.clone(), self.report.files.clone());
         std::thread::scope(|scope| {
             // One chunk waits while one is committed: memory stays at two chunks.
             let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(1);
             let committer = scope.spawn(move || {
                 let mut counts = Counts::default();
-                let mut sole = sole;
                 for chunk in rx {
-                    commit_chunk(sink, &rt, &files, &chunk, &mut counts, &mut sole)?;
+                    commit_chunk(sink, &rt, &files, &chunk, &mut counts)?;
                 }
-                Ok::<(Counts, Option<Generation>), ImportError>((counts, sole))
+                Ok::<Counts, ImportError>(counts)
             });
             let read = self.read_chunks(pass, tx);
             let committed = committer.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
             // A failed commit ends the reading too (its chunks have nowhere to go): its error
             // is the one to report.
-            let (counts, sole) = committed?;
-            self.sole_writer_at = sole;
+            let counts = committed?;
             read?;
             let r = &mut self.report;
             r.entities_added += counts.entities_added;
@@ -638,25 +625,17 @@ fn commit_chunk(
     files: &[String],
     chunk: &Chunk,
     total: &mut Counts,
-    sole_writer_at: &mut Option<Generation>,
 ) -> Result<(), ImportError> {
     for _ in 0..MAX_TRIES {
         let snapshot = rt.block_on(sink.read())?;
-        let unseen = *sole_writer_at == Some(snapshot.generation());
-        if !unseen {
-            *sole_writer_at = None;
-        }
-        let (batch, counts) = plan_chunk(chunk, snapshot.as_ref(), files, unseen)?;
+        let (batch, counts) = plan_chunk(chunk, snapshot.as_ref(), files)?;
         drop(snapshot); // a sled view holds off commits while it lives
         if batch.put_entities.is_empty() && batch.put_relations.is_empty() {
             total.unchanged += counts.unchanged;
             return Ok(());
         }
         match rt.block_on(sink.commit(batch)) {
-            Ok(generation) => {
-                if unseen {
-                    *sole_writer_at = Some(generation);
-                }
+            Ok(_) => {
                 total.entities_added += counts.entities_added;
                 total.entities_updated += counts.entities_updated;
                 total.relations_added += counts.relations_added;
@@ -697,22 +676,14 @@ struct Counts {
 
 /// The batch that makes the store hold `chunk`: new records created, changed ones updated (the
 /// version after the stored one), equal ones left alone.
-/// With `unseen`, none of the chunk's records is stored (see [`Run::sole_writer_at`]): the store
-/// is not asked.
-fn plan_chunk(
-    chunk: &Chunk,
-    snapshot: &dyn Snapshot,
-    files: &[String],
-    unseen: bool,
-) -> Result<(WriteBatch, Counts), StoreError> {
+fn plan_chunk(chunk: &Chunk, snapshot: &dyn Snapshot, files: &[String]) -> Result<(WriteBatch, Counts), StoreError> {
     let mut batch = WriteBatch { base: Some(snapshot.generation()), ..WriteBatch::default() };
     let mut counts = Counts::default();
     let audit = |file: u32, target: TargetKind, id: &str, action: &str, before, after| {
         AuditEntry::pending(format!("import:{}", files[file as usize]), action, target, id, before, Some(after))
     };
     for (e, text, file) in &chunk.entities {
-        let stored = if unseen { None } else { snapshot.entity(&e.id)? };
-        match stored {
+        match snapshot.entity(&e.id)? {
             Some(old) if Entity { version: old.version, ..e.clone() } == old => counts.unchanged += 1,
             Some(old) => {
                 let new = Entity { version: old.version + 1, ..e.clone() };
@@ -737,8 +708,7 @@ fn plan_chunk(
         }
     }
     for (r, file) in &chunk.relations {
-        let stored = if unseen { None } else { snapshot.relation(&r.id)? };
-        match stored {
+        match snapshot.relation(&r.id)? {
             Some(old) if Relation { version: old.version, ..r.clone() } == old => counts.unchanged += 1,
             Some(old) => {
                 let new = Relation { version: old.version + 1, ..r.clone() };
@@ -877,62 +847,5 @@ impl Refs for ImportRefs<'_, '_> {
 
     fn entity_exists(&self, id: &str) -> bool {
         self.run.entities.contains_key(id) || self.view.entity(id).is_some()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::store::sled::SledStore;
-    use crate::store::Store;
-
-    /// A store sink that, on the import's first commit, lets another writer create `c` too.
-    struct Interfering {
-        store: Arc<SledStore>,
-        interfered: std::sync::atomic::AtomicBool,
-    }
-
-    #[async_trait::async_trait]
-    impl Sink for Interfering {
-        async fn read(&self) -> Result<Arc<dyn Snapshot>, StoreError> {
-            self.store.read().await
-        }
-
-        async fn commit(&self, batch: WriteBatch) -> Result<Generation, StoreError> {
-            let generation = self.store.commit_durable(&batch).await?.generation;
-            if !self.interfered.swap(true, Ordering::SeqCst) {
-                let mut c = batch.put_entities[0].clone();
-                c.id = "c".into();
-                c.slug = crate::domain::Slug::parse("c").unwrap();
-                c.name = "Someone else's C".into();
-                let entry =
-                    AuditEntry::pending("editor", "create", TargetKind::Entity, "c", None, Some(RecordJson::of(&c)));
-                let foreign = WriteBatch { put_entities: vec![c], audit: vec![entry], ..WriteBatch::default() };
-                self.store.commit_durable(&foreign).await?;
-            }
-            Ok(generation)
-        }
-    }
-
-    /// An import into an empty store skips comparing only while it is the store's sole writer:
-    /// a record another writer stored in the meantime is updated, not created over.
-    #[test]
-    fn another_writer_ends_the_skipped_comparisons() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("people.jsonl");
-        let lines: Vec<String> = ["a", "b", "c", "d"]
-            .iter()
-            .map(|s| format!(r#"{{"entity": {{"slug": "{s}", "kind": "person", "name": "Person {s}"}}}}"#))
-            .collect();
-        std::fs::write(&file, lines.join("\n")).unwrap();
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        let store = Arc::new(SledStore::open(&dir.path().join("data")).unwrap());
-        let sink = Interfering { store: store.clone(), interfered: false.into() };
-        let sources = [Source { path: file, format: read::Format::Jsonl, label: None }];
-        let options = Options { chunk: 2, ..Options::default() };
-        let report = run(&sources, &options, &sink, rt.handle().clone(), &Quiet, &AtomicU64::new(0)).unwrap();
-        assert_eq!((report.entities_added, report.entities_updated, report.chunks), (3, 1, 2), "{report:?}");
-        let c = rt.block_on(store.read()).unwrap().entity("c").unwrap().unwrap();
-        assert_eq!((c.name.as_str(), c.version), ("Person c", 2));
     }
 }
