@@ -16,12 +16,11 @@
 //! a synthetic one.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::common::{copy_dir, free_port, graphiql_examples, readme_queries, repo_path};
+use crate::common::{copy_dir, free_port, graphiql_examples, readme_queries, repo_path, spawn_serve, wait_ready};
 use serde_json::{json, Value};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
 const BIN: &str = env!("CARGO_BIN_EXE_policygraph");
 
@@ -33,31 +32,17 @@ struct Server {
 impl Server {
     async fn start(data: &Path, seed_dir: &Path, compiled: bool) -> Server {
         let port = free_port();
-        let child = Command::new(BIN)
-            .args(["serve", "--bind", &format!("127.0.0.1:{port}"), "--workers", "1"])
-            .args(["--answer-cache-mb", "0", "--rate-limit-points", "0"])
-            .args(["--compiled-reads", if compiled { "true" } else { "false" }])
-            .arg("--data")
-            .arg(data)
-            .arg("--seed-dir")
-            .arg(seed_dir)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
+        let child = spawn_serve(port, |c| {
+            c.args(["--workers", "1", "--answer-cache-mb", "0", "--rate-limit-points", "0"])
+                .args(["--compiled-reads", if compiled { "true" } else { "false" }])
+                .arg("--data")
+                .arg(data)
+                .arg("--seed-dir")
+                .arg(seed_dir);
+        });
         let server = Server { child, url: format!("http://127.0.0.1:{port}") };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Ok(r) = reqwest::get(format!("{}/healthz", server.url)).await {
-                if r.status().is_success() {
-                    return server;
-                }
-            }
-            assert!(Instant::now() < deadline, "the server on {} did not become ready", server.url);
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        wait_ready(&server.url, Duration::from_secs(60)).await;
+        server
     }
 }
 

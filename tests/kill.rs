@@ -5,51 +5,23 @@
 //! that must not use a snapshot from before the kill.
 
 use std::collections::BTreeSet;
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::common::{free_port, gql_at as gql, mini_seed};
+use crate::common::{free_port, gql_at as gql, mini_seed, spawn_serve, wait_ready};
 use serde_json::json;
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
 const BIN: &str = env!("CARGO_BIN_EXE_policygraph");
 
 async fn start(data: &std::path::Path) -> (Child, String) {
     let port = free_port();
-    let child = Command::new(BIN)
+    let child = spawn_serve(port, |c| {
         // A small store cache, as an operator might set it: durability must not depend on it.
-        .args([
-            "serve",
-            "--bind",
-            &format!("127.0.0.1:{port}"),
-            "--workers",
-            "2",
-            "--store-cache-mb",
-            "4",
-            "--seed-dir",
-        ])
-        .arg(mini_seed())
-        .arg("--data")
-        .arg(data)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+        c.args(["--workers", "2", "--store-cache-mb", "4", "--seed-dir"]).arg(mini_seed()).arg("--data").arg(data);
+    });
     let url = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(r) = client.get(format!("{url}/healthz")).send().await {
-            if r.status().is_success() {
-                break;
-            }
-        }
-        assert!(Instant::now() < deadline, "server did not come up");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_ready(&url, Duration::from_secs(30)).await;
     (child, url)
 }
 

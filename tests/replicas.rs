@@ -4,15 +4,14 @@
 //! acknowledged write; a replica whose place in etcd's history was compacted away rebuilds.
 
 use std::collections::BTreeSet;
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::common::etcd::EtcdCluster;
-use crate::common::{free_port, gql_at as gql, mini_seed, next_json};
+use crate::common::{free_port, gql_at as gql, mini_seed, next_json, spawn_serve};
 use futures_util::SinkExt;
 use serde_json::{json, Value};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -34,20 +33,15 @@ impl Replica {
     }
 
     async fn start_on(store: &str, dir: &std::path::Path, port: u16) -> Replica {
-        let child = Command::new(BIN)
-            .args(["serve", "--bind", &format!("127.0.0.1:{port}"), "--workers", "2", "--store", store, "--seed-dir"])
-            .arg(mini_seed())
-            .arg("--data")
-            .arg(dir)
-            .env("RUST_LOG", "warn")
-            // These tests write and read back as fast as they can from one address; the rate limit
-            // (its own tests are in `rate_limits`) would refuse a long run's read-back, not test it.
-            .env("POLICYGRAPH_RATE_LIMIT_POINTS", "0")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
+        let child = spawn_serve(port, |c| {
+            c.args(["--workers", "2", "--store", store, "--seed-dir"])
+                .arg(mini_seed())
+                .arg("--data")
+                .arg(dir)
+                // These tests write and read back as fast as they can from one address; the rate
+                // limit (its own tests are in `rate_limits`) would refuse a long run's read-back.
+                .env("POLICYGRAPH_RATE_LIMIT_POINTS", "0");
+        });
         let replica =
             Replica { child, url: format!("http://127.0.0.1:{port}"), port, store: store.into(), dir: dir.into() };
         replica.wait_ready(Duration::from_secs(60)).await;
@@ -56,17 +50,7 @@ impl Replica {
 
     /// Waits until `/healthz` says ready (200).
     async fn wait_ready(&self, within: Duration) {
-        let client = reqwest::Client::new();
-        let deadline = Instant::now() + within;
-        loop {
-            if let Ok(r) = client.get(format!("{}/healthz", self.url)).send().await {
-                if r.status().is_success() {
-                    return;
-                }
-            }
-            assert!(Instant::now() < deadline, "the replica on {} did not become ready", self.url);
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        crate::common::wait_ready(&self.url, within).await;
     }
 
     async fn health(&self) -> Value {

@@ -281,3 +281,34 @@ pub fn readme_queries() -> Vec<String> {
     }
     out
 }
+
+/// A `policygraph serve` process, for the tests that need the real binary (a SIGKILL, several
+/// processes over one store): on `127.0.0.1:port`, logging warnings only (errors to the test's
+/// output), killed when dropped. `configure` adds the rest of the command line and environment.
+pub fn spawn_serve(port: u16, configure: impl FnOnce(&mut tokio::process::Command)) -> tokio::process::Child {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_policygraph"));
+    command
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::inherit())
+        .kill_on_drop(true);
+    configure(&mut command);
+    command.spawn().expect("the server binary starts")
+}
+
+/// Waits until the server at `url` answers `/healthz` with 200 (ready), or fails the test after
+/// `within`.
+pub async fn wait_ready(url: &str, within: std::time::Duration) {
+    let client = reqwest::Client::new();
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        if let Ok(r) = client.get(format!("{url}/healthz")).send().await {
+            if r.status().is_success() {
+                return;
+            }
+        }
+        assert!(std::time::Instant::now() < deadline, "the server on {url} did not become ready");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
