@@ -17,7 +17,9 @@
 //!    entries (actor `import:<file name>`), based on the generation its records were compared
 //!    at; a record equal to the stored one is left alone, so re-running an import after a crash
 //!    writes only what the crash left out. (Over etcd a commit larger than etcd's transaction
-//!    limit is written as several whole transactions; see the store's documentation.)
+//!    limit is written as several whole transactions; see the store's documentation.) Chunks
+//!    are compared and committed one at a time on a thread of their own while the next one is
+//!    read and checked, so that the two halves use both cores; at most two chunks are held.
 //!
 //! The driver is synchronous (parsing and checking are CPU work) and runs on a blocking thread;
 //! it reaches the store through a [`Sink`], which the command line gives as the store itself and
