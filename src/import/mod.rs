@@ -3,7 +3,7 @@
 //!
 //! An import reads its files several times rather than holding them, so that memory stays
 //! bounded whatever their size (what is held: each entity's ID and line, a 64-bit hash and line
-//! per relation ID, the documents' texts, and one chunk):
+//! per relation ID, the documents' texts, and two spans of records being written):
 //! 1. **scan**: every line parsed; the IDs and slugs the import defines (a repeat is a
 //!    problem), its documents by file name and their texts (inline, or the named file beside
 //!    the import file);
@@ -13,13 +13,15 @@
 //!    an endpoint relations may name;
 //! 4. and 5. **write** (unless `--dry-run`, and, without `--skip-invalid`, only when nothing was
 //!    refused): entities first and then relations, so that no chunk holds a relation whose end
-//!    is not written yet, in chunks of `chunk` records. Each chunk is one commit with its audit
-//!    entries (actor `import:<file name>`), based on the generation its records were compared
+//!    is not written yet, in chunks of `chunk` records, sorted by ID within spans of up to 64
+//!    chunks (so that the store's B-tree is written leaf after leaf, not all over it). Each chunk
+//!    is one commit with its audit entries (actor `import:<file name>`), based on the
+//!    generation its records were compared
 //!    at; a record equal to the stored one is left alone, so re-running an import after a crash
 //!    writes only what the crash left out. (Over etcd a commit larger than etcd's transaction
 //!    limit is written as several whole transactions; see the store's documentation.) Chunks
-//!    are compared and committed one at a time on a thread of their own while the next one is
-//!    read and checked, so that the two halves use both cores; at most two chunks are held.
+//!    are compared and committed one at a time on a thread of their own while the next span is
+//!    read and checked, so that the two halves use both cores; at most two spans are held.
 //!
 //! The driver is synchronous (parsing and checking are CPU work) and runs on a blocking thread;
 //! it reaches the store through a [`Sink`], which the command line gives as the store itself and
@@ -55,6 +57,16 @@ const RECORDS_PER_VIEW: u32 = 10_000;
 /// A chunk whose commit found the store moved on is compared and committed again, at most this
 /// many times.
 const MAX_TRIES: usize = 16;
+/// The write passes gather up to this many chunks (and at most [`SORT_SPAN`] records, unless a
+/// chunk is larger), sort them by ID and commit them in that order. Records in file order land
+/// all over the store's key space: at 1M entities with random slugs each chunk of a thousand
+/// touched a thousand B-tree leaves, most of them out of sled's page cache, read back from disk
+/// by the comparison and again by the transaction. Sorted, a span's chunks walk the leaves in
+/// order (measured: the 1M entities were written in about 45 s instead of 80).
+const CHUNKS_PER_SPAN: usize = 64;
+const SORT_SPAN: usize = 65_536;
+/// And at most this many bytes of document text, which a span holds with its documents.
+const SORT_SPAN_TEXT: usize = 64 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
@@ -539,14 +551,20 @@ impl Run<'_> {
     /// committed; a stop or an error ends the reading, and the chunk being committed is
     /// finished (whole chunks stay written).
     fn write(&mut self, pass: Pass) -> Result<(), ImportError> {
-        let (sink, rt, files) = (self.sink, self.rt.clone(), self.report.files.clone());
+        let actors: Vec<String> = self.report.files.iter().map(|f| format!("import:{f}")).collect();
+        let (sink, rt, actors, stop) = (self.sink, self.rt.clone(), &actors, self.stop);
         std::thread::scope(|scope| {
-            // One chunk waits while one is committed: memory stays at two chunks.
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(1);
+            // A span is handed over only when the committer is done with the one before: one
+            // is read while one is committed, and memory stays at two spans.
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Chunk>>(0);
             let committer = scope.spawn(move || {
                 let mut counts = Counts::default();
-                for chunk in rx {
-                    commit_chunk(sink, &rt, &files, &chunk, &mut counts)?;
+                for chunk in rx.iter().flatten() {
+                    // A stop ends the reading, and here the span already read.
+                    if stop.load(Ordering::Relaxed) != 0 {
+                        return Err(ImportError::Stopped);
+                    }
+                    commit_chunk(sink, &rt, actors, &chunk, &mut counts)?;
                 }
                 Ok::<Counts, ImportError>(counts)
             });
@@ -567,17 +585,20 @@ impl Run<'_> {
         })
     }
 
-    /// The reading half of [`Run::write`]: every valid record of the pass, sent in chunks.
-    fn read_chunks(&mut self, pass: Pass, tx: std::sync::mpsc::SyncSender<Chunk>) -> Result<(), ImportError> {
+    /// The reading half of [`Run::write`]: every valid record of the pass, sent in chunks,
+    /// sorted by ID within spans of whole chunks (see [`CHUNKS_PER_SPAN`]).
+    fn read_chunks(&mut self, pass: Pass, tx: std::sync::mpsc::SyncSender<Vec<Chunk>>) -> Result<(), ImportError> {
         let view = StoreView::new(self.sink, self.rt.clone());
-        let mut chunk = Chunk::default();
+        let size = self.options.chunk.max(1);
+        let span_len = size * (SORT_SPAN / size).clamp(1, CHUNKS_PER_SPAN);
+        let mut span = Span::default();
         let mut failed = None;
         let phase = if pass == Pass::Entities { "writing entities" } else { "writing relations" };
         // A read view of sled holds off commits: none is held while waiting for the committer,
         // or the two would wait for each other.
-        let send = |view: &StoreView, chunk: Chunk| {
+        let send = |view: &StoreView, span: Span| {
             view.release();
-            tx.send(chunk).is_ok()
+            tx.send(span.sorted_chunks(size).collect()).is_ok()
         };
         self.each(phase, Some(pass.want()), |run, loc, read| {
             if run.bad.contains(&loc) || failed.is_some() {
@@ -591,12 +612,13 @@ impl Run<'_> {
                             let text = run.texts.get(f)?.text().to_string();
                             Some(DocumentTextRecord { file: f.clone(), text })
                         });
-                        chunk.entities.push((c.value, text, loc.0));
+                        span.text_bytes += text.as_ref().map_or(0, |t| t.text.len());
+                        span.chunk.entities.push(Ready::new(c.value, loc.0, text));
                     }
                 }
                 (Read::Record(Record::Relation(r)), Pass::Relations) => {
                     if let Ok(c) = validate::relation(&r, &refs, Rules::OPEN) {
-                        chunk.relations.push((c.value, loc.0));
+                        span.chunk.relations.push(Ready::new(c.value, loc.0, None));
                     }
                 }
                 _ => return,
@@ -606,16 +628,16 @@ impl Run<'_> {
                 return;
             }
             // A send fails only when the committer has stopped on an error, which it reports.
-            if chunk.len() >= run.options.chunk && !send(&view, std::mem::take(&mut chunk)) {
+            if (span.chunk.len() >= span_len || span.text_bytes >= SORT_SPAN_TEXT)
+                && !send(&view, std::mem::take(&mut span))
+            {
                 failed = Some(ImportError::Stopped);
             }
         })?;
         if let Some(e) = failed {
             return Err(e);
         }
-        if chunk.len() > 0 {
-            send(&view, chunk);
-        }
+        send(&view, span);
         Ok(())
     }
 }
@@ -624,13 +646,13 @@ impl Run<'_> {
 fn commit_chunk(
     sink: &dyn Sink,
     rt: &tokio::runtime::Handle,
-    files: &[String],
+    actors: &[String],
     chunk: &Chunk,
     total: &mut Counts,
 ) -> Result<(), ImportError> {
     for _ in 0..MAX_TRIES {
         let snapshot = rt.block_on(sink.read())?;
-        let (batch, counts) = plan_chunk(chunk, snapshot.as_ref(), files)?;
+        let (batch, counts) = plan_chunk(chunk, snapshot.as_ref(), actors)?;
         drop(snapshot); // a sled view holds off commits while it lives
         if batch.put_entities.is_empty() && batch.put_relations.is_empty() {
             total.unchanged += counts.unchanged;
@@ -653,16 +675,58 @@ fn commit_chunk(
     Err(ImportError::Contended(MAX_TRIES))
 }
 
-/// Records waiting to be committed together, each with the index of its file (for the actor).
+/// Records waiting to be committed together.
 #[derive(Default)]
 struct Chunk {
-    entities: Vec<(Entity, Option<DocumentTextRecord>, u32)>,
-    relations: Vec<(Relation, u32)>,
+    entities: Vec<Ready<Entity>>,
+    relations: Vec<Ready<Relation>>,
+}
+
+/// A record read and checked, waiting for its commit.
+struct Ready<T> {
+    record: T,
+    /// The index of its file, for the actor.
+    file: u32,
+    /// The record's JSON, the `after` of its audit entry when it is new: made on the reading
+    /// thread, as the committing one is the import's bottleneck.
+    created: RecordJson,
+    /// A document's text, when the import brings it.
+    text: Option<DocumentTextRecord>,
+}
+
+impl<T: serde::Serialize> Ready<T> {
+    fn new(record: T, file: u32, text: Option<DocumentTextRecord>) -> Ready<T> {
+        Ready { created: RecordJson::of(&record), record, file, text }
+    }
 }
 
 impl Chunk {
     fn len(&self) -> usize {
         self.entities.len() + self.relations.len()
+    }
+}
+
+/// Records gathered to be sorted before they are cut into chunks.
+#[derive(Default)]
+struct Span {
+    chunk: Chunk,
+    text_bytes: usize,
+}
+
+impl Span {
+    /// The records in ID order (byte order, the store's key order), in chunks of `size`.
+    fn sorted_chunks(mut self, size: usize) -> impl Iterator<Item = Chunk> {
+        self.chunk.entities.sort_unstable_by(|a, b| a.record.id.cmp(&b.record.id));
+        self.chunk.relations.sort_unstable_by(|a, b| a.record.id.cmp(&b.record.id));
+        let mut entities = self.chunk.entities.into_iter();
+        let mut relations = self.chunk.relations.into_iter();
+        std::iter::from_fn(move || {
+            let chunk = Chunk {
+                entities: entities.by_ref().take(size).collect(),
+                relations: relations.by_ref().take(size).collect(),
+            };
+            (chunk.len() > 0).then_some(chunk)
+        })
     }
 }
 
@@ -677,62 +741,95 @@ struct Counts {
 }
 
 /// The batch that makes the store hold `chunk`: new records created, changed ones updated (the
-/// version after the stored one), equal ones left alone.
-fn plan_chunk(chunk: &Chunk, snapshot: &dyn Snapshot, files: &[String]) -> Result<(WriteBatch, Counts), StoreError> {
+/// version after the stored one), equal ones left alone. `actors[i]` is the actor of file `i`.
+fn plan_chunk(chunk: &Chunk, snapshot: &dyn Snapshot, actors: &[String]) -> Result<(WriteBatch, Counts), StoreError> {
     let mut batch = WriteBatch { base: Some(snapshot.generation()), ..WriteBatch::default() };
     let mut counts = Counts::default();
-    let audit = |file: u32, target: TargetKind, id: &str, action: &str, before, after| {
-        AuditEntry::pending(format!("import:{}", files[file as usize]), action, target, id, before, Some(after))
-    };
-    for (e, text, file) in &chunk.entities {
-        match snapshot.entity(&e.id)? {
-            Some(old) if Entity { version: old.version, ..e.clone() } == old => counts.unchanged += 1,
-            Some(old) => {
-                let new = Entity { version: old.version + 1, ..e.clone() };
-                batch.audit.push(audit(
-                    *file,
-                    TargetKind::Entity,
-                    &e.id,
-                    "update",
-                    Some(RecordJson::of(&old)),
-                    RecordJson::of(&new),
-                ));
-                batch.put_entities.push(new);
-                batch.put_texts.extend(text.clone());
-                counts.entities_updated += 1;
-            }
-            None => {
-                batch.audit.push(audit(*file, TargetKind::Entity, &e.id, "create", None, RecordJson::of(e)));
-                batch.put_entities.push(e.clone());
-                batch.put_texts.extend(text.clone());
-                counts.entities_added += 1;
-            }
+    for e in &chunk.entities {
+        let stored = snapshot.entity(&e.record.id)?;
+        match plan_one(e, stored, actors, &mut batch, |e, b| b.put_entities.push(e)) {
+            Outcome::Unchanged => counts.unchanged += 1,
+            Outcome::Added => counts.entities_added += 1,
+            Outcome::Updated => counts.entities_updated += 1,
         }
     }
-    for (r, file) in &chunk.relations {
-        match snapshot.relation(&r.id)? {
-            Some(old) if Relation { version: old.version, ..r.clone() } == old => counts.unchanged += 1,
-            Some(old) => {
-                let new = Relation { version: old.version + 1, ..r.clone() };
-                batch.audit.push(audit(
-                    *file,
-                    TargetKind::Relation,
-                    &r.id,
-                    "update",
-                    Some(RecordJson::of(&old)),
-                    RecordJson::of(&new),
-                ));
-                batch.put_relations.push(new);
-                counts.relations_updated += 1;
-            }
-            None => {
-                batch.audit.push(audit(*file, TargetKind::Relation, &r.id, "create", None, RecordJson::of(r)));
-                batch.put_relations.push(r.clone());
-                counts.relations_added += 1;
-            }
+    for r in &chunk.relations {
+        let stored = snapshot.relation(&r.record.id)?;
+        match plan_one(r, stored, actors, &mut batch, |r, b| b.put_relations.push(r)) {
+            Outcome::Unchanged => counts.unchanged += 1,
+            Outcome::Added => counts.relations_added += 1,
+            Outcome::Updated => counts.relations_updated += 1,
         }
     }
     Ok((batch, counts))
+}
+
+enum Outcome {
+    Unchanged,
+    Added,
+    Updated,
+}
+
+/// What planning needs of an entity or a relation.
+trait Versioned: Clone + PartialEq + serde::Serialize {
+    const TARGET: TargetKind;
+    fn id(&self) -> &str;
+    fn version(&self) -> u64;
+    fn with_version(&self, version: u64) -> Self;
+}
+
+impl Versioned for Entity {
+    const TARGET: TargetKind = TargetKind::Entity;
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn version(&self) -> u64 {
+        self.version
+    }
+    fn with_version(&self, version: u64) -> Entity {
+        Entity { version, ..self.clone() }
+    }
+}
+
+impl Versioned for Relation {
+    const TARGET: TargetKind = TargetKind::Relation;
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn version(&self) -> u64 {
+        self.version
+    }
+    fn with_version(&self, version: u64) -> Relation {
+        Relation { version, ..self.clone() }
+    }
+}
+
+/// Adds to `batch` what makes the store hold `ready` where it holds `stored`: nothing when the
+/// two are equal but for the version, else the record (put by `put`), its text and its audit
+/// entry.
+fn plan_one<T: Versioned>(
+    ready: &Ready<T>,
+    stored: Option<T>,
+    actors: &[String],
+    batch: &mut WriteBatch,
+    put: impl FnOnce(T, &mut WriteBatch),
+) -> Outcome {
+    let (outcome, action, before, new) = match stored {
+        Some(old) if ready.record.with_version(old.version()) == old => return Outcome::Unchanged,
+        Some(old) => {
+            (Outcome::Updated, "update", Some(RecordJson::of(&old)), ready.record.with_version(old.version() + 1))
+        }
+        None => (Outcome::Added, "create", None, ready.record.clone()),
+    };
+    let after = match outcome {
+        Outcome::Added => ready.created.clone(),
+        _ => RecordJson::of(&new),
+    };
+    let actor = actors[ready.file as usize].clone();
+    batch.audit.push(AuditEntry::pending(actor, action, T::TARGET, new.id(), before, Some(after)));
+    batch.put_texts.extend(ready.text.clone());
+    put(new, batch);
+    outcome
 }
 
 /// A document's text from a file: UTF-8, at most 64 MiB.
@@ -849,5 +946,38 @@ impl Refs for ImportRefs<'_, '_> {
 
     fn entity_exists(&self, id: &str) -> bool {
         self.run.entities.contains_key(id) || self.view.entity(id).is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ready(id: &str) -> Ready<Entity> {
+        let json = serde_json::json!({ "id": id, "slug": "s", "kind": "person", "name": id });
+        Ready::new(serde_json::from_value(json).unwrap(), 0, None)
+    }
+
+    /// A span's records come out in the store's key order (bytes, so `é` after `z`), in whole
+    /// chunks but the last, each record once, and each with the JSON of what it holds.
+    #[test]
+    fn a_span_is_cut_into_chunks_in_key_order() {
+        let mut span = Span::default();
+        for id in ["m", "b", "zz", "a", "\u{e9}", "ab", "z"] {
+            span.chunk.entities.push(ready(id));
+        }
+        let chunks: Vec<Vec<String>> = span
+            .sorted_chunks(3)
+            .map(|c| {
+                c.entities
+                    .into_iter()
+                    .map(|r| {
+                        assert_eq!(r.created.str_field("id").as_deref(), Some(r.record.id.as_str()));
+                        r.record.id
+                    })
+                    .collect()
+            })
+            .collect();
+        assert_eq!(chunks, [vec!["a", "ab", "b"], vec!["m", "z", "zz"], vec!["\u{e9}"]]);
     }
 }
