@@ -176,12 +176,7 @@ enum FieldPlan {
     Url,
     Version,
     Relations {
-        direction: Option<Arg>,
-        kinds: Option<Arg>,
-        filter: Option<Arg>,
-        order: Option<Arg>,
-        first: Option<Arg>,
-        after: Option<Arg>,
+        args: Box<RelationArgs>,
         items: Vec<Item>,
     },
     DocumentTitle,
@@ -218,6 +213,17 @@ enum FieldPlan {
     HasPreviousPage,
     StartCursor,
     EndCursor,
+}
+
+/// The arguments of `relations`, apart (the largest of the fields a plan holds).
+#[derive(Debug)]
+struct RelationArgs {
+    direction: Option<Arg>,
+    kinds: Option<Arg>,
+    filter: Option<Arg>,
+    order: Option<Arg>,
+    first: Option<Arg>,
+    after: Option<Arg>,
 }
 
 /// The type a selection set is written against, as the document says it.
@@ -543,12 +549,14 @@ impl Compiler<'_> {
                         &[("where", Scalar::RelationFilter), ("orderBy", Scalar::RelationOrder)],
                     )?;
                     Some(FieldPlan::Relations {
-                        direction: a.remove("direction").map(|d| self.required(d)),
-                        kinds: a.remove("kinds"),
-                        filter: a.remove("where"),
-                        order: a.remove("orderBy"),
-                        first: a.remove("first"),
-                        after: a.remove("after"),
+                        args: Box::new(RelationArgs {
+                            direction: a.remove("direction").map(|d| self.required(d)),
+                            kinds: a.remove("kinds"),
+                            filter: a.remove("where"),
+                            order: a.remove("orderBy"),
+                            first: a.remove("first"),
+                            after: a.remove("after"),
+                        }),
                         items: sub(Static::RelationConnection)?,
                     })
                 }

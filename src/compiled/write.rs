@@ -703,7 +703,8 @@ impl<'a> Writer<'a> {
             FieldPlan::Url => self.opt_string(e.url.as_deref()),
             FieldPlan::File => self.opt_string(e.file.as_deref()),
             FieldPlan::Version => self.number(e.version),
-            FieldPlan::Relations { direction: dir, kinds, filter, order, first, after, .. } => {
+            FieldPlan::Relations { args, .. } => {
+                let super::RelationArgs { direction: dir, kinds, filter, order, first, after } = &**args;
                 // A hub's page is made on the blocking pool (see `object`).
                 if self.g.has_relations(&e.id, crate::api::relations::OFF_WORKER_RELATIONS) {
                     self.waited = true;
