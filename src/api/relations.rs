@@ -157,19 +157,7 @@ pub async fn relations_field(
 ) -> Result<RelationConnection> {
     let first = page_size(first)?;
     let g = view(ctx).await?;
-    let filter = filter.unwrap_or_default();
-    let (field, descending) =
-        order.map_or((RelationOrderField::Default, false), |o| (o.field, o.direction == OrderDirection::Desc));
-    let after = after.map(|c| decode_after(&c, field, descending)).transpose()?;
-    let plan = Plan {
-        entity_id: entity_id.to_string(),
-        direction: both_directions(direction, filter.direction),
-        filter: graph_filter(&g, kinds, filter)?,
-        field,
-        descending,
-        after,
-        first,
-    };
+    let plan = plan(&g, entity_id, direction, kinds, filter, order, first, after.as_deref())?;
     let (edges, total_count, start) = if g.has_relations(entity_id, OFF_WORKER_RELATIONS) {
         off_worker(ctx, g, move |g, _| page(g, &plan)).await?
     } else {
@@ -186,28 +174,52 @@ pub async fn relations_field(
     Ok(RelationConnection { edges, page_info, total_count })
 }
 
-/// One page of an entity's relations with no filter but a direction and kinds, in the default
-/// order: what the compiled read path ([`crate::compiled`]) answers
-/// `relations(direction:, kinds:, first:, after:)` with, through the same page and cursor code as [`relations_field`], so the two cannot differ.
-/// An error is what the field would answer; the compiled path then leaves the query to
-/// async-graphql, which answers it.
+/// The arguments of the field, checked and resolved into what one page needs; an error is the
+/// field's.
+#[allow(clippy::too_many_arguments)]
+fn plan(
+    g: &GraphIndex,
+    entity_id: &str,
+    direction: Direction,
+    kinds: Option<Vec<RelationKind>>,
+    filter: Option<RelationFilterInput>,
+    order: Option<RelationOrder>,
+    first: usize,
+    after: Option<&str>,
+) -> Result<Plan> {
+    let filter = filter.unwrap_or_default();
+    let (field, descending) =
+        order.map_or((RelationOrderField::Default, false), |o| (o.field, o.direction == OrderDirection::Desc));
+    let after = after.map(|c| decode_after(c, field, descending)).transpose()?;
+    Ok(Plan {
+        entity_id: entity_id.to_string(),
+        direction: both_directions(direction, filter.direction),
+        filter: graph_filter(g, kinds, filter)?,
+        field,
+        descending,
+        after,
+        first,
+    })
+}
+
+/// One page of an entity's relations, read in place: what the compiled read path
+/// ([`crate::compiled`]) answers `relations` with, given the field's arguments as async-graphql
+/// parsed them (the same input types), through the same checks, page and cursor code as
+/// [`relations_field`], so the two cannot differ. An error is what the field would answer; the
+/// compiled path then leaves the query to async-graphql, which answers it.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn plain_page<'g>(
     g: &'g GraphIndex,
     entity_id: &str,
-    direction: graph::Direction,
-    kinds: Option<Vec<domain::RelationKind>>,
+    direction: Direction,
+    kinds: Option<Vec<RelationKind>>,
+    filter: Option<RelationFilterInput>,
+    order: Option<RelationOrder>,
     first: Option<i32>,
     after: Option<&str>,
 ) -> Result<RefPage<'g>> {
-    let plan = Plan {
-        entity_id: entity_id.to_string(),
-        direction: Some(direction),
-        filter: graph::RelationFilter { kinds, ..Default::default() },
-        field: RelationOrderField::Default,
-        descending: false,
-        after: after.map(|c| decode_after(c, RelationOrderField::Default, false)).transpose()?,
-        first: page_size(first)?,
-    };
+    let first = page_size(first)?;
+    let plan = plan(g, entity_id, direction, kinds, filter, order, first, after)?;
     Ok(page_refs(g, &plan))
 }
 

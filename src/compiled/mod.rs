@@ -18,6 +18,12 @@
 //!   refuse or that this module does not read exactly as async-graphql does, an entity not
 //!   found, a cursor that does not decode, a cost over the limit, makes [`Plan::run`] give up
 //!   (`None`) and the request runs through async-graphql, which answers it with its errors;
+//! - arguments are read as async-graphql reads them: an input object (`relations(where:,
+//!   orderBy:)`) by its own `InputType::parse`, after the checks validation makes and the parse
+//!   does not (a field the type lacks, a null in a non-null field); and since validation checks
+//!   every argument and variable with the values sent before anything runs, so does a plan,
+//!   including those of fields it will not reach; a variable not sent and without a default is
+//!   null, as async-graphql has it;
 //! - the differential tests (`tests/compiled.rs`) run every query of the test suite, the README
 //!   and the GraphiQL examples, and generated selections, through both paths and compare bytes.
 //!
@@ -60,6 +66,10 @@ pub struct Plan {
     root: Vec<Item>,
     /// Whether it reads the documents' texts (a citation's `offset` or `length`).
     needs_texts: bool,
+    /// The input object literals written with variables among their fields, and their types:
+    /// async-graphql validates each with the request's variables before it runs anything,
+    /// wherever it stands (see `write::coerce`).
+    inputs: Vec<(Scalar, Value)>,
 }
 
 impl Plan {
@@ -78,6 +88,9 @@ struct Variable {
     list: bool,
     nullable: bool,
     default: Option<ConstValue>,
+    /// Used where a value may not be null (`if:`, `slug:`, `direction:`): validation refuses
+    /// a null sent for it, even where the document does not run it.
+    required: bool,
 }
 
 /// The input types a plan reads: each coerced exactly as async-graphql does, or not at all.
@@ -90,13 +103,21 @@ enum Scalar {
     Direction,
     EntityKind,
     RelationKind,
+    OrderDirection,
+    RelationOrderField,
+    /// The input objects of `relations(where:, orderBy:)`: checked, field by field, where they
+    /// are read (`write::input_object`), as a literal of the same type is.
+    RelationFilter,
+    RelationOrder,
 }
 
-/// An argument as written: a constant, or a variable's value at run time.
+/// An argument as written: a constant, a variable's value at run time, or an input object
+/// written with variables among its fields (`where: { validAt: $d }`), made whole at run time.
 #[derive(Debug, Clone)]
 enum Arg {
     Const(ConstValue),
     Var(Name),
+    Input(Value),
 }
 
 /// `@skip(if:)` and `@include(if:)` of a selection.
@@ -155,10 +176,7 @@ enum FieldPlan {
     Url,
     Version,
     Relations {
-        direction: Option<Arg>,
-        kinds: Option<Arg>,
-        first: Option<Arg>,
-        after: Option<Arg>,
+        args: Box<RelationArgs>,
         items: Vec<Item>,
     },
     DocumentTitle,
@@ -195,6 +213,17 @@ enum FieldPlan {
     HasPreviousPage,
     StartCursor,
     EndCursor,
+}
+
+/// The arguments of `relations`, apart (the largest of the fields a plan holds).
+#[derive(Debug)]
+struct RelationArgs {
+    direction: Option<Arg>,
+    kinds: Option<Arg>,
+    filter: Option<Arg>,
+    order: Option<Arg>,
+    first: Option<Arg>,
+    after: Option<Arg>,
 }
 
 /// The type a selection set is written against, as the document says it.
@@ -273,6 +302,7 @@ pub fn compile(doc: &ExecutableDocument) -> Option<Plan> {
             list,
             nullable,
             default: v.default_value.as_ref().map(|d| d.node.clone()),
+            required: false,
         });
     }
     let compiler = Compiler {
@@ -280,10 +310,16 @@ pub fn compile(doc: &ExecutableDocument) -> Option<Plan> {
         variables: &variables,
         items: std::cell::Cell::new(0),
         needs_texts: std::cell::Cell::new(false),
+        required: Default::default(),
+        inputs: Default::default(),
     };
     let root = compiler.selection_set(&op.selection_set.node, Static::Query, 0)?;
     let needs_texts = compiler.needs_texts.get();
-    Some(Plan { name, variables, root, needs_texts })
+    let (required, inputs) = (compiler.required.into_inner(), compiler.inputs.into_inner());
+    for v in &mut variables {
+        v.required = required.contains(&v.name);
+    }
+    Some(Plan { name, variables, root, needs_texts, inputs })
 }
 
 /// The variable's scalar, whether it is a list of them, and whether it may be null. A list's
@@ -304,6 +340,10 @@ fn scalar_of(ty: &Type) -> Option<(Scalar, bool, bool)> {
         "Direction" => Scalar::Direction,
         "EntityKind" => Scalar::EntityKind,
         "RelationKind" => Scalar::RelationKind,
+        "OrderDirection" => Scalar::OrderDirection,
+        "RelationOrderField" => Scalar::RelationOrderField,
+        "RelationFilter" if !list => Scalar::RelationFilter,
+        "RelationOrder" if !list => Scalar::RelationOrder,
         _ => return None,
     };
     Some((scalar, list, ty.nullable))
@@ -314,6 +354,9 @@ struct Compiler<'d> {
     variables: &'d [Variable],
     items: std::cell::Cell<usize>,
     needs_texts: std::cell::Cell<bool>,
+    /// The variables used where a value may not be null ([`Variable::required`]).
+    required: std::cell::RefCell<Vec<Name>>,
+    inputs: std::cell::RefCell<Vec<(Scalar, Value)>>,
 }
 
 impl Compiler<'_> {
@@ -376,9 +419,17 @@ impl Compiler<'_> {
             if name.node != "if" || slot.is_some() {
                 return None;
             }
-            *slot = Some(self.arg(&value.node)?);
+            *slot = Some(self.required(self.arg(&value.node)?));
         }
         Some(when)
+    }
+
+    /// An argument of a non-null type (or one with a default, which a null does not take).
+    fn required(&self, arg: Arg) -> Arg {
+        if let Arg::Var(name) = &arg {
+            self.required.borrow_mut().push(name.clone());
+        }
+        arg
     }
 
     fn arg(&self, value: &Value) -> Option<Arg> {
@@ -391,14 +442,37 @@ impl Compiler<'_> {
         }
     }
 
-    /// The field's arguments by name, each at most once, every one of them in `allowed`.
+    /// An input object's argument of type `ty`: as [`Compiler::arg`], or an object literal with
+    /// variables among its fields, every one of them declared by the operation.
+    fn input(&self, ty: Scalar, value: &Value) -> Option<Arg> {
+        if !matches!(value, Value::Object(_)) || value.clone().into_const().is_some() {
+            return self.arg(value);
+        }
+        let declared = |name: Name| match self.variables.iter().any(|v| v.name == name) {
+            true => Ok(ConstValue::Null),
+            false => Err(()),
+        };
+        value.clone().into_const_with(declared).ok()?;
+        self.inputs.borrow_mut().push((ty, value.clone()));
+        Some(Arg::Input(value.clone()))
+    }
+
+    /// The field's arguments by name, each at most once, every one of them in `allowed`; those
+    /// in `inputs` are input objects of the type given (see [`Compiler::input`]).
     fn args(&self, f: &Field, allowed: &[&str]) -> Option<HashMap<String, Arg>> {
+        self.args_with(f, allowed, &[])
+    }
+
+    fn args_with(&self, f: &Field, allowed: &[&str], inputs: &[(&str, Scalar)]) -> Option<HashMap<String, Arg>> {
         let mut out = HashMap::new();
         for (name, value) in &f.arguments {
-            if !allowed.contains(&name.node.as_str()) {
-                return None;
-            }
-            if out.insert(name.node.to_string(), self.arg(&value.node)?).is_some() {
+            let name = name.node.as_str();
+            let arg = match inputs.iter().find(|(n, _)| *n == name) {
+                Some((_, ty)) => self.input(*ty, &value.node)?,
+                None if allowed.contains(&name) => self.arg(&value.node)?,
+                None => return None,
+            };
+            if out.insert(name.to_string(), arg).is_some() {
                 return None;
             }
         }
@@ -423,20 +497,20 @@ impl Compiler<'_> {
             Static::Query => match name {
                 "entity" => {
                     let mut a = self.args(f, &["slug"])?;
-                    Some(FieldPlan::Entity { slug: a.remove("slug")?, items: sub(Static::Entity)? })
+                    Some(FieldPlan::Entity { slug: self.required(a.remove("slug")?), items: sub(Static::Entity)? })
                 }
                 "nodes" => {
                     let mut a = self.args(f, &["ids"])?;
-                    Some(FieldPlan::Nodes { ids: a.remove("ids")?, items: sub(Static::Node)? })
+                    Some(FieldPlan::Nodes { ids: self.required(a.remove("ids")?), items: sub(Static::Node)? })
                 }
                 "node" => {
                     let mut a = self.args(f, &["id"])?;
-                    Some(FieldPlan::Node { id: a.remove("id")?, items: sub(Static::Node)? })
+                    Some(FieldPlan::Node { id: self.required(a.remove("id")?), items: sub(Static::Node)? })
                 }
                 "search" => {
                     let mut a = self.args(f, &["query", "first"])?;
                     Some(FieldPlan::Search {
-                        query: a.remove("query")?,
+                        query: self.required(a.remove("query")?),
                         first: a.remove("first"),
                         items: sub(Static::Entity)?,
                     })
@@ -469,12 +543,20 @@ impl Compiler<'_> {
                 "url" => Self::leaf(f, FieldPlan::Url),
                 "version" => Self::leaf(f, FieldPlan::Version),
                 "relations" => {
-                    let mut a = self.args(f, &["direction", "kinds", "first", "after"])?;
+                    let mut a = self.args_with(
+                        f,
+                        &["direction", "kinds", "first", "after"],
+                        &[("where", Scalar::RelationFilter), ("orderBy", Scalar::RelationOrder)],
+                    )?;
                     Some(FieldPlan::Relations {
-                        direction: a.remove("direction"),
-                        kinds: a.remove("kinds"),
-                        first: a.remove("first"),
-                        after: a.remove("after"),
+                        args: Box::new(RelationArgs {
+                            direction: a.remove("direction").map(|d| self.required(d)),
+                            kinds: a.remove("kinds"),
+                            filter: a.remove("where"),
+                            order: a.remove("orderBy"),
+                            first: a.remove("first"),
+                            after: a.remove("after"),
+                        }),
                         items: sub(Static::RelationConnection)?,
                     })
                 }
@@ -560,6 +642,16 @@ mod tests {
     }
 
     #[test]
+    fn relation_filters_and_orders_compile_as_literals_variables_or_both() {
+        assert!(plan("{ entity(slug: \"iom\") { relations(where: { kinds: [ASSISTS], validAt: \"2024\", strict: true }, orderBy: { field: DATE, direction: DESC }) { totalCount } } }").is_some());
+        assert!(plan("query($w: RelationFilter, $o: RelationOrder!) { entity(slug: \"iom\") { relations(where: $w, orderBy: $o) { edges { cursor } } } }").is_some());
+        assert!(plan("query($d: String, $k: [EntityKind!], $f: RelationOrderField!, $x: OrderDirection) { entity(slug: \"iom\") { relations(where: { dateFrom: $d, otherKinds: $k }, orderBy: { field: $f, direction: $x }) { totalCount } } }").is_some());
+        // Variables of these types only as themselves, not in lists.
+        assert!(plan("query($w: [RelationFilter!]) { entity(slug: \"iom\") { relations { totalCount } } }").is_none());
+        assert!(plan("query($w: RelationFilter = { kinds: [ASSISTS] }) { entity(slug: \"iom\") { relations(where: $w) { totalCount } } }").is_some());
+    }
+
+    #[test]
     fn fragments_fanning_out_stop_the_compiler() {
         let mut q = String::from("{ entity(slug: \"iom\") { ...F0 } }\n");
         for i in 0..20 {
@@ -574,7 +666,7 @@ mod tests {
         for q in [
             "mutation { deleteEntity(id: \"x\") { id } }",
             "{ entity(slug: \"iom\") { degree } }",
-            "{ entity(slug: \"iom\") { relations(where: { kinds: [ASSISTS] }) { totalCount } } }",
+            "query($w: EntityFilter) { entity(slug: \"iom\") { relations(where: $w) { totalCount } } }",
             "{ entity(slug: \"iom\") @cacheControl { id } }",
             "query($ids: [ID]!) { nodes(ids: $ids) { id } }",
             "{ entity(slug: \"iom\") { ... on Person { title } } }",

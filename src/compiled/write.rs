@@ -10,6 +10,8 @@ use async_graphql::{InputType, Name};
 use async_graphql_value::ConstValue;
 
 use super::{Arg, Conditions, FieldPlan, Item, Plan, Scalar};
+use crate::api::filters::OrderDirection;
+use crate::api::relations::{RelationFilterInput, RelationOrder, RelationOrderField};
 use crate::api::types as gql;
 use crate::domain::{self, EntityKind};
 use crate::graph::{self, GraphIndex};
@@ -21,15 +23,25 @@ struct Vars<'a> {
 }
 
 impl Vars<'_> {
-    /// The value of an argument; `None` inside: not given (a variable left out with no default).
+    /// The value of an argument as async-graphql's resolver reads it.
     fn get(&self, arg: &Arg) -> Option<ConstValue> {
         match arg {
             Arg::Const(v) => Some(v.clone()),
-            Arg::Var(name) => {
-                let i = self.plan.variables.iter().position(|v| &v.name == name)?;
-                self.values[i].clone()
-            }
+            Arg::Var(name) => self.var(name),
+            Arg::Input(value) => self.input(value),
         }
+    }
+
+    fn input(&self, value: &async_graphql_value::Value) -> Option<ConstValue> {
+        value.clone().into_const_with(|name| self.var(&name).ok_or(())).ok()
+    }
+
+    /// A variable's value. One that was not sent and has no default is null to async-graphql
+    /// (`VariableDefinition::default_value`), not an argument left out: `direction: $d` then
+    /// is an error, not the argument's default (`coerce` has refused a non-null one).
+    fn var(&self, name: &Name) -> Option<ConstValue> {
+        let i = self.plan.variables.iter().position(|v| &v.name == name)?;
+        Some(self.values[i].clone().unwrap_or(ConstValue::Null))
     }
 }
 
@@ -49,7 +61,7 @@ fn coerce(plan: &Plan, given: Option<&serde_json::Map<String, serde_json::Value>
                 None if v.nullable => None,
                 None => return None,
             },
-            Some(serde_json::Value::Null) if v.nullable && v.default.is_none() => Some(ConstValue::Null),
+            Some(serde_json::Value::Null) if v.nullable && v.default.is_none() && !v.required => Some(ConstValue::Null),
             Some(serde_json::Value::Null) => return None,
             Some(serde_json::Value::Array(items)) if v.list => {
                 Some(ConstValue::List(items.iter().map(|i| from_json(v.ty, i)).collect::<Option<_>>()?))
@@ -58,9 +70,24 @@ fn coerce(plan: &Plan, given: Option<&serde_json::Map<String, serde_json::Value>
             Some(_) if v.list => return None,
             Some(json) => Some(from_json(v.ty, json)?),
         };
+        // async-graphql validates an input object with the variables sent before it runs
+        // anything, so one it would refuse is refused wherever it stands, read or not.
+        if !valid_input(v.ty, value.as_ref()) {
+            return None;
+        }
         out.push(value);
     }
     Some(out)
+}
+
+/// Whether a value of one of the input object types is one `input_object` reads (anything else
+/// is not an input object: valid as its scalar has been found).
+fn valid_input(ty: Scalar, value: Option<&ConstValue>) -> bool {
+    match ty {
+        Scalar::RelationFilter => input_object::<RelationFilterInput>(&FILTER_FIELDS, value.cloned()).is_some(),
+        Scalar::RelationOrder => input_object::<RelationOrder>(&ORDER_FIELDS, value.cloned()).is_some(),
+        _ => true,
+    }
 }
 
 fn from_json(ty: Scalar, json: &serde_json::Value) -> Option<ConstValue> {
@@ -69,9 +96,18 @@ fn from_json(ty: Scalar, json: &serde_json::Value) -> Option<ConstValue> {
         (Scalar::String | Scalar::Id, J::String(s)) => ConstValue::String(s.clone()),
         (Scalar::Int, J::Number(n)) => ConstValue::Number(i32::try_from(n.as_i64()?).ok()?.into()),
         (Scalar::Boolean, J::Bool(b)) => ConstValue::Boolean(*b),
-        (Scalar::Direction, J::String(s)) if direction(s).is_some() => ConstValue::Enum(Name::new(s)),
+        (Scalar::Direction, J::String(s)) if parsed::<gql::Direction>(s).is_some() => ConstValue::Enum(Name::new(s)),
         (Scalar::EntityKind, J::String(s)) if entity_kind(s).is_some() => ConstValue::Enum(Name::new(s)),
         (Scalar::RelationKind, J::String(s)) if relation_kind(s).is_some() => ConstValue::Enum(Name::new(s)),
+        (Scalar::OrderDirection, J::String(s)) if parsed::<OrderDirection>(s).is_some() => {
+            ConstValue::Enum(Name::new(s))
+        }
+        (Scalar::RelationOrderField, J::String(s)) if parsed::<RelationOrderField>(s).is_some() => {
+            ConstValue::Enum(Name::new(s))
+        }
+        // As async-graphql takes it (`Variables::from_json`); its fields are checked where the
+        // value is read, as a literal's are (`input_object`).
+        (Scalar::RelationFilter | Scalar::RelationOrder, J::Object(_)) => ConstValue::from_json(json.clone()).ok()?,
         _ => return None,
     })
 }
@@ -81,24 +117,65 @@ fn check_const(ty: Scalar, v: &ConstValue) -> Option<ConstValue> {
         (Scalar::String | Scalar::Id, ConstValue::String(_)) => true,
         (Scalar::Int, ConstValue::Number(n)) => n.as_i64().is_some_and(|i| i32::try_from(i).is_ok()),
         (Scalar::Boolean, ConstValue::Boolean(_)) => true,
-        (Scalar::Direction, ConstValue::Enum(e)) => direction(e).is_some(),
+        (Scalar::Direction, ConstValue::Enum(e)) => parsed::<gql::Direction>(e).is_some(),
         (Scalar::EntityKind, ConstValue::Enum(e)) => entity_kind(e).is_some(),
         (Scalar::RelationKind, ConstValue::Enum(e)) => relation_kind(e).is_some(),
+        (Scalar::OrderDirection, ConstValue::Enum(e)) => parsed::<OrderDirection>(e).is_some(),
+        (Scalar::RelationOrderField, ConstValue::Enum(e)) => parsed::<RelationOrderField>(e).is_some(),
+        (Scalar::RelationFilter | Scalar::RelationOrder, ConstValue::Object(_)) => true,
         _ => false,
     };
     ok.then(|| v.clone())
 }
 
-fn direction(name: &str) -> Option<graph::Direction> {
-    gql::Direction::parse(Some(ConstValue::Enum(Name::new(name)))).ok().map(Into::into)
+/// An enum's value by its GraphQL name, as async-graphql parses it.
+fn parsed<T: InputType>(name: &str) -> Option<T> {
+    T::parse(Some(ConstValue::Enum(Name::new(name)))).ok()
 }
 
 fn relation_kind(name: &str) -> Option<domain::RelationKind> {
-    gql::RelationKind::parse(Some(ConstValue::Enum(Name::new(name)))).ok().map(Into::into)
+    parsed::<gql::RelationKind>(name).map(Into::into)
 }
 
 fn entity_kind(name: &str) -> Option<EntityKind> {
-    gql::EntityKind::parse(Some(ConstValue::Enum(Name::new(name)))).ok().map(Into::into)
+    parsed::<gql::EntityKind>(name).map(Into::into)
+}
+
+/// The names of an input object's fields, each with whether it is non-null, as async-graphql's
+/// registry has them.
+type InputFields = OnceLock<Vec<(String, bool)>>;
+
+static FILTER_FIELDS: InputFields = OnceLock::new();
+static ORDER_FIELDS: InputFields = OnceLock::new();
+
+/// An input object argument as the resolver receives it (`Some(None)`: not given, or null),
+/// parsed by the type's own `InputType::parse`; `None` for a value async-graphql's validation
+/// would refuse before it parsed it: a field the type does not have, or a null in a non-null
+/// field (the parse alone would take the first and may take the second).
+fn input_object<T: InputType>(fields: &'static InputFields, value: Option<ConstValue>) -> Option<Option<T>> {
+    let fields = fields.get_or_init(|| {
+        let mut registry = async_graphql::registry::Registry::default();
+        T::create_type_info(&mut registry);
+        match registry.types.get(T::type_name().as_ref()) {
+            Some(async_graphql::registry::MetaType::InputObject { input_fields, .. }) => {
+                input_fields.values().map(|f| (f.name.clone(), f.ty.ends_with('!'))).collect()
+            }
+            _ => Vec::new(),
+        }
+    });
+    match value {
+        None | Some(ConstValue::Null) => Some(None),
+        Some(ConstValue::Object(given)) => {
+            for (name, v) in &given {
+                let (_, non_null) = fields.iter().find(|(f, _)| f == name.as_str())?;
+                if *non_null && *v == ConstValue::Null {
+                    return None;
+                }
+            }
+            T::parse(Some(ConstValue::Object(given))).ok().map(Some)
+        }
+        Some(_) => None,
+    }
 }
 
 /// The GraphQL name of a model enum's value, as async-graphql writes it, made once per value.
@@ -151,6 +228,9 @@ pub fn run(plan: &Plan, g: &GraphIndex, request: Request<'_>, cost: u64, max_cos
         }
         let values = coerce(plan, request.variables)?;
         let vars = Vars { plan, values };
+        if !plan.inputs.iter().all(|(ty, value)| vars.input(value).is_some_and(|v| valid_input(*ty, Some(&v)))) {
+            return None;
+        }
         if plan.needs_texts && request.texts.is_none() {
             return None;
         }
@@ -556,7 +636,7 @@ impl<'a> Writer<'a> {
                 self.list(&found, |w, n| w.object(sets, n.object()))
             }
             FieldPlan::Entities { kind, first, after, .. } => {
-                let kind = match kind.as_ref().and_then(|k| self.vars.get(k)) {
+                let kind = match self.given(kind.as_ref())? {
                     None | Some(ConstValue::Null) => None,
                     Some(ConstValue::Enum(k)) => Some(entity_kind(&k)?),
                     Some(_) => return None,
@@ -580,9 +660,17 @@ impl<'a> Writer<'a> {
         self.g.entity(key).filter(|e| gql::type_name(e.kind) == ty).map(Found::Entity)
     }
 
+    /// An argument's value, `Some(None)` when it is not written; `None`: not to be read here.
+    fn given(&self, arg: Option<&Arg>) -> Option<Option<ConstValue>> {
+        match arg {
+            None => Some(None),
+            Some(a) => self.vars.get(a).map(Some),
+        }
+    }
+
     /// An optional `Int` argument: `Some(None)` when not given or null.
     fn int(&self, arg: Option<&Arg>) -> Option<Option<i32>> {
-        match arg.and_then(|a| self.vars.get(a)) {
+        match self.given(arg)? {
             None | Some(ConstValue::Null) => Some(None),
             Some(ConstValue::Number(n)) => Some(Some(i32::try_from(n.as_i64()?).ok()?)),
             Some(_) => None,
@@ -591,7 +679,7 @@ impl<'a> Writer<'a> {
 
     /// An optional `String` argument: `Some(None)` when not given or null.
     fn opt_str(&self, arg: Option<&Arg>) -> Option<Option<String>> {
-        match arg.and_then(|a| self.vars.get(a)) {
+        match self.given(arg)? {
             None | Some(ConstValue::Null) => Some(None),
             Some(ConstValue::String(s)) => Some(Some(s)),
             Some(_) => None,
@@ -615,7 +703,8 @@ impl<'a> Writer<'a> {
             FieldPlan::Url => self.opt_string(e.url.as_deref()),
             FieldPlan::File => self.opt_string(e.file.as_deref()),
             FieldPlan::Version => self.number(e.version),
-            FieldPlan::Relations { direction: dir, kinds, first, after, .. } => {
+            FieldPlan::Relations { args, .. } => {
+                let super::RelationArgs { direction: dir, kinds, filter, order, first, after } = &**args;
                 // A hub's page is made on the blocking pool (see `object`).
                 if self.g.has_relations(&e.id, crate::api::relations::OFF_WORKER_RELATIONS) {
                     self.waited = true;
@@ -623,27 +712,38 @@ impl<'a> Writer<'a> {
                         return None;
                     }
                 }
-                let direction = match dir.as_ref().and_then(|d| self.vars.get(d)) {
-                    None => graph::Direction::Both,
-                    Some(ConstValue::Enum(d)) => direction(&d)?,
+                let direction = match self.given(dir.as_ref())? {
+                    None => gql::Direction::Both,
+                    Some(ConstValue::Enum(d)) => parsed(&d)?,
                     Some(_) => return None,
                 };
-                let kinds = match kinds.as_ref().and_then(|k| self.vars.get(k)) {
+                let kinds = match self.given(kinds.as_ref())? {
                     None | Some(ConstValue::Null) => None,
                     Some(ConstValue::List(ks)) => Some(
                         ks.iter()
                             .map(|k| match k {
-                                ConstValue::Enum(k) => relation_kind(k),
+                                ConstValue::Enum(k) => parsed::<gql::RelationKind>(k),
                                 _ => None,
                             })
                             .collect::<Option<Vec<_>>>()?,
                     ),
                     Some(_) => return None,
                 };
+                let filter = input_object::<RelationFilterInput>(&FILTER_FIELDS, self.given(filter.as_ref())?)?;
+                let order = input_object::<RelationOrder>(&ORDER_FIELDS, self.given(order.as_ref())?)?;
                 let first = self.int(first.as_ref())?;
                 let after = self.opt_str(after.as_ref())?;
-                let (edges, total, start) =
-                    crate::api::relations::plain_page(self.g, &e.id, direction, kinds, first, after.as_deref()).ok()?;
+                let (edges, total, start) = crate::api::relations::plain_page(
+                    self.g,
+                    &e.id,
+                    direction,
+                    kinds,
+                    filter,
+                    order,
+                    first,
+                    after.as_deref(),
+                )
+                .ok()?;
                 let page = RelationPage { edges, total, start };
                 self.object(sets, Object::RelationConnection(&page))?;
             }
