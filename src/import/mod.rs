@@ -9,8 +9,8 @@
 //!    the import file);
 //! 2. **entities**, then 3. **relations**: every record checked through `validate` against what
 //!    the scan found and what the store holds; quotes found in their documents many at a time
-//!    (one pass over a document's text per 100,000 quotes); an entity refused here is no longer
-//!    an endpoint relations may name;
+//!    (one pass over a document's text per 200,000 quotes), on a thread of their own while the
+//!    records are read; an entity refused here is no longer an endpoint relations may name;
 //! 4. and 5. **write** (unless `--dry-run`, and, without `--skip-invalid`, only when nothing was
 //!    refused): entities first and then relations, so that no chunk holds a relation whose end
 //!    is not written yet, in chunks of `chunk` records, sorted by ID within spans of up to 64
