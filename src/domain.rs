@@ -602,6 +602,16 @@ impl DocumentText {
         self.located.write().unwrap_or_else(|e| e.into_inner()).insert(quote.into(), span);
     }
 
+    /// The text just before `span`, the span's own text and the text just after it, up to
+    /// `chars` characters (Unicode scalar values) on each side, fewer at the text's ends.
+    pub fn around(&self, span: Span, chars: usize) -> [&str; 3] {
+        let text = self.text.as_str();
+        let (start, end) = (span.byte_offset, span.byte_offset + span.byte_length);
+        let before_at = text[..start].char_indices().rev().take(chars).last().map_or(start, |(i, _)| i);
+        let after_at = text[end..].char_indices().nth(chars).map_or(text.len(), |(i, _)| end + i);
+        [&text[before_at..start], &text[start..end], &text[end..after_at]]
+    }
+
     /// The text, as its file holds it.
     pub fn text(&self) -> &str {
         &self.text

@@ -357,6 +357,8 @@ struct Generated {
     second: Value,
     /// Whether it asks for relations with `where` or `orderBy`.
     filtered: bool,
+    /// Whether it asks for a citation's `context`.
+    context: bool,
 }
 
 struct Gen<'k> {
@@ -369,6 +371,7 @@ struct Gen<'k> {
     second: serde_json::Map<String, Value>,
     n: usize,
     filtered: bool,
+    context: bool,
 }
 
 const ENTITY_SCALARS: &[&str] =
@@ -642,6 +645,37 @@ impl Gen<'_> {
         }
     }
 
+    /// `context` with its argument left out, written, or a variable (sometimes one that is
+    /// null, or a number the field refuses), and some of its fields.
+    fn context(&mut self) -> String {
+        self.context = true;
+        const CHARS: &[i64] = &[0, 1, 5, 40, 200, 999, 1000, 1001, 5000, -1];
+        let (a, b) = (*self.rng.pick(CHARS), *self.rng.pick(CHARS));
+        let args = match self.rng.below(4) {
+            0 => String::new(),
+            1 => format!("(chars: {a})"),
+            2 => format!("(chars: {})", self.var("Int!", json!(a), json!(b))),
+            _ => {
+                let second = if self.rng.chance(30) { Value::Null } else { json!(b) };
+                format!("(chars: {})", self.var("Int", json!(a), second))
+            }
+        };
+        let mut fields = Vec::new();
+        for f in ["before", "quote", "after", "__typename"] {
+            if self.rng.chance(60) {
+                fields.push(self.alias(f));
+            }
+        }
+        if self.rng.chance(15) {
+            fields.push("... on QuoteContext { after }".into());
+        }
+        if fields.is_empty() {
+            fields.push("quote".into());
+        }
+        let field = self.alias("context");
+        format!("{field}{args} {{ {} }}", fields.join(" "))
+    }
+
     fn relation(&mut self, depth: usize) -> String {
         let mut parts = self.scalars(RELATION_SCALARS);
         for end in ["from", "to"] {
@@ -658,7 +692,8 @@ impl Gen<'_> {
                 "document { slug ... on Document { publishedOn } }"
             };
             let at = if self.rng.chance(50) { "offset length" } else { "" };
-            parts.push(format!("citations {{ quote {at} {doc} }}"));
+            let context = if self.rng.chance(40) { self.context() } else { String::new() };
+            parts.push(format!("citations {{ quote {at} {context} {doc} }}"));
         }
         if self.rng.chance(3) {
             parts.push("quantities { name }".into());
@@ -771,6 +806,7 @@ impl Gen<'_> {
             first: Value::Object(self.first),
             second: Value::Object(self.second),
             filtered: self.filtered,
+            context: self.context,
         }
     }
 }
@@ -841,13 +877,14 @@ async fn known(pair: &Pair) -> Known {
 /// Generated selections: `n` queries from `seed`; fails on any difference and when fewer than
 /// `min_compiled` of them took the compiled path, or fewer than `min_filtered` of those that
 /// ask for relations with `where` or `orderBy`.
-async fn generated(pair: &mut Pair, seed: u64, n: usize, min_compiled: usize, min_filtered: usize) {
+async fn generated(pair: &mut Pair, seed: u64, n: usize, min_compiled: usize, min_filtered: usize, min_context: usize) {
     let known = known(pair).await;
     let mut rng = Rng(seed);
     for _ in 0..16 {
         rng.next();
     }
     let (mut compiled, mut filtered, mut filtered_compiled) = (0, 0, 0);
+    let (mut context, mut context_compiled) = (0, 0);
     for _ in 0..n {
         let g = Gen {
             rng: {
@@ -864,12 +901,15 @@ async fn generated(pair: &mut Pair, seed: u64, n: usize, min_compiled: usize, mi
             second: Default::default(),
             n: 0,
             filtered: false,
+            context: false,
         }
         .query();
         filtered += usize::from(g.filtered);
+        context += usize::from(g.context);
         if pair.compare(&g.query, &g.first, &g.second).await {
             compiled += 1;
             filtered_compiled += usize::from(g.filtered);
+            context_compiled += usize::from(g.context);
         } else if std::env::var_os("SHOW_UNCOMPILED").is_some() {
             let (_, _, body) = pair.post(&pair.reference.url, &g.query, &g.second, "application/json").await;
             eprintln!("not compiled: {}\n{}\n{}\n", g.query, g.second, String::from_utf8_lossy(&body));
@@ -877,10 +917,15 @@ async fn generated(pair: &mut Pair, seed: u64, n: usize, min_compiled: usize, mi
     }
     eprintln!("{compiled} of {n} generated queries took the compiled path");
     eprintln!("{filtered_compiled} of the {filtered} with `where` or `orderBy` did");
+    eprintln!("{context_compiled} of the {context} with a citation's `context` did");
     assert!(compiled >= min_compiled, "only {compiled} of {n} generated queries took the compiled path");
     assert!(
         filtered_compiled >= min_filtered,
         "only {filtered_compiled} of {filtered} generated queries with `where` or `orderBy` took the compiled path"
+    );
+    assert!(
+        context_compiled >= min_context,
+        "only {context_compiled} of {context} generated queries with a citation's `context` took the compiled path"
     );
 }
 
@@ -1082,6 +1127,18 @@ async fn on_the_curated_graph_both_paths_answer_the_same_bytes() {
     // Where each quote is in its document: the journalist's question, from the texts.
     let q = "query($s: String!) { entity(slug: $s) { relations(first: 5) { edges { node { citations { quote offset length document { slug } } } } } } }";
     assert!(pair.compare(q, &json!({ "s": "joe-biden" }), &json!({ "s": "joe-biden" })).await);
+    // And the text around it, cut at widths from none to past the field's most.
+    let q = "query($s: String!, $c: Int!) { entity(slug: $s) { relations(first: 5) { edges { node { citations { offset c: context(chars: $c) { before quote after __typename } d: context { after } } } } } } }";
+    for chars in [0, 1, 7, 200, 1000, 1001] {
+        let v = json!({ "s": "joe-biden", "c": chars });
+        assert!(pair.compare(q, &v, &v).await, "chars: {chars}");
+        let (_, _, body) = pair.post(&pair.reference.url, q, &v, "application/json").await;
+        let body = String::from_utf8_lossy(&body);
+        assert!(body.contains("\"c\":{\"before\":\""), "no located quote to compare: {body}");
+    }
+    // A negative width is the field's error: async-graphql answers it.
+    let v = json!({ "s": "joe-biden", "c": -1 });
+    assert!(!pair.compare(q, &v, &v).await);
 
     let mut queries: Vec<(String, Value)> = Vec::new();
     for q in test_suite_queries() {
@@ -1107,7 +1164,7 @@ async fn on_the_curated_graph_both_paths_answer_the_same_bytes() {
     every_order_page_by_page(&mut pair, "iom", "doc-003-iom-caribbean-strategy-launched", 40).await;
     refused_filters_and_orders_fall_back(&mut pair, "iom", "andrew-selee").await;
 
-    generated(&mut pair, 0x5eed_0001, 400, 100, 20).await;
+    generated(&mut pair, 0x5eed_0001, 400, 100, 20, 10).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1135,5 +1192,5 @@ async fn on_a_synthetic_graph_both_paths_answer_the_same_bytes() {
     let person = first_slug("{ entities(first: 1, kind: PERSON) { edges { node { slug } } } }").await;
     every_order_page_by_page(&mut pair, &hub, &known.documents[0], 60).await;
     refused_filters_and_orders_fall_back(&mut pair, &hub, &person).await;
-    generated(&mut pair, 0x5eed_0002, 400, 150, 20).await;
+    generated(&mut pair, 0x5eed_0002, 400, 150, 20, 5).await;
 }

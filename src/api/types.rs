@@ -444,29 +444,31 @@ impl Citation {
         ctx: &Context<'_>,
         #[graphql(
             desc = "Characters on each side of the quote: 0 to 1,000 (a larger number is taken as 1,000).",
-            default = 200
+            default_with = "DEFAULT_CONTEXT_CHARS"
         )]
         chars: i32,
     ) -> Result<Option<QuoteContext>> {
-        if chars < 0 {
-            return Err(ApiError::bad_input("chars", format!("must not be negative (got {chars})")).extend());
-        }
-        let chars = (chars as usize).min(MAX_CONTEXT_CHARS);
+        let chars = context_chars(chars).map_err(|e| e.extend())?;
         let Some((text, span)) = located(ctx, &self.0).await? else { return Ok(None) };
-        let text = text.text();
-        let (start, end) = (span.byte_offset, span.byte_offset + span.byte_length);
-        let before_at = text[..start].char_indices().rev().take(chars).last().map_or(start, |(i, _)| i);
-        let after_at = text[end..].char_indices().nth(chars).map_or(text.len(), |(i, _)| end + i);
-        Ok(Some(QuoteContext {
-            before: text[before_at..start].to_string(),
-            quote: text[start..end].to_string(),
-            after: text[end..after_at].to_string(),
-        }))
+        let [before, quote, after] = text.around(span, chars);
+        Ok(Some(QuoteContext { before: before.to_string(), quote: quote.to_string(), after: after.to_string() }))
     }
 }
 
+/// The characters `Citation.context` gives on each side of a quote unless asked otherwise.
+pub const DEFAULT_CONTEXT_CHARS: i32 = 200;
+
 /// The most characters `Citation.context` gives on each side of a quote.
 pub const MAX_CONTEXT_CHARS: usize = 1_000;
+
+/// `Citation.context`'s `chars` as the field reads it (the compiled read path too): at most
+/// [`MAX_CONTEXT_CHARS`], never negative.
+pub(crate) fn context_chars(chars: i32) -> Result<usize, ApiError> {
+    if chars < 0 {
+        return Err(ApiError::bad_input("chars", format!("must not be negative (got {chars})")));
+    }
+    Ok((chars as usize).min(MAX_CONTEXT_CHARS))
+}
 
 /// A quote in its place: the text just before it, the quote, the text just after it. The three
 /// joined are a verbatim extract of the document.

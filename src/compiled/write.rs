@@ -275,6 +275,8 @@ enum Object<'a> {
     Entity(&'a Arc<domain::Entity>),
     Relation(graph::RelationRef<'a>),
     Citation(&'a domain::Citation),
+    /// The text before a quote, the quote, the text after it.
+    QuoteContext([&'a str; 3]),
     RelationConnection(&'a RelationPage<'a>),
     RelationEdge(&'a (String, graph::RelationRef<'a>)),
     EntityConnection(&'a crate::api::query::PlainEntities),
@@ -289,6 +291,7 @@ impl Object<'_> {
             Object::Entity(e) => gql::type_name(e.kind),
             Object::Relation(_) => "Relation",
             Object::Citation(_) => "Citation",
+            Object::QuoteContext(_) => "QuoteContext",
             Object::RelationConnection(_) => "RelationConnection",
             Object::RelationEdge(_) => "RelationEdge",
             Object::EntityConnection(_) => "EntityConnection",
@@ -514,17 +517,29 @@ impl<'a> Writer<'a> {
                     Some(())
                 }
                 FieldPlan::Offset | FieldPlan::Length => {
-                    // As the resolver finds it: the cited document's file, its text, the quote in it.
-                    let span = c.quote.as_deref().and_then(|q| {
-                        let file = self.g.entity(&c.document)?.file.as_deref()?;
-                        self.texts?.get(file)?.located(q)
-                    });
-                    match (span, first) {
-                        (Some(s), FieldPlan::Offset) => self.number(s.offset as i32),
-                        (Some(s), _) => self.number(s.length as i32),
+                    match (self.located(c), first) {
+                        (Some((_, s)), FieldPlan::Offset) => self.number(s.offset as i32),
+                        (Some((_, s)), _) => self.number(s.length as i32),
                         (None, _) => self.out.extend_from_slice(b"null"),
                     }
                     Some(())
+                }
+                FieldPlan::Context { chars, .. } => {
+                    let chars = match self.int(chars.as_ref())? {
+                        Some(n) => n,
+                        None => crate::api::types::DEFAULT_CONTEXT_CHARS,
+                    };
+                    // A negative number is the field's error, which async-graphql answers.
+                    let chars = crate::api::types::context_chars(chars).ok()?;
+                    match self.located(c) {
+                        Some((text, span)) => {
+                            self.object(&subs(items_of), Object::QuoteContext(text.around(span, chars)))
+                        }
+                        None => {
+                            self.out.extend_from_slice(b"null");
+                            Some(())
+                        }
+                    }
                 }
                 FieldPlan::CitedDocument(_) => {
                     // The resolver answers an internal error for a citation of a missing document.
@@ -536,6 +551,15 @@ impl<'a> Writer<'a> {
                 }
                 _ => None,
             },
+            Object::QuoteContext([before, quote, after]) => {
+                match first {
+                    FieldPlan::Before => self.string(before),
+                    FieldPlan::Quote => self.string(quote),
+                    FieldPlan::After => self.string(after),
+                    _ => return None,
+                }
+                Some(())
+            }
             Object::RelationConnection(p) => match first {
                 FieldPlan::Edges(_) => {
                     let sets = subs(items_of);
@@ -668,6 +692,15 @@ impl<'a> Writer<'a> {
         }
     }
 
+    /// A citation's quote in its document's text, as the resolver finds it: the cited
+    /// document's file, the text this server holds for it, the quote in that.
+    fn located(&self, c: &domain::Citation) -> Option<(&'a Arc<domain::DocumentText>, domain::Span)> {
+        let quote = c.quote.as_deref()?;
+        let file = self.g.entity(&c.document)?.file.as_deref()?;
+        let text = self.texts?.get(file)?;
+        Some((text, text.located(quote)?))
+    }
+
     /// An optional `Int` argument: `Some(None)` when not given or null.
     fn int(&self, arg: Option<&Arg>) -> Option<Option<i32>> {
         match self.given(arg)? {
@@ -793,6 +826,7 @@ fn items_of(f: &FieldPlan) -> Option<&[Item]> {
         | FieldPlan::To(items)
         | FieldPlan::Citations(items)
         | FieldPlan::CitedDocument(items)
+        | FieldPlan::Context { items, .. }
         | FieldPlan::Edges(items)
         | FieldPlan::PageInfo(items)
         | FieldPlan::EdgeNode(items) => Some(items),
