@@ -22,6 +22,10 @@
 //!    limit is written as several whole transactions; see the store's documentation.) Chunks
 //!    are compared and committed one at a time on a thread of their own while the next span is
 //!    read and checked, so that the two halves use both cores; at most two spans are held.
+//!    When the import is the store's only writer (the command line over sled, which locks its
+//!    directory), the reading thread also compares each chunk with the store, through a read
+//!    that does not hold off the commits, and hands over batches ready to commit: the
+//!    committing thread was the import's bottleneck.
 //!
 //! The driver is synchronous (parsing and checking are CPU work) and runs on a blocking thread;
 //! it reaches the store through a [`Sink`], which the command line gives as the store itself and
@@ -181,6 +185,12 @@ pub trait Sink: Send + Sync {
     async fn read(&self) -> Result<Arc<dyn Snapshot>, StoreError>;
     /// Commits a chunk durably (failing with `Conflict` when the store moved past its base).
     async fn commit(&self, batch: WriteBatch) -> Result<Generation, StoreError>;
+    /// A read that does not hold off commits, when the import is the store's only writer
+    /// ([`crate::store::Store::sole_writer_read`]): then chunks are compared with the store on
+    /// the reading thread, while the committing one commits those before.
+    fn sole_writer_read(&self) -> Option<Result<Arc<dyn Snapshot>, StoreError>> {
+        None
+    }
 }
 
 /// The store itself, for an import with no server running over it.
@@ -194,6 +204,11 @@ impl Sink for StoreSink {
 
     async fn commit(&self, batch: WriteBatch) -> Result<Generation, StoreError> {
         Ok(self.0.commit_durable(&batch).await?.generation)
+    }
+
+    /// The command line opened the store for the import alone.
+    fn sole_writer_read(&self) -> Option<Result<Arc<dyn Snapshot>, StoreError>> {
+        self.0.sole_writer_read()
     }
 }
 
@@ -570,19 +585,33 @@ impl Run<'_> {
         std::thread::scope(|scope| {
             // A span is handed over only when the committer is done with the one before: one
             // is read while one is committed, and memory stays at two spans.
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Chunk>>(0);
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Handed>(0);
             let committer = scope.spawn(move || {
                 let mut counts = Counts::default();
-                for chunk in rx.iter().flatten() {
-                    // A stop ends the reading, and here the span already read.
-                    if stop.load(Ordering::Relaxed) != 0 {
-                        return Err(ImportError::Stopped);
+                // A stop ends the reading, and here the span already read.
+                let go_on = || match stop.load(Ordering::Relaxed) {
+                    0 => Ok(()),
+                    _ => Err(ImportError::Stopped),
+                };
+                for handed in rx {
+                    match handed {
+                        Handed::Chunks(chunks) => {
+                            for chunk in chunks {
+                                go_on()?;
+                                commit_chunk(sink, &rt, actors, &chunk, &mut counts)?;
+                            }
+                        }
+                        Handed::Planned(batches) => {
+                            for (batch, planned) in batches {
+                                go_on()?;
+                                commit_planned(sink, &rt, batch, &planned, &mut counts)?;
+                            }
+                        }
                     }
-                    commit_chunk(sink, &rt, actors, &chunk, &mut counts)?;
                 }
                 Ok::<Counts, ImportError>(counts)
             });
-            let read = self.read_chunks(pass, tx);
+            let read = self.read_chunks(pass, actors, tx);
             let committed = committer.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
             // A failed commit ends the reading too (its chunks have nowhere to go): its error
             // is the one to report.
@@ -601,18 +630,37 @@ impl Run<'_> {
 
     /// The reading half of [`Run::write`]: every valid record of the pass, sent in chunks,
     /// sorted by ID within spans of whole chunks (see [`CHUNKS_PER_SPAN`]).
-    fn read_chunks(&mut self, pass: Pass, tx: std::sync::mpsc::SyncSender<Vec<Chunk>>) -> Result<(), ImportError> {
+    fn read_chunks(
+        &mut self,
+        pass: Pass,
+        actors: &[String],
+        tx: std::sync::mpsc::SyncSender<Handed>,
+    ) -> Result<(), ImportError> {
         let view = StoreView::new(self.sink, self.rt.clone());
         let size = self.options.chunk.max(1);
         let span_len = size * (SORT_SPAN / size).clamp(1, CHUNKS_PER_SPAN);
         let mut span = Span::default();
         let mut failed = None;
         let phase = if pass == Pass::Entities { "writing entities" } else { "writing relations" };
+        let sink = self.sink;
         // A read view of sled holds off commits: none is held while waiting for the committer,
-        // or the two would wait for each other.
-        let send = |view: &StoreView, span: Span| {
+        // or the two would wait for each other. Whether the committer is still there.
+        let send = |view: &StoreView, span: Span| -> Result<bool, StoreError> {
             view.release();
-            tx.send(span.sorted_chunks(size).collect()).is_ok()
+            let chunks = span.sorted_chunks(size);
+            let handed = match sink.sole_writer_read() {
+                // The chunks hold distinct records, none of them in a commit in flight, and
+                // nothing else writes: no base to check.
+                Some(read) => {
+                    let read = read?;
+                    let plan = |c: Chunk| {
+                        plan_chunk(&c, read.as_ref(), actors).map(|(b, n)| (WriteBatch { base: None, ..b }, n))
+                    };
+                    Handed::Planned(chunks.map(plan).collect::<Result<_, _>>()?)
+                }
+                None => Handed::Chunks(chunks.collect()),
+            };
+            Ok(tx.send(handed).is_ok())
         };
         self.each(phase, Some(pass.want()), |run, loc, read| {
             if run.bad.contains(&loc) || failed.is_some() {
@@ -642,16 +690,18 @@ impl Run<'_> {
                 return;
             }
             // A send fails only when the committer has stopped on an error, which it reports.
-            if (span.chunk.len() >= span_len || span.text_bytes >= SORT_SPAN_TEXT)
-                && !send(&view, std::mem::take(&mut span))
-            {
-                failed = Some(ImportError::Stopped);
+            if span.chunk.len() >= span_len || span.text_bytes >= SORT_SPAN_TEXT {
+                match send(&view, std::mem::take(&mut span)) {
+                    Ok(true) => {}
+                    Ok(false) => failed = Some(ImportError::Stopped),
+                    Err(e) => failed = Some(ImportError::Store(e)),
+                }
             }
         })?;
         if let Some(e) = failed {
             return Err(e);
         }
-        send(&view, span);
+        send(&view, span)?;
         Ok(())
     }
 }
@@ -668,25 +718,40 @@ fn commit_chunk(
         let snapshot = rt.block_on(sink.read())?;
         let (batch, counts) = plan_chunk(chunk, snapshot.as_ref(), actors)?;
         drop(snapshot); // a sled view holds off commits while it lives
-        if batch.put_entities.is_empty() && batch.put_relations.is_empty() {
-            total.unchanged += counts.unchanged;
-            return Ok(());
-        }
-        match rt.block_on(sink.commit(batch)) {
-            Ok(_) => {
-                total.entities_added += counts.entities_added;
-                total.entities_updated += counts.entities_updated;
-                total.relations_added += counts.relations_added;
-                total.relations_updated += counts.relations_updated;
-                total.unchanged += counts.unchanged;
-                total.chunks += 1;
-                return Ok(());
-            }
-            Err(StoreError::Conflict { .. }) => continue,
-            Err(e) => return Err(e.into()),
+        match commit_planned(sink, rt, batch, &counts, total) {
+            Err(ImportError::Store(StoreError::Conflict { .. })) => continue,
+            done => return done,
         }
     }
     Err(ImportError::Contended(MAX_TRIES))
+}
+
+/// Commits a planned chunk, unless it changes nothing, and counts it.
+fn commit_planned(
+    sink: &dyn Sink,
+    rt: &tokio::runtime::Handle,
+    batch: WriteBatch,
+    counts: &Counts,
+    total: &mut Counts,
+) -> Result<(), ImportError> {
+    let written = !(batch.put_entities.is_empty() && batch.put_relations.is_empty());
+    if written {
+        rt.block_on(sink.commit(batch))?;
+    }
+    total.entities_added += counts.entities_added;
+    total.entities_updated += counts.entities_updated;
+    total.relations_added += counts.relations_added;
+    total.relations_updated += counts.relations_updated;
+    total.unchanged += counts.unchanged;
+    total.chunks += u64::from(written);
+    Ok(())
+}
+
+/// What the reading thread hands the committing one: a span's chunks, or, when the import is
+/// the store's only writer, the batches it already planned from them.
+enum Handed {
+    Chunks(Vec<Chunk>),
+    Planned(Vec<(WriteBatch, Counts)>),
 }
 
 /// Records waiting to be committed together.

@@ -364,6 +364,14 @@ pub trait Store: Send + Sync + 'static {
     /// A read at the newest generation.
     async fn read(&self) -> Result<Arc<dyn Snapshot>, StoreError>;
 
+    /// A read that does not hold off commits, for the store's only writer reading only records
+    /// that no commit in flight touches (an import over a store its process opened alone, whose
+    /// chunks hold distinct records): it may see a commit half applied. `None` where other
+    /// processes may write (etcd), or where a read holds off nothing anyway.
+    fn sole_writer_read(&self) -> Option<Result<Arc<dyn Snapshot>, StoreError>> {
+        None
+    }
+
     /// The newest committed generation.
     async fn head(&self) -> Result<Generation, StoreError>;
 
