@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::domain::{self, DocumentTexts, Entity, EntityKind, FieldError, Relation, Slug};
-use crate::store::{AuditEntry, Committed, RecordJson, Store, StoreError, TargetKind, WriteBatch};
+use crate::store::{AuditEntry, Committed, RecordJson, Store, StoreError, Versioned, WriteBatch};
 use crate::validate::{self, DocumentRef, DraftEntity, DraftRelation, QuoteCheck, Rules};
 
 /// One thing wrong with the seed data, located as precisely as possible.
@@ -379,77 +379,24 @@ pub async fn apply(store: &dyn Store, data: &SeedData) -> Result<(SeedReport, Op
     let mut report = SeedReport::default();
     let snapshot = store.read().await?;
     let mut batch = WriteBatch { base: Some(snapshot.generation()), ..WriteBatch::default() };
-    let audit = |target: TargetKind, id: &str, action: &str, before, after| {
-        AuditEntry::pending("seed", action, target, id, before, Some(after))
-    };
     for e in &data.entities {
-        let new_digest = digest(&Entity { version: 0, ..e.clone() });
-        match (snapshot.entity(&e.id)?, snapshot.seeded_digest(&e.id)?) {
-            (None, None) => {
-                report.entities_added += 1;
-                batch.audit.push(audit(TargetKind::Entity, &e.id, "create", None, RecordJson::of(e)));
-                batch.put_entities.push(e.clone());
-                batch.seeded.push((e.id.clone(), new_digest));
-            }
-            (None, Some(_)) => report.kept_deletions += 1,
-            (Some(old), last_seeded) => {
-                let current = digest(&Entity { version: 0, ..old.clone() });
-                if current == new_digest {
-                    report.unchanged += 1;
-                    if last_seeded.as_deref() != Some(&new_digest[..]) {
-                        batch.seeded.push((e.id.clone(), new_digest));
-                    }
-                } else if last_seeded.as_deref() == Some(&current[..]) {
-                    report.entities_updated += 1;
-                    let new = Entity { version: old.version + 1, ..e.clone() };
-                    batch.audit.push(audit(
-                        TargetKind::Entity,
-                        &e.id,
-                        "update",
-                        Some(RecordJson::of(&old)),
-                        RecordJson::of(&new),
-                    ));
-                    batch.put_entities.push(new);
-                    batch.seeded.push((e.id.clone(), new_digest));
-                } else {
-                    report.kept_edits += 1;
-                }
-            }
+        let (stored, last_seeded) = (snapshot.entity(&e.id)?, snapshot.seeded_digest(&e.id)?);
+        match seed_one(e, stored, last_seeded, &mut batch, |e, b| b.put_entities.push(e)) {
+            Seeded::Added => report.entities_added += 1,
+            Seeded::Updated => report.entities_updated += 1,
+            Seeded::Unchanged => report.unchanged += 1,
+            Seeded::KeptEdit => report.kept_edits += 1,
+            Seeded::KeptDeletion => report.kept_deletions += 1,
         }
     }
     for r in &data.relations {
-        let new_digest = digest(&Relation { version: 0, ..r.clone() });
-        match (snapshot.relation(&r.id)?, snapshot.seeded_digest(&r.id)?) {
-            (None, None) => {
-                report.relations_added += 1;
-                batch.audit.push(audit(TargetKind::Relation, &r.id, "create", None, RecordJson::of(r)));
-                batch.put_relations.push(r.clone());
-                batch.seeded.push((r.id.clone(), new_digest));
-            }
-            (None, Some(_)) => report.kept_deletions += 1,
-            (Some(old), last_seeded) => {
-                let current = digest(&Relation { version: 0, ..old.clone() });
-                if current == new_digest {
-                    report.unchanged += 1;
-                    if last_seeded.as_deref() != Some(&new_digest[..]) {
-                        batch.seeded.push((r.id.clone(), new_digest));
-                    }
-                } else if last_seeded.as_deref() == Some(&current[..]) {
-                    report.relations_updated += 1;
-                    let new = Relation { version: old.version + 1, ..r.clone() };
-                    batch.audit.push(audit(
-                        TargetKind::Relation,
-                        &r.id,
-                        "update",
-                        Some(RecordJson::of(&old)),
-                        RecordJson::of(&new),
-                    ));
-                    batch.put_relations.push(new);
-                    batch.seeded.push((r.id.clone(), new_digest));
-                } else {
-                    report.kept_edits += 1;
-                }
-            }
+        let (stored, last_seeded) = (snapshot.relation(&r.id)?, snapshot.seeded_digest(&r.id)?);
+        match seed_one(r, stored, last_seeded, &mut batch, |r, b| b.put_relations.push(r)) {
+            Seeded::Added => report.relations_added += 1,
+            Seeded::Updated => report.relations_updated += 1,
+            Seeded::Unchanged => report.unchanged += 1,
+            Seeded::KeptEdit => report.kept_edits += 1,
+            Seeded::KeptDeletion => report.kept_deletions += 1,
         }
     }
     // A relation whose endpoint an editor deleted cannot be added back without it.
@@ -476,6 +423,55 @@ pub async fn apply(store: &dyn Store, data: &SeedData) -> Result<(SeedReport, Op
 }
 
 /// SHA-256 of a record's JSON: what "the same content" means for provenance.
+/// What the seed does with one of its records.
+enum Seeded {
+    Added,
+    Updated,
+    Unchanged,
+    KeptEdit,
+    KeptDeletion,
+}
+
+/// Adds to `batch` what the seed writes of `record`, given the stored record and the digest of
+/// what the seed last wrote under its ID (see [`apply`]); `put` puts the record in the batch.
+fn seed_one<T: Versioned>(
+    record: &T,
+    stored: Option<T>,
+    last_seeded: Option<Vec<u8>>,
+    batch: &mut WriteBatch,
+    put: impl FnOnce(T, &mut WriteBatch),
+) -> Seeded {
+    let new_digest = digest(&record.with_version(0));
+    let audit =
+        |action: &str, before, after| AuditEntry::pending("seed", action, T::TARGET, record.id(), before, Some(after));
+    match (stored, last_seeded) {
+        (None, None) => {
+            batch.audit.push(audit("create", None, RecordJson::of(record)));
+            put(record.clone(), batch);
+            batch.seeded.push((record.id().to_string(), new_digest));
+            Seeded::Added
+        }
+        (None, Some(_)) => Seeded::KeptDeletion,
+        (Some(old), last_seeded) => {
+            let current = digest(&old.with_version(0));
+            if current == new_digest {
+                if last_seeded.as_deref() != Some(&new_digest[..]) {
+                    batch.seeded.push((record.id().to_string(), new_digest));
+                }
+                Seeded::Unchanged
+            } else if last_seeded.as_deref() == Some(&current[..]) {
+                let new = record.with_version(old.version() + 1);
+                batch.audit.push(audit("update", Some(RecordJson::of(&old)), RecordJson::of(&new)));
+                put(new, batch);
+                batch.seeded.push((record.id().to_string(), new_digest));
+                Seeded::Updated
+            } else {
+                Seeded::KeptEdit
+            }
+        }
+    }
+}
+
 pub fn digest<T: serde::Serialize>(v: &T) -> Vec<u8> {
     use sha2::Digest;
     sha2::Sha256::digest(serde_json::to_vec(v).unwrap_or_default()).to_vec()

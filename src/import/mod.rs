@@ -45,7 +45,7 @@ use std::sync::Arc;
 
 use crate::domain::{DocumentTexts, Entity, EntityKind, FieldError, Relation};
 use crate::store::{
-    AuditEntry, DocumentTextRecord, Generation, RecordJson, Snapshot, StoreError, TargetKind, WriteBatch,
+    AuditEntry, DocumentTextRecord, Generation, RecordJson, Snapshot, StoreError, Versioned, WriteBatch,
 };
 use crate::validate::{self, DocumentRef, DraftEntity, QuoteCheck, Refs, Rules};
 pub use read::{Format, Item, Read, Record, Source, Want};
@@ -847,40 +847,6 @@ enum Outcome {
     Unchanged,
     Added,
     Updated,
-}
-
-/// What planning needs of an entity or a relation.
-trait Versioned: Clone + PartialEq + serde::Serialize {
-    const TARGET: TargetKind;
-    fn id(&self) -> &str;
-    fn version(&self) -> u64;
-    fn with_version(&self, version: u64) -> Self;
-}
-
-impl Versioned for Entity {
-    const TARGET: TargetKind = TargetKind::Entity;
-    fn id(&self) -> &str {
-        &self.id
-    }
-    fn version(&self) -> u64 {
-        self.version
-    }
-    fn with_version(&self, version: u64) -> Entity {
-        Entity { version, ..self.clone() }
-    }
-}
-
-impl Versioned for Relation {
-    const TARGET: TargetKind = TargetKind::Relation;
-    fn id(&self) -> &str {
-        &self.id
-    }
-    fn version(&self) -> u64 {
-        self.version
-    }
-    fn with_version(&self, version: u64) -> Relation {
-        Relation { version, ..self.clone() }
-    }
 }
 
 /// Adds to `batch` what makes the store hold `ready` where it holds `stored`: nothing when the

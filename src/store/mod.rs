@@ -208,6 +208,41 @@ impl AuditEntry {
     }
 }
 
+/// What the seed and an import need of an entity or a relation to compare it with the stored
+/// one and write its next version.
+pub trait Versioned: Clone + PartialEq + serde::Serialize {
+    const TARGET: TargetKind;
+    fn id(&self) -> &str;
+    fn version(&self) -> u64;
+    fn with_version(&self, version: u64) -> Self;
+}
+
+impl Versioned for Entity {
+    const TARGET: TargetKind = TargetKind::Entity;
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn version(&self) -> u64 {
+        self.version
+    }
+    fn with_version(&self, version: u64) -> Entity {
+        Entity { version, ..self.clone() }
+    }
+}
+
+impl Versioned for Relation {
+    const TARGET: TargetKind = TargetKind::Relation;
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn version(&self) -> u64 {
+        self.version
+    }
+    fn with_version(&self, version: u64) -> Relation {
+        Relation { version, ..self.clone() }
+    }
+}
+
 /// A stored API token: its name, role and the SHA-256 of its secret (never the secret).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TokenRecord {
