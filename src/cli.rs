@@ -579,7 +579,8 @@ async fn gen_synthetic(args: GenArgs) -> anyhow::Result<ExitCode> {
                 text.push('\n');
             }
         }
-        let files = entities.iter().filter_map(|e| Some((e.file.clone()?, texts.remove(&e.id).unwrap_or_default())));
+        let files =
+            entities.iter().filter_map(|e| Some((e.extra.file.clone()?, texts.remove(&e.id).unwrap_or_default())));
         let texts = crate::domain::DocumentTexts::from_texts(files);
         let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
         let mut out = std::io::BufWriter::with_capacity(1 << 20, file);

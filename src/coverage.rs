@@ -236,7 +236,7 @@ pub fn seed_spans(data: &SeedData) -> Vec<Span> {
         .entities
         .iter()
         .filter(|e| e.kind == EntityKind::Document)
-        .filter_map(|e| Some((e.id.as_str(), e.file.as_deref()?)))
+        .filter_map(|e| Some((e.id.as_str(), e.extra.file.as_deref()?)))
         .collect();
     let file_of = |doc: &str| files.get(doc).map_or(doc, |f| *f).to_string();
     let mut spans = Vec::new();
@@ -246,12 +246,12 @@ pub fn seed_spans(data: &SeedData) -> Vec<Span> {
         }
     }
     for e in &data.entities {
-        for q in &e.quantities {
+        for q in &e.extra.quantities {
             if let (Some(quote), Some(doc)) = (&q.quote, q.document.as_deref()) {
                 spans.push(Span { file: file_of(doc), quote: quote.clone(), cites: Cites::Fact });
             }
         }
-        let s = &e.sources;
+        let s = &e.extra.sources;
         let facts = [&s.date, &s.end_date, &s.url, &s.summary].into_iter().chain(s.aliases.values());
         for c in facts.flatten() {
             if let Some(quote) = &c.quote {
@@ -465,8 +465,12 @@ impl Coverage<'_> {
 
 /// The coverage report of the seed directory `dir`, whose validated content is `data`.
 pub fn check(dir: &Path, data: &SeedData) -> Report {
-    let mut files: Vec<&str> =
-        data.entities.iter().filter(|e| e.kind == EntityKind::Document).filter_map(|e| e.file.as_deref()).collect();
+    let mut files: Vec<&str> = data
+        .entities
+        .iter()
+        .filter(|e| e.kind == EntityKind::Document)
+        .filter_map(|e| e.extra.file.as_deref())
+        .collect();
     files.sort_unstable();
     let mut report = Report::default();
     let mut texts = Vec::new();

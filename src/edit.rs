@@ -218,7 +218,7 @@ impl Footprint {
 
 /// Every document an entity cites for its own facts and numbers.
 pub(crate) fn entity_documents(e: &Entity) -> impl Iterator<Item = &str> {
-    let s = &e.sources;
+    let s = &e.extra.sources;
     s.date
         .iter()
         .chain(&s.end_date)
@@ -226,7 +226,7 @@ pub(crate) fn entity_documents(e: &Entity) -> impl Iterator<Item = &str> {
         .chain(&s.summary)
         .chain(s.aliases.values().flatten())
         .map(|c| c.document.as_str())
-        .chain(e.quantities.iter().filter_map(|q| q.document.as_deref()))
+        .chain(e.extra.quantities.iter().filter_map(|q| q.document.as_deref()))
 }
 
 /// The graph as a planner sees it: every look-up is recorded in the footprint.
@@ -404,12 +404,12 @@ fn camel_case(field: &str) -> String {
 
 /// Every (document, quote) an entity cites, for [`Planner::check_quotes`].
 fn cited(e: &Entity) -> Vec<(String, String)> {
-    let s = &e.sources;
+    let s = &e.extra.sources;
     let citations =
         s.date.iter().chain(&s.end_date).chain(&s.url).chain(&s.summary).chain(s.aliases.values().flatten());
     citations
         .filter_map(|c| Some((c.document.clone(), c.quote.clone()?)))
-        .chain(e.quantities.iter().filter_map(|q| Some((q.document.clone()?, q.quote.clone()?))))
+        .chain(e.extra.quantities.iter().filter_map(|q| Some((q.document.clone()?, q.quote.clone()?))))
         .collect()
 }
 
@@ -427,7 +427,7 @@ impl validate::Refs for Reading<'_> {
     fn document(&self, reference: &str) -> Option<DocumentRef> {
         self.entity(reference)
             .filter(|e| e.kind == EntityKind::Document)
-            .map(|e| DocumentRef { id: e.id.clone(), file: e.file.clone() })
+            .map(|e| DocumentRef { id: e.id.clone(), file: e.extra.file.clone() })
     }
 
     fn entity_exists(&self, id: &str) -> bool {
@@ -498,15 +498,15 @@ fn draft_sources(
         None => Vec::new(),
     };
     let stands = |same: fn(&Entity, &Entity) -> bool| old.is_some_and(|o| same(o, now));
-    let s = old.map(|o| &o.sources);
+    let s = old.map(|o| &o.extra.sources);
     let mut out = DraftSources {
         date: keep(given.date, stands(|a, b| a.date == b.date) && now.date.is_some(), s.map(|s| &s.date)),
         end_date: keep(
             given.end_date,
-            stands(|a, b| a.end_date == b.end_date) && now.end_date.is_some(),
+            stands(|a, b| a.extra.end_date == b.extra.end_date) && now.extra.end_date.is_some(),
             s.map(|s| &s.end_date),
         ),
-        url: keep(given.url, stands(|a, b| a.url == b.url) && now.url.is_some(), s.map(|s| &s.url)),
+        url: keep(given.url, stands(|a, b| a.extra.url == b.extra.url) && now.extra.url.is_some(), s.map(|s| &s.url)),
         summary: keep(
             given.summary,
             stands(|a, b| a.summary == b.summary) && now.summary.is_some(),
@@ -515,7 +515,7 @@ fn draft_sources(
         aliases: Vec::new(),
     };
     let mut by_alias: BTreeMap<String, Vec<(DraftCitation, Origin)>> = BTreeMap::new();
-    for (alias, cs) in old.map(|o| o.sources.aliases.clone()).unwrap_or_default() {
+    for (alias, cs) in old.map(|o| o.extra.sources.aliases.clone()).unwrap_or_default() {
         if now.aliases.contains(&alias) {
             let cs = cs.into_iter().map(|c| (DraftCitation { document: c.document, quote: c.quote }, None));
             by_alias.insert(alias, cs.collect());
@@ -630,8 +630,8 @@ fn update_entity(p: &mut Planner, id: String, expected: Option<u64>, patch: Enti
     let mut now = old.clone();
     now.summary = patched(old.summary.as_ref(), &patch.summary, |s| Some(s.to_string()));
     now.date = patched(old.date.as_ref(), &patch.date, |s| PartialDate::parse(s).ok());
-    now.end_date = patched(old.end_date.as_ref(), &patch.end_date, |s| PartialDate::parse(s).ok());
-    now.url = patched(old.url.as_ref(), &patch.url, |s| domain::url("url", Some(s)).ok().flatten());
+    now.extra.end_date = patched(old.extra.end_date.as_ref(), &patch.end_date, |s| PartialDate::parse(s).ok());
+    now.extra.url = patched(old.extra.url.as_ref(), &patch.url, |s| domain::url("url", Some(s)).ok().flatten());
     now.aliases = validate::dedupe_aliases(d.name.as_deref().unwrap_or_default().trim(), old.aliases.clone());
     for (slot, v) in [
         (&mut d.summary, patch.summary),
@@ -717,7 +717,7 @@ fn remove_alias(p: &mut Planner, id: String, alias: String) -> Result<Primary, E
     let old = p.entity(&id)?;
     let mut e = old.clone();
     e.aliases.retain(|a| a != alias.trim());
-    e.sources.aliases.remove(alias.trim());
+    e.extra.sources.aliases.remove(alias.trim());
     if e == old {
         return Err(invalid("alias", format!("`{alias}` is not an alias of `{id}`")));
     }
@@ -850,19 +850,19 @@ fn merge_entities(p: &mut Planner, keep: String, remove: String) -> Result<Prima
     e.aliases.extend(removed.aliases.iter().cloned());
     e.aliases = validate::dedupe_aliases(&e.name, e.aliases);
     // The duplicate's spellings keep their sources; its other facts do not move.
-    for (alias, cs) in &removed.sources.aliases {
+    for (alias, cs) in &removed.extra.sources.aliases {
         if e.aliases.contains(alias) {
-            let mine = e.sources.aliases.entry(alias.clone()).or_default();
+            let mine = e.extra.sources.aliases.entry(alias.clone()).or_default();
             mine.extend(cs.iter().filter(|c| !mine.contains(c)).cloned().collect::<Vec<_>>());
         }
     }
-    for q in &removed.quantities {
-        if !e.quantities.contains(q) {
-            e.quantities.push(q.clone());
+    for q in &removed.extra.quantities {
+        if !e.extra.quantities.contains(q) {
+            e.extra.quantities.push(q.clone());
         }
     }
     for (what, count, max) in
-        [("aliases", e.aliases.len(), limits::ALIASES), ("quantities", e.quantities.len(), limits::QUANTITIES)]
+        [("aliases", e.aliases.len(), limits::ALIASES), ("quantities", e.extra.quantities.len(), limits::QUANTITIES)]
     {
         if count > max {
             return Err(invalid(
@@ -1001,7 +1001,7 @@ mod tests {
         }
         for doc in ["doc", "spare"] {
             let mut e = (**g.entity(doc).unwrap()).clone();
-            e.file = Some(format!("{doc}.txt"));
+            e.extra.file = Some(format!("{doc}.txt"));
             g.upsert_entity(e);
         }
         let plan = plan(&g, "test", create_relation("a", "b", "doc")).unwrap();

@@ -150,7 +150,7 @@ fn citations_json(g: &GraphIndex, r: &Relation) -> Value {
                 json!({
                     "document": doc.map(|d| d.slug.to_string()).unwrap_or_else(|| c.document.clone()),
                     "title": doc.map(|d| d.name.clone()),
-                    "file": doc.and_then(|d| d.file.clone()),
+                    "file": doc.and_then(|d| d.extra.file.clone()),
                     "quote": c.quote,
                 })
             })
@@ -319,7 +319,7 @@ pub fn jsonl<'a>(
     let (mut ne, mut nr) = (0, 0);
     for e in entities {
         let mut draft = crate::validate::draft_of_entity(e);
-        draft.text = e.file.as_deref().and_then(|f| texts.get(f)).map(|t| t.text().to_string());
+        draft.text = e.extra.file.as_deref().and_then(|f| texts.get(f)).map(|t| t.text().to_string());
         serde_json::to_writer(&mut *out, &Line::Entity(&draft))?;
         out.write_all(b"\n")?;
         ne += 1;

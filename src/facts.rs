@@ -124,7 +124,10 @@ pub fn conflicts(g: &GraphIndex, kinds: Option<&[ConflictKind]>, deadline: &Dead
         let Some(subject) = g.entity(&id) else { continue };
         let mut claims: Vec<(PartialDate, Claim)> = Vec::new();
         if let Some(d) = subject.date {
-            claims.push((d, Claim { value: d.to_string(), relation: None, citations: subject.sources.date.clone() }));
+            claims.push((
+                d,
+                Claim { value: d.to_string(), relation: None, citations: subject.extra.sources.date.clone() },
+            ));
         }
         for r in relations {
             let d = r.valid_from.expect("only dated relations are kept");
@@ -146,7 +149,7 @@ pub fn conflicts(g: &GraphIndex, kinds: Option<&[ConflictKind]>, deadline: &Dead
             if i % 4096 == 0 && deadline.expired() {
                 return None;
             }
-            for (a, b) in differing(&e.quantities) {
+            for (a, b) in differing(&e.extra.quantities) {
                 out.push(quantity_conflict(e, &e.name, a, b, None));
             }
         }

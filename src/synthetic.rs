@@ -76,11 +76,14 @@ pub fn generate(entities: usize, relations: usize, seed: u64) -> (Vec<Entity>, V
             name,
             summary: None,
             date: None,
-            end_date: None,
-            url: None,
-            file: (kind == EntityKind::Document).then(|| format!("synthetic-{i}.txt")),
-            quantities: Vec::new(),
-            sources: Default::default(),
+            extra: crate::domain::EntityExtra {
+                end_date: None,
+                url: None,
+                file: (kind == EntityKind::Document).then(|| format!("synthetic-{i}.txt")),
+                quantities: Vec::new(),
+                sources: Default::default(),
+            }
+            .into(),
             version: 1,
         });
     }

@@ -417,11 +417,7 @@ pub fn entity(d: &DraftEntity, refs: &dyn Refs, rules: Rules) -> Result<Checked<
                 aliases,
                 summary,
                 date: date_v,
-                end_date: end_v,
-                url,
-                file,
-                quantities,
-                sources,
+                extra: crate::domain::EntityExtra { end_date: end_v, url, file, quantities, sources }.into(),
                 version: 1,
             },
             quotes,
@@ -610,7 +606,7 @@ pub fn draft_of_entity(e: &Entity) -> DraftEntity {
     let cites = |cs: &[Citation]| {
         cs.iter().map(|c| DraftCitation { document: c.document.clone(), quote: c.quote.clone() }).collect()
     };
-    let s = &e.sources;
+    let s = &e.extra.sources;
     let sources = DraftSources {
         date: cites(&s.date),
         end_date: cites(&s.end_date),
@@ -637,11 +633,11 @@ pub fn draft_of_entity(e: &Entity) -> DraftEntity {
         aliases: e.aliases.clone(),
         summary: e.summary.clone(),
         date: e.date.map(|d| d.to_string()),
-        end_date: e.end_date.map(|d| d.to_string()),
-        url: e.url.clone(),
-        file: e.file.clone(),
+        end_date: e.extra.end_date.map(|d| d.to_string()),
+        url: e.extra.url.clone(),
+        file: e.extra.file.clone(),
         text: None,
-        quantities: e.quantities.iter().map(draft_of_quantity).collect(),
+        quantities: e.extra.quantities.iter().map(draft_of_quantity).collect(),
         sources: (!sources.is_empty()).then_some(sources),
     }
 }

@@ -379,7 +379,7 @@ fn distinct_documents(cs: &[domain::Citation]) -> usize {
 /// only those of `fields` when given.
 pub(super) fn facts_of(e: &Arc<domain::Entity>, fields: Option<&[FactField]>) -> Vec<Fact> {
     let wanted = |f: FactField| fields.is_none_or(|fs| fs.contains(&f));
-    let s = &e.sources;
+    let s = &e.extra.sources;
     let mut out = Vec::new();
     let mut push = |field: FactField, value: Option<String>, citations: &[domain::Citation]| {
         if let (true, Some(value)) = (wanted(field), value) {
@@ -387,14 +387,14 @@ pub(super) fn facts_of(e: &Arc<domain::Entity>, fields: Option<&[FactField]>) ->
         }
     };
     push(FactField::Date, e.date.map(|d| d.to_string()), &s.date);
-    push(FactField::EndDate, e.end_date.map(|d| d.to_string()), &s.end_date);
-    push(FactField::Url, e.url.clone(), &s.url);
+    push(FactField::EndDate, e.extra.end_date.map(|d| d.to_string()), &s.end_date);
+    push(FactField::Url, e.extra.url.clone(), &s.url);
     push(FactField::Summary, e.summary.clone(), &s.summary);
     for a in &e.aliases {
         push(FactField::Alias, Some(a.clone()), s.aliases.get(a).map_or(&[][..], Vec::as_slice));
     }
     if wanted(FactField::Quantity) {
-        for q in &e.quantities {
+        for q in &e.extra.quantities {
             out.push(Fact {
                 entity: e.clone(),
                 field: FactField::Quantity,
@@ -498,7 +498,7 @@ async fn located(ctx: &Context<'_>, c: &domain::Citation) -> Result<Option<(Arc<
 /// The text of the document with entity ID `id`, when this server holds it.
 pub(super) async fn document_text(ctx: &Context<'_>, id: &str) -> Result<Option<Arc<domain::DocumentText>>> {
     let g = view(ctx).await?;
-    let Some(file) = g.entity(id).and_then(|e| e.file.clone()) else { return Ok(None) };
+    let Some(file) = g.entity(id).and_then(|e| e.extra.file.clone()) else { return Ok(None) };
     Ok(texts(ctx)?.get(&file).cloned())
 }
 
@@ -673,15 +673,15 @@ macro_rules! entity_objects {
                 }
                 /// Where a period ends (e.g. a strategy's last year), same format as `date`.
                 async fn end_date(&self) -> Option<String> {
-                    self.0.end_date.map(|d| d.to_string())
+                    self.0.extra.end_date.map(|d| d.to_string())
                 }
                 /// A URL, only where a source gives one.
                 async fn url(&self) -> Option<String> {
-                    self.0.url.clone()
+                    self.0.extra.url.clone()
                 }
                 /// Numbers the sources state about the entity.
                 async fn quantities(&self) -> Vec<Quantity> {
-                    self.0.quantities.iter().cloned().map(Quantity).collect()
+                    self.0.extra.quantities.iter().cloned().map(Quantity).collect()
                 }
                 /// Each fact the entity states about itself (date, end date, URL, summary, each
                 /// alias, each number) with where it is written: the way to ask "where does this
@@ -762,7 +762,7 @@ entity_objects! {
         }
         /// The file name of the source text in the project's `seed/documents/`.
         async fn file(&self) -> Option<String> {
-            self.0.file.clone()
+            self.0.extra.file.clone()
         }
         /// The document's full text, exactly as its file holds it: what every quote is found
         /// in, and what `Citation.offset` counts characters of. Null when this server does not

@@ -696,7 +696,7 @@ impl<'a> Writer<'a> {
     /// document's file, the text this server holds for it, the quote in that.
     fn located(&self, c: &domain::Citation) -> Option<(&'a Arc<domain::DocumentText>, domain::Span)> {
         let quote = c.quote.as_deref()?;
-        let file = self.g.entity(&c.document)?.file.as_deref()?;
+        let file = self.g.entity(&c.document)?.extra.file.as_deref()?;
         let text = self.texts?.get(file)?;
         Some((text, text.located(quote)?))
     }
@@ -732,9 +732,9 @@ impl<'a> Writer<'a> {
             })?,
             FieldPlan::Summary => self.opt_string(e.summary.as_deref()),
             FieldPlan::Date | FieldPlan::PublishedOn => self.date(e.date),
-            FieldPlan::EndDate => self.date(e.end_date),
-            FieldPlan::Url => self.opt_string(e.url.as_deref()),
-            FieldPlan::File => self.opt_string(e.file.as_deref()),
+            FieldPlan::EndDate => self.date(e.extra.end_date),
+            FieldPlan::Url => self.opt_string(e.extra.url.as_deref()),
+            FieldPlan::File => self.opt_string(e.extra.file.as_deref()),
             FieldPlan::Version => self.number(e.version),
             FieldPlan::Relations { args, .. } => {
                 let super::RelationArgs { direction: dir, kinds, filter, order, first, after } = &**args;

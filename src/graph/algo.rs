@@ -838,7 +838,7 @@ pub fn timeline(
         if let Some(d) = e.date.filter(|&d| in_range(d)) {
             items.push(TimelineItem::Entity { date: d, entity: e.clone(), end: false });
         }
-        if let Some(d) = e.end_date.filter(|&d| in_range(d)) {
+        if let Some(d) = e.extra.end_date.filter(|&d| in_range(d)) {
             items.push(TimelineItem::Entity { date: d, entity: e.clone(), end: true });
         }
     };
@@ -963,11 +963,7 @@ mod tests {
             aliases: vec![],
             summary: None,
             date: date.map(|d| PartialDate::parse(d).unwrap()),
-            end_date: None,
-            url: None,
-            file: None,
-            quantities: vec![],
-            sources: Default::default(),
+            extra: Default::default(),
             version: 1,
         }
     }

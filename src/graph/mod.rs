@@ -6,8 +6,11 @@
 //! and get `Arc`s of the model back.
 
 pub mod algo;
+mod edge;
 pub mod order;
 pub mod snapshot;
+
+use edge::{Documents, EdgeData, EdgeRest};
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -23,9 +26,7 @@ use petgraph::visit::EdgeRef;
 use petgraph::Direction as PgDirection;
 use unicode_normalization::UnicodeNormalization;
 
-use crate::domain::{
-    Citation, DateWindow, Entity, EntityKind, PartialDate, Quantity, Relation, RelationKind, RelationView,
-};
+use crate::domain::{Citation, DateWindow, Entity, EntityKind, PartialDate, Relation, RelationKind, RelationView};
 
 #[derive(Debug, thiserror::Error)]
 pub enum GraphError {
@@ -61,83 +62,6 @@ impl std::ops::Deref for Node {
 /// the rest of the relation is in [`EdgeData`], beside the graph.
 struct Edge {
     kind: RelationKind,
-}
-
-/// A relation as the index keeps it, by edge index beside the graph: not the `Relation` of the
-/// model but the least that answers pages, with the rest rebuilt on demand
-/// ([`GraphIndex::relation_at`]).
-///
-/// At 5M relations the model's `Relation` (184 bytes, plus an allocation for each of its ID, both
-/// endpoint IDs, the citation's document and its quote) was three quarters of the server's memory.
-/// Here the endpoints and kind are petgraph's, the ID table holds no copy of the ID, the first
-/// citation's document is the document entity's own ID key, and what most relations lack
-/// (title, order, dates, quantities, further citations) lives behind one pointer.
-///
-/// A quote's place in its document (`Citation.offset`) is not kept here: it is computed when
-/// read, from the text the service holds (`domain::DocumentText::located`, memoized), so it is
-/// always true of the text served, whichever version of a file a start read; and 16 bytes per
-/// citation at 5M relations would be 80 MB for a field most requests never ask for.
-struct EdgeData {
-    id: Box<str>,
-    version: u64,
-    /// The first citation's document; `None` only for a relation without citations.
-    document: Option<Arc<str>>,
-    quote: Option<Box<str>>,
-    rest: Option<Box<EdgeRest>>,
-}
-
-/// The parts of a relation most relations do not have.
-#[derive(Default, serde::Serialize, serde::Deserialize)]
-struct EdgeRest {
-    title: Option<String>,
-    order: Option<i32>,
-    valid_from: Option<PartialDate>,
-    valid_until: Option<PartialDate>,
-    quantities: Vec<Quantity>,
-    /// Citations after the first.
-    more_citations: Vec<Citation>,
-}
-
-impl EdgeRest {
-    /// The rest of a relation, or `None` when it has none of it (most relations).
-    fn boxed(self) -> Option<Box<EdgeRest>> {
-        let empty = self.title.is_none()
-            && self.order.is_none()
-            && self.valid_from.is_none()
-            && self.valid_until.is_none()
-            && self.quantities.is_empty()
-            && self.more_citations.is_empty();
-        (!empty).then(|| Box::new(self))
-    }
-}
-
-impl EdgeData {
-    fn order(&self) -> Option<i32> {
-        self.rest.as_ref().and_then(|r| r.order)
-    }
-
-    fn title(&self) -> Option<&str> {
-        self.rest.as_ref().and_then(|r| r.title.as_deref())
-    }
-
-    /// `validFrom` and `validUntil`.
-    fn period(&self) -> (Option<PartialDate>, Option<PartialDate>) {
-        self.rest.as_ref().map_or((None, None), |r| (r.valid_from, r.valid_until))
-    }
-
-    /// Whether the relation may have held on a day of `window` (see [`DateWindow`]).
-    fn valid_in(&self, window: &DateWindow) -> bool {
-        let (from, until) = self.period();
-        window.admits(from, until)
-    }
-
-    /// Every document the relation cites.
-    fn documents(&self) -> impl Iterator<Item = &str> {
-        self.document
-            .as_deref()
-            .into_iter()
-            .chain(self.rest.iter().flat_map(|r| r.more_citations.iter().map(|c| c.document.as_str())))
-    }
 }
 
 /// An entity, its search keys and its search words.
@@ -216,6 +140,8 @@ pub struct RelationLoader<'g> {
     order: Vec<(u32, u32, u32, RelationKind)>,
     /// The index already had relations: no layout, each relation is upserted as it comes.
     fallback: bool,
+    /// Each node's document number, once one of its relations cited it (`u32::MAX` before).
+    document_numbers: Vec<u32>,
     /// The index's entity IDs, lent out for the load (and back in the index when the loader
     /// goes, finished or not).
     resolver: Resolver,
@@ -228,12 +154,21 @@ pub struct Resolver {
 }
 
 /// A relation resolved against the index's entities and made compact: the costly part of adding
-/// it, done by whichever thread read it.
+/// it, done by whichever thread read it. Its document gets its number when it is added (numbering
+/// is the index's, on one thread); until then `data` has none.
 pub struct PreparedRelation {
     from: NodeIndex,
     to: NodeIndex,
     kind: RelationKind,
+    document: Option<Cited>,
     data: EdgeData,
+}
+
+/// The document a relation's first citation names.
+enum Cited {
+    Entity(NodeIndex),
+    /// An ID no entity has.
+    Other(Box<str>),
 }
 
 impl Resolver {
@@ -255,20 +190,17 @@ fn prepare(by_id: &HashMap<Arc<str>, NodeIndex>, view: RelationView<'_>) -> Resu
     let (from, to) = (endpoint(&view.from)?, endpoint(&view.to)?);
     let RelationView { id, kind, title, order, valid_from, valid_until, quantities, citations, version, .. } = view;
     let mut citations = citations.into_iter();
-    let (document, quote) = match citations.next() {
-        Some(c) => (Some(shared_id(by_id, &c.document)), c.quote.map(|q| q.into_owned().into_boxed_str())),
-        None => (None, None),
-    };
+    let first = citations.next();
+    let document = first.as_ref().map(|c| match by_id.get(&*c.document) {
+        Some(&node) => Cited::Entity(node),
+        None => Cited::Other(c.document.as_ref().into()),
+    });
     let more_citations = citations
         .map(|c| Citation { document: c.document.into_owned(), quote: c.quote.map(Cow::into_owned) })
         .collect();
     let rest = EdgeRest { title, order, valid_from, valid_until, quantities, more_citations }.boxed();
-    Ok(PreparedRelation {
-        from,
-        to,
-        kind,
-        data: EdgeData { id: id.into_owned().into_boxed_str(), version, document, quote, rest },
-    })
+    let quote = first.as_ref().and_then(|c| c.quote.as_deref());
+    Ok(PreparedRelation { from, to, kind, document, data: EdgeData::new(&id, version, None, quote, rest) })
 }
 
 impl RelationLoader<'_> {
@@ -288,7 +220,20 @@ impl RelationLoader<'_> {
         if self.fallback {
             return self.g.insert_prepared(relation);
         }
-        let PreparedRelation { from, to, kind, data } = relation;
+        let PreparedRelation { from, to, kind, document, mut data } = relation;
+        // Most relations cite a document entity: its number is found by node, once per document.
+        let number = match document {
+            Some(Cited::Entity(node)) => {
+                let cached = &mut self.document_numbers[node.index()];
+                if *cached == u32::MAX {
+                    *cached = self.g.documents.number(&self.g.graph[node].id);
+                }
+                Some(*cached)
+            }
+            Some(Cited::Other(id)) => Some(self.g.documents.number(&id)),
+            None => None,
+        };
+        data.set_document(number);
         self.order.push((to.index() as u32, from.index() as u32, self.order.len() as u32, kind));
         self.g.edge_data.push(Some(data));
     }
@@ -320,7 +265,7 @@ pub struct RelationRef<'g> {
 
 impl<'g> RelationRef<'g> {
     pub fn id(&self) -> &'g str {
-        &self.g.data(self.edge).id
+        self.g.data(self.edge).id()
     }
 
     pub fn kind(&self) -> RelationKind {
@@ -333,7 +278,7 @@ impl<'g> RelationRef<'g> {
 
     /// Whether the relation cites `document` (an entity ID).
     pub fn cites(&self, document: &str) -> bool {
-        self.g.data(self.edge).documents().any(|d| d == document)
+        self.g.data(self.edge).documents(&self.g.documents).any(|d| d == document)
     }
 
     /// How many numbers the relation states, without copying it out.
@@ -343,7 +288,7 @@ impl<'g> RelationRef<'g> {
 
     /// How many distinct documents cite the relation.
     pub fn source_count(&self) -> usize {
-        let mut docs: Vec<&str> = self.g.data(self.edge).documents().collect();
+        let mut docs: Vec<&str> = self.g.data(self.edge).documents(&self.g.documents).collect();
         docs.sort_unstable();
         docs.dedup();
         docs.len()
@@ -359,7 +304,7 @@ impl<'g> RelationRef<'g> {
     }
 
     pub fn version(&self) -> u64 {
-        self.g.data(self.edge).version
+        self.g.data(self.edge).version()
     }
 
     /// The relation's source and target entities, read from the graph's nodes (no look-up by ID).
@@ -395,6 +340,8 @@ pub struct GraphIndex {
     hasher: foldhash::fast::RandomState,
     /// The relations' data by edge index (`None` in a freed slot, which petgraph may reuse).
     edge_data: Vec<Option<EdgeData>>,
+    /// The documents the relations' first citations name, by the numbers `edge_data` holds.
+    documents: Documents,
     /// Per kind, slug → node: the stable order of `entities(kind)` pages.
     by_kind: HashMap<EntityKind, BTreeMap<Arc<str>, NodeIndex>>,
     all_by_slug: BTreeMap<Arc<str>, NodeIndex>,
@@ -607,7 +554,7 @@ impl GraphIndex {
         for e in edges {
             // The ID table reads IDs from the graph: forget the ID while the edge still holds it.
             // (A self-loop is listed twice; the second time it is gone.)
-            if let Some(id) = self.edge_data.get(e.index()).and_then(|d| d.as_ref()).map(|d| d.id.clone()) {
+            if let Some(id) = self.edge_data.get(e.index()).and_then(|d| d.as_ref()).map(|d| d.id().to_owned()) {
                 self.forget_relation_id(&id);
                 self.remove_edge(e);
             }
@@ -629,9 +576,13 @@ impl GraphIndex {
         Ok(())
     }
 
-    fn insert_prepared(&mut self, PreparedRelation { from, to, kind, data }: PreparedRelation) {
+    fn insert_prepared(&mut self, PreparedRelation { from, to, kind, document, mut data }: PreparedRelation) {
         self.invalidate_rankings();
-        let hash = self.hasher.hash_one(&*data.id);
+        data.set_document(document.map(|d| match d {
+            Cited::Entity(node) => self.documents.number(&self.graph[node].id),
+            Cited::Other(id) => self.documents.number(&id),
+        }));
+        let hash = self.hasher.hash_one(data.id_bytes());
         let edge = self.graph.add_edge(from, to, Edge { kind });
         let slot = edge.index();
         if self.edge_data.len() <= slot {
@@ -640,7 +591,7 @@ impl GraphIndex {
         self.edge_data[slot] = Some(data);
         // One hash of the ID, whether the relation is new (the whole of a start) or replaces one.
         let (data, hasher) = (&self.edge_data, &self.hasher);
-        let id_of = |e: EdgeIndex| data[e.index()].as_ref().map(|d| &*d.id);
+        let id_of = |e: EdgeIndex| data[e.index()].as_ref().map(EdgeData::id_bytes);
         let replaced = match self.relations.entry(
             hash,
             |&e| e != edge && id_of(e) == id_of(edge),
@@ -663,7 +614,7 @@ impl GraphIndex {
         // By target; between the same two entities, by ID, so that the layout does not depend on
         // the order the store's readers delivered relations in.
         let data = &self.edge_data;
-        let id = |arrival: u32| data[arrival as usize].as_ref().map_or("", |d| &*d.id);
+        let id = |arrival: u32| data[arrival as usize].as_ref().map_or(&[][..], EdgeData::id_bytes);
         order.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)).then_with(|| id(a.2).cmp(id(b.2))));
         // A fresh edge array numbers edges in insertion order: edge `i` is `order[i]`.
         for &(to, from, _, kind) in &order {
@@ -691,12 +642,12 @@ impl GraphIndex {
         }
         drop(order);
         let (data, hasher) = (&self.edge_data, &self.hasher);
-        let hash_of = |e: &EdgeIndex| hasher.hash_one(data[e.index()].as_ref().map_or("", |d| &*d.id));
+        let hash_of = |e: &EdgeIndex| hasher.hash_one(data[e.index()].as_ref().map_or(&[][..], EdgeData::id_bytes));
         self.relations.reserve(data.len(), hash_of);
         for (i, d) in data.iter().enumerate() {
             if let Some(d) = d {
                 // IDs are unique in a store (they are its keys), so none replaces another.
-                self.relations.insert_unique(hasher.hash_one(&*d.id), EdgeIndex::new(i), hash_of);
+                self.relations.insert_unique(hasher.hash_one(d.id_bytes()), EdgeIndex::new(i), hash_of);
             }
         }
     }
@@ -708,12 +659,10 @@ impl GraphIndex {
     /// sequence rather than one cache miss each (most of a 2-hop neighbourhood's time at 1M).
     pub fn load_relations(&mut self) -> RelationLoader<'_> {
         let resolver = Resolver { by_id: Arc::new(std::mem::take(&mut self.by_id)) };
-        RelationLoader {
-            fallback: self.graph.edge_count() > 0 || !self.edge_data.is_empty(),
-            g: self,
-            order: Vec::new(),
-            resolver,
-        }
+        let fallback = self.graph.edge_count() > 0 || !self.edge_data.is_empty();
+        let document_numbers =
+            if fallback { Vec::new() } else { vec![u32::MAX; petgraph::visit::NodeIndexable::node_bound(&self.graph)] };
+        RelationLoader { fallback, g: self, order: Vec::new(), resolver, document_numbers }
     }
 
     fn remove_edge(&mut self, edge: EdgeIndex) {
@@ -729,18 +678,19 @@ impl GraphIndex {
     }
 
     fn id_matches(&self, edge: EdgeIndex, id: &str) -> bool {
-        self.edge_data.get(edge.index()).and_then(|d| d.as_ref()).is_some_and(|d| &*d.id == id)
+        self.edge_data.get(edge.index()).and_then(|d| d.as_ref()).is_some_and(|d| d.id_bytes() == id.as_bytes())
     }
 
     fn find_relation(&self, id: &str) -> Option<EdgeIndex> {
-        self.relations.find(self.hasher.hash_one(id), |&e| self.id_matches(e, id)).copied()
+        self.relations.find(self.hasher.hash_one(id.as_bytes()), |&e| self.id_matches(e, id)).copied()
     }
 
     /// Takes a relation ID out of the ID table (not out of the graph); the edge it named.
     fn forget_relation_id(&mut self, id: &str) -> Option<EdgeIndex> {
         let data = &self.edge_data;
-        let matches = |e: &EdgeIndex| data.get(e.index()).and_then(|d| d.as_ref()).is_some_and(|d| &*d.id == id);
-        let entry = self.relations.find_entry(self.hasher.hash_one(id), matches).ok()?;
+        let matches =
+            |e: &EdgeIndex| data.get(e.index()).and_then(|d| d.as_ref()).is_some_and(|d| d.id_bytes() == id.as_bytes());
+        let entry = self.relations.find_entry(self.hasher.hash_one(id.as_bytes()), matches).ok()?;
         Some(entry.remove().0)
     }
 
@@ -750,14 +700,17 @@ impl GraphIndex {
         let (from, to) = self.graph.edge_endpoints(edge).expect("a live edge has endpoints");
         let rest = e.rest.as_deref();
         let mut citations = Vec::with_capacity(1 + rest.map_or(0, |r| r.more_citations.len()));
-        if let Some(document) = &e.document {
-            citations.push(Citation { document: document.to_string(), quote: e.quote.as_deref().map(String::from) });
+        if let Some(document) = e.document() {
+            citations.push(Citation {
+                document: self.documents.id(document).to_owned(),
+                quote: e.quote().map(String::from),
+            });
         }
         if let Some(r) = rest {
             citations.extend(r.more_citations.iter().cloned());
         }
         Arc::new(Relation {
-            id: e.id.to_string(),
+            id: e.id().to_owned(),
             kind: self.graph[edge].kind,
             from: self.graph[from].id.clone(),
             to: self.graph[to].id.clone(),
@@ -767,7 +720,7 @@ impl GraphIndex {
             valid_until: rest.and_then(|r| r.valid_until),
             quantities: rest.map(|r| r.quantities.clone()).unwrap_or_default(),
             citations,
-            version: e.version,
+            version: e.version(),
         })
     }
 
@@ -786,7 +739,7 @@ impl GraphIndex {
             && self.relations.len() == other.relations.len()
             && self.by_id.keys().all(|id| self.entity(id).map(|e| &**e) == other.entity(id).map(|e| &**e))
             && self.relations.iter().all(|&e| {
-                let id = &*self.data(e).id;
+                let id = self.data(e).id();
                 self.relation(id) == other.relation(id)
             })
     }
@@ -858,7 +811,7 @@ impl GraphIndex {
         // The order of relation cursors: `order` (unordered last), then kind name, then ID.
         let key = |r: &RelationRef<'_>| {
             let e = self.data(r.edge);
-            (e.order().unwrap_or(i32::MAX), self.graph[r.edge].kind.as_str(), &*e.id)
+            (e.order().unwrap_or(i32::MAX), self.graph[r.edge].kind.as_str(), e.id())
         };
         out.sort_unstable_by(|a, b| key(a).cmp(&key(b)));
         out
@@ -1021,7 +974,7 @@ impl RelationFilter {
                 return false;
             }
         }
-        self.cited_document.as_deref().is_none_or(|d| e.documents().any(|x| x == d))
+        self.cited_document.as_deref().is_none_or(|d| e.documents(&g.documents).any(|x| x == d))
     }
 }
 
@@ -1142,15 +1095,6 @@ impl GraphIndex {
     }
 }
 
-/// An entity ID as the `Arc<str>` the ID map already holds (one allocation per entity, however
-/// many relations cite it), or a new one for an ID the graph does not know.
-fn shared_id(by_id: &HashMap<Arc<str>, NodeIndex>, id: &str) -> Arc<str> {
-    match by_id.get_key_value(id) {
-        Some((shared, _)) => shared.clone(),
-        None => id.into(),
-    }
-}
-
 /// An entity's search keys: its name, then its aliases, each normalized (see [`normalize`]),
 /// each once (an alias that differs from the name only in case or accents adds nothing).
 fn search_keys(entity: &Entity) -> Box<[String]> {
@@ -1231,11 +1175,7 @@ mod tests {
             aliases: aliases.iter().map(|s| s.to_string()).collect(),
             summary: None,
             date: None,
-            end_date: None,
-            url: None,
-            file: None,
-            quantities: vec![],
-            sources: Default::default(),
+            extra: Default::default(),
             version: 1,
         }
     }
@@ -1338,7 +1278,7 @@ mod tests {
             order: Some(3),
             valid_from: Some(PartialDate::parse("2023-10").unwrap()),
             valid_until: Some(PartialDate::parse("2024").unwrap()),
-            quantities: vec![Quantity {
+            quantities: vec![crate::domain::Quantity {
                 name: "staff".into(),
                 value: 12.5,
                 unit: "people".into(),

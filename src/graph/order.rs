@@ -681,7 +681,7 @@ impl GraphIndex {
                 if !wanted(n) {
                     continue;
                 }
-                let s = &self.graph[n].entity.sources;
+                let s = &self.graph[n].entity.extra.sources;
                 let quotes = [&s.date, &s.end_date, &s.url, &s.summary]
                     .into_iter()
                     .flatten()
@@ -703,12 +703,7 @@ impl GraphIndex {
                 if !wanted(a) && !wanted(b) {
                     continue;
                 }
-                let quotes = d
-                    .quote
-                    .as_deref()
-                    .into_iter()
-                    .chain(d.rest.iter().flat_map(|r| r.more_citations.iter().filter_map(|c| c.quote.as_deref())));
-                for quote in quotes {
+                for quote in d.quotes() {
                     let level = text_level(&normalize(quote), &q, &q_words);
                     if level == 0 {
                         continue;

@@ -16,13 +16,13 @@
 //! and the caller loads from the store instead.
 
 use std::io::{BufReader, BufWriter, Read, Write};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use petgraph::stable_graph::NodeIndex;
 use petgraph::visit::{EdgeRef, IntoEdgeReferences};
 use serde::{Deserialize, Serialize};
 
-use super::{EdgeData, EdgeRest, GraphIndex, PreparedRelation};
+use super::{Cited, EdgeData, EdgeRest, GraphIndex, PreparedRelation};
 use crate::domain::{Entity, PartialDate, RelationKind};
 use crate::store::wire::{quantities_of, to_quantities, CitationWire, EntityWire, QuantityWire};
 
@@ -131,13 +131,12 @@ enum Document<'a> {
     Other(&'a str),
 }
 
-/// A relation decoded from a block, waiting for the builder to turn its document's node
-/// number into the entity's shared ID.
+/// A relation decoded from a block, its node numbers not yet checked against the entities read.
 struct Decoded {
     from: u32,
     to: u32,
     kind: RelationKind,
-    document: Option<Result<u32, Arc<str>>>,
+    document: Option<Result<u32, Box<str>>>,
     data: EdgeData,
 }
 
@@ -205,7 +204,7 @@ impl GraphIndex {
         }
         let mut edges: Vec<(u32, u32, &str, petgraph::stable_graph::EdgeIndex)> = (&self.graph)
             .edge_references()
-            .map(|e| (number[e.target().index()], number[e.source().index()], &*self.data(e.id()).id, e.id()))
+            .map(|e| (number[e.target().index()], number[e.source().index()], self.data(e.id()).id(), e.id()))
             .collect();
         edges.sort_unstable();
         let kind_number =
@@ -220,12 +219,12 @@ impl GraphIndex {
                         to,
                         kind: kind_number(self.graph[e].kind),
                         id,
-                        version: d.version,
-                        document: d.document.as_deref().map(|doc| match self.by_id.get(doc) {
+                        version: d.version(),
+                        document: d.document().map(|doc| self.documents.id(doc)).map(|doc| match self.by_id.get(doc) {
                             Some(n) => Document::Entity(number[n.index()]),
                             None => Document::Other(doc),
                         }),
-                        quote: d.quote.as_deref(),
+                        quote: d.quote(),
                         rest: d.rest.as_deref().map(RestWire::of),
                     }
                 })
@@ -329,15 +328,9 @@ fn decode(bytes: &[u8], kinds: &[RelationKind]) -> Result<Chunk, SnapshotError> 
                         kind,
                         document: r.document.map(|d| match d {
                             Document::Entity(n) => Ok(n),
-                            Document::Other(id) => Err(Arc::from(id)),
+                            Document::Other(id) => Err(id.into()),
                         }),
-                        data: EdgeData {
-                            id: r.id.into(),
-                            version: r.version,
-                            document: None,
-                            quote: r.quote.map(Into::into),
-                            rest,
-                        },
+                        data: EdgeData::new(r.id, r.version, None, r.quote, rest),
                     })
                 })
                 .collect::<Result<_, SnapshotError>>()?,
@@ -371,11 +364,7 @@ fn build(
         return Err(invalid(format!("{entities} entities announced, {} distinct read", index.graph.node_count())));
     }
     // Entities got their nodes in ID order, which is the order they were written in: a
-    // relation's node numbers are node indices. Each document's shared ID key, by node.
-    let mut keys: Vec<Option<Arc<str>>> = vec![None; entities];
-    for (id, n) in &index.by_id {
-        keys[n.index()] = Some(id.clone());
-    }
+    // relation's node numbers are node indices.
     let node = |n: u32| {
         ((n as usize) < entities).then(|| NodeIndex::new(n as usize)).ok_or_else(|| invalid(format!("node number {n}")))
     };
@@ -389,14 +378,11 @@ fn build(
     for chunk in early.into_iter().map(Ok).chain(more) {
         for r in chunk? {
             let document = match r.document {
-                Some(Ok(n)) => {
-                    Some(keys[node(n)?.index()].clone().ok_or_else(|| invalid(format!("node {n} has no ID")))?)
-                }
-                Some(Err(other)) => Some(other),
+                Some(Ok(n)) => Some(Cited::Entity(node(n)?)),
+                Some(Err(other)) => Some(Cited::Other(other)),
                 None => None,
             };
-            let data = EdgeData { document, ..r.data };
-            loader.add(PreparedRelation { from: node(r.from)?, to: node(r.to)?, kind: r.kind, data });
+            loader.add(PreparedRelation { from: node(r.from)?, to: node(r.to)?, kind: r.kind, document, data: r.data });
             seen += 1;
         }
     }
@@ -438,23 +424,26 @@ mod tests {
             aliases: vec!["Every".into(), "Thing".into()],
             summary: Some("A summary\non two lines.".into()),
             date: Some(PartialDate::parse("2020").unwrap()),
-            end_date: Some(PartialDate::parse("2020-11-30").unwrap()),
-            url: Some("https://example.org/everything".into()),
-            file: Some("everything.md".into()),
-            quantities: vec![Quantity {
-                name: "people".into(),
-                value: 3e6,
-                unit: "persons".into(),
-                quote: Some("three million".into()),
-                document: Some(seed.entities[0].id.clone()),
-            }],
-            sources: FactSources {
-                date: vec![cite(Some("in 2020"))],
-                end_date: vec![cite(None)],
-                url: vec![cite(Some("at example.org"))],
-                summary: vec![cite(Some("a summary"))],
-                aliases: [("Every".to_string(), vec![cite(Some("every"))])].into(),
-            },
+            extra: crate::domain::EntityExtra {
+                end_date: Some(PartialDate::parse("2020-11-30").unwrap()),
+                url: Some("https://example.org/everything".into()),
+                file: Some("everything.md".into()),
+                quantities: vec![Quantity {
+                    name: "people".into(),
+                    value: 3e6,
+                    unit: "persons".into(),
+                    quote: Some("three million".into()),
+                    document: Some(seed.entities[0].id.clone()),
+                }],
+                sources: FactSources {
+                    date: vec![cite(Some("in 2020"))],
+                    end_date: vec![cite(None)],
+                    url: vec![cite(Some("at example.org"))],
+                    summary: vec![cite(Some("a summary"))],
+                    aliases: [("Every".to_string(), vec![cite(Some("every"))])].into(),
+                },
+            }
+            .into(),
             version: 12,
         });
         let (a, b) = (&seed.entities[0].id, &seed.entities[1].id);

@@ -670,7 +670,7 @@ impl Run<'_> {
             match (read, pass) {
                 (Read::Record(Record::Entity(e)), Pass::Entities) => {
                     if let Ok(c) = validate::entity(&e, &refs, Rules::OPEN) {
-                        let text = c.value.file.as_ref().filter(|f| run.new_files.contains(*f)).and_then(|f| {
+                        let text = c.value.extra.file.as_ref().filter(|f| run.new_files.contains(*f)).and_then(|f| {
                             let text = run.texts.get(f)?.text().to_string();
                             Some(DocumentTextRecord { file: f.clone(), text })
                         });
@@ -954,7 +954,7 @@ impl<'a> StoreView<'a> {
                     let mut map = HashMap::new();
                     for range in s.entity_ranges()? {
                         s.entities_in(&range, &mut |e| {
-                            if let (EntityKind::Document, Some(f)) = (e.kind, &e.file) {
+                            if let (EntityKind::Document, Some(f)) = (e.kind, &e.extra.file) {
                                 map.insert(f.clone(), e.id.clone());
                             }
                         })?;
@@ -983,7 +983,7 @@ impl Refs for ImportRefs<'_, '_> {
             return d.document.then(|| DocumentRef { id: reference.to_string(), file: d.file.clone() });
         }
         if let Some(e) = self.view.entity(reference) {
-            return (e.kind == EntityKind::Document).then_some(DocumentRef { id: e.id, file: e.file });
+            return (e.kind == EntityKind::Document).then(|| DocumentRef { id: e.id, file: e.extra.file.clone() });
         }
         let id = self.view.document_by_file(reference)?;
         Some(DocumentRef { id, file: Some(reference.to_string()) })

@@ -238,26 +238,29 @@ mod tests {
             aliases: vec!["A".into(), "B b".into()],
             summary: Some("a summary".into()),
             date: date("2021"),
-            end_date: date("2023-07-04"),
-            url: Some("https://example.org/x".into()),
-            file: Some("doc.md".into()),
-            quantities: vec![
-                Quantity {
-                    name: "funding".into(),
-                    value: 1.25e-3,
-                    unit: "USD".into(),
-                    quote: Some("q".into()),
-                    document: Some("d".into()),
+            extra: crate::domain::EntityExtra {
+                end_date: date("2023-07-04"),
+                url: Some("https://example.org/x".into()),
+                file: Some("doc.md".into()),
+                quantities: vec![
+                    Quantity {
+                        name: "funding".into(),
+                        value: 1.25e-3,
+                        unit: "USD".into(),
+                        quote: Some("q".into()),
+                        document: Some("d".into()),
+                    },
+                    Quantity { name: "n".into(), value: -7.0, unit: "".into(), quote: None, document: None },
+                ],
+                sources: FactSources {
+                    date: vec![cite("d", Some("founded"))],
+                    end_date: vec![cite("d", None)],
+                    url: vec![cite("d", Some("u")), cite("e", None)],
+                    summary: vec![cite("s", Some("sum"))],
+                    aliases: BTreeMap::from([("A".into(), vec![cite("d", None)]), ("B b".into(), vec![])]),
                 },
-                Quantity { name: "n".into(), value: -7.0, unit: "".into(), quote: None, document: None },
-            ],
-            sources: FactSources {
-                date: vec![cite("d", Some("founded"))],
-                end_date: vec![cite("d", None)],
-                url: vec![cite("d", Some("u")), cite("e", None)],
-                summary: vec![cite("s", Some("sum"))],
-                aliases: BTreeMap::from([("A".into(), vec![cite("d", None)]), ("B b".into(), vec![])]),
-            },
+            }
+            .into(),
             version: u64::MAX,
         }
     }
@@ -273,11 +276,7 @@ mod tests {
             aliases: vec![],
             summary: None,
             date: None,
-            end_date: None,
-            url: None,
-            file: None,
-            quantities: vec![],
-            sources: FactSources::default(),
+            extra: Default::default(),
             version: 0,
         }
     }
@@ -292,7 +291,7 @@ mod tests {
             order: Some(-3),
             valid_from: date("2020-02"),
             valid_until: date("2024-02-29"),
-            quantities: full_entity().quantities,
+            quantities: full_entity().extra.quantities.clone(),
             citations: vec![cite("doc", Some("said \"so\"")), cite("other", None)],
             version: 9,
         }

@@ -133,7 +133,7 @@ pub(crate) struct EntityWire<'a> {
 
 impl<'a> EntityWire<'a> {
     pub fn of(e: &'a Entity) -> EntityWire<'a> {
-        let s = &e.sources;
+        let s = &e.extra.sources;
         EntityWire {
             id: &e.id,
             slug: e.slug.as_str(),
@@ -143,10 +143,10 @@ impl<'a> EntityWire<'a> {
             aliases: e.aliases.iter().map(String::as_str).collect(),
             summary: e.summary.as_deref(),
             date: e.date,
-            end_date: e.end_date,
-            url: e.url.as_deref(),
-            file: e.file.as_deref(),
-            quantities: quantities_of(&e.quantities),
+            end_date: e.extra.end_date,
+            url: e.extra.url.as_deref(),
+            file: e.extra.file.as_deref(),
+            quantities: quantities_of(&e.extra.quantities),
             sources: SourcesWire {
                 date: citations_of(&s.date),
                 end_date: citations_of(&s.end_date),
@@ -170,17 +170,20 @@ impl<'a> EntityWire<'a> {
             aliases: self.aliases.iter().map(|&a| a.to_owned()).collect(),
             summary: self.summary.map(str::to_owned),
             date: self.date,
-            end_date: self.end_date,
-            url: self.url.map(str::to_owned),
-            file: self.file.map(str::to_owned),
-            quantities: to_quantities(&self.quantities),
-            sources: FactSources {
-                date: to_citations(&s.date),
-                end_date: to_citations(&s.end_date),
-                url: to_citations(&s.url),
-                summary: to_citations(&s.summary),
-                aliases: s.aliases.iter().map(|(a, cs)| ((*a).to_owned(), to_citations(cs))).collect(),
-            },
+            extra: crate::domain::EntityExtra {
+                end_date: self.end_date,
+                url: self.url.map(str::to_owned),
+                file: self.file.map(str::to_owned),
+                quantities: to_quantities(&self.quantities),
+                sources: FactSources {
+                    date: to_citations(&s.date),
+                    end_date: to_citations(&s.end_date),
+                    url: to_citations(&s.url),
+                    summary: to_citations(&s.summary),
+                    aliases: s.aliases.iter().map(|(a, cs)| ((*a).to_owned(), to_citations(cs))).collect(),
+                },
+            }
+            .into(),
             version: self.version,
         })
     }
